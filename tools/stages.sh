@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Run the test stages in order, timing each; every stage runs even after a failure so one run
+# shows everything that is wrong. The last line printed is pytest's summary line.
+# usage: stages.sh [stage ...]   (default: ruff yamllint ansible-lint sanity pytest)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+venv=${VENV:-.venv}
+export PATH="$PWD/$venv/bin:$PATH"
+stages=("$@")
+[ ${#stages[@]} -gt 0 ] || stages=(ruff yamllint ansible-lint sanity pytest)
+mkdir -p build/logs
+
+run_stage() {
+    case "$1" in
+        ruff) ruff check . ;;
+        yamllint) yamllint --strict . ;;
+        ansible-lint) ansible-lint --nocolor -q ;;
+        sanity)
+            # Its output is long (pip logs of the per-test venvs): keep it in a file, show
+            # the tests it ran and, on failure, the whole log.
+            local log=build/logs/sanity.log
+            if bash tools/sanity.sh >"$log" 2>&1; then
+                grep -E '^Running sanity test' "$log" | sed 's/^/  /'
+                echo "  ansible-test sanity: $(grep -c '^Running sanity test' "$log") tests passed"
+            else
+                cat "$log"; return 1
+            fi ;;
+        pytest) pytest -p no:cacheprovider --durations=15 2>&1 | tee build/logs/pytest.log; return "${PIPESTATUS[0]}" ;;
+        *) echo "unknown stage $1"; return 2 ;;
+    esac
+}
+
+declare -a timings failed
+for stage in "${stages[@]}"; do
+    echo "=== stage: $stage"
+    start=${EPOCHREALTIME/./}
+    if run_stage "$stage"; then status=ok; else status=FAILED; failed+=("$stage"); fi
+    ms=$(( (${EPOCHREALTIME/./} - start) / 1000 ))
+    secs=$(printf '%d.%d' $((ms / 1000)) $((ms % 1000 / 100)))
+    timings+=("$(printf '%-13s %-7s %7ss' "$stage" "$status" "$secs")")
+done
+
+echo "=== stage timings"
+printf '  %s\n' "${timings[@]}"
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "=== FAILED stages: ${failed[*]}"
+fi
+# pytest's summary line goes last: CI reads the closing line.
+if [ -f build/logs/pytest.log ] && [[ " ${stages[*]} " == *" pytest "* ]]; then
+    grep -E '^=+ .*(passed|failed|error|no tests ran).* =+$' build/logs/pytest.log | tail -1
+fi
+[ ${#failed[@]} -eq 0 ]
