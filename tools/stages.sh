@@ -30,7 +30,8 @@ run_stage() {
     esac
 }
 
-declare -a timings failed
+timings=()
+failed=()
 for stage in "${stages[@]}"; do
     echo "=== stage: $stage"
     start=${EPOCHREALTIME/./}

@@ -1,0 +1,47 @@
+"""The collection's metadata and the developer entry points behave as documented."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def test_galaxy_metadata_names_the_collection() -> None:
+    galaxy = yaml.safe_load((REPO / "galaxy.yml").read_text())
+    assert (galaxy["namespace"], galaxy["name"], galaxy["version"]) == ("esent", "backup", "0.1.0")
+    assert galaxy["license"] == ["GPL-3.0-or-later"]
+    assert galaxy["dependencies"] == {}
+
+
+def test_runtime_caps_ansible_and_has_the_action_group() -> None:
+    runtime = yaml.safe_load((REPO / "meta" / "runtime.yml").read_text())
+    assert runtime["requires_ansible"] == ">=2.18.0,<2.22"
+    assert "all" in runtime["action_groups"]
+    modules = sorted(p.stem for p in (REPO / "plugins" / "modules").glob("*.py") if not p.name.startswith("_"))
+    assert sorted(runtime["action_groups"]["all"] or []) == modules, "every module joins group/esent.backup.all"
+
+
+def test_checkout_is_importable_as_the_collection() -> None:
+    package = importlib.import_module("ansible_collections.esent.backup")
+    assert Path(next(iter(package.__path__))).resolve() == REPO
+
+
+def test_locks_pin_every_package_exactly() -> None:
+    for lock in ("dev.lock", "runtime.lock"):
+        lines = [ln for ln in (REPO / "requirements" / lock).read_text().splitlines() if ln and not ln.startswith("#")]
+        loose = [ln for ln in lines if "==" not in ln]
+        assert lines and not loose, f"{lock} has unpinned lines: {loose}"
+    runtime = {ln.split("==")[0].lower() for ln in (REPO / "requirements" / "runtime.lock").read_text().splitlines() if "==" in ln}
+    assert {"ansible-core", "pywinrm", "pyyaml"} <= runtime
+
+
+def test_demo_says_what_it_will_do_and_fails_until_roles_exist() -> None:
+    proc = subprocess.run([sys.executable, "-m", "esesim.demo"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode != 0
+    assert "not built" in proc.stderr and "esesim fleet up" in proc.stdout
