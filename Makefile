@@ -29,6 +29,9 @@ sanity: venv
 pytest: venv
 	@bash tools/stages.sh pytest
 
+generate: venv
+	@$(VENV)/bin/python tools/generate.py
+
 lock:
 	@PYTHON="$(PYTHON)" bash tools/lock.sh
 
