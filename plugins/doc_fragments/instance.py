@@ -1,0 +1,89 @@
+# Copyright: (c) 2026, esent.backup developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""Options every esent.backup step shares; kept equal to instance_argument_spec() by a test."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:  # pylint: disable=too-few-public-methods
+    """Shared option documentation for esent.backup steps."""
+
+    DOCUMENTATION = r"""
+options:
+  instance:
+    description:
+      - The ESE instance the step acts on, identified by its log folder and base name.
+      - The agent reads page size, log file size, log file-name style and circular logging from
+        the store itself and never changes them; the assertion options below only check them.
+    type: dict
+    required: true
+    suboptions:
+      name:
+        description:
+          - Instance name, unique on the host. Used in backup set paths
+            (C(<dest>/<host>/<name>/...)) and to find the agent that hosts the instance.
+        type: str
+        required: true
+      log_path:
+        description:
+          - Absolute folder of the transaction logs (C(edb.log), C(edb00000001.log), ...).
+          - One agent process serves one instance, identified by I(log_path) and I(base_name).
+        type: str
+        required: true
+      system_path:
+        description:
+          - Absolute folder of the checkpoint file (C(edb.chk)). Defaults to I(log_path).
+        type: str
+      base_name:
+        description:
+          - The log base name, exactly three characters (ESE's JET_paramBaseName).
+        type: str
+        default: edb
+      databases:
+        description:
+          - Absolute paths of the databases of the instance.
+          - Required for steps that attach the store (snapshot and streaming steps); optional
+            for C(instance_info), which then lists what the logs name.
+        type: list
+        elements: str
+      page_size:
+        description:
+          - Asserted database page size in bytes. The step fails, naming this option, when the
+            store's headers say otherwise. Omit to accept what the store has.
+        type: int
+        choices: [4096, 8192, 16384, 32768]
+      log_file_size:
+        description:
+          - Asserted log file size in KiB (ESE's JET_paramLogFileSize). Checked against the
+            existing log files; never applied.
+        type: int
+      circular_logging:
+        description:
+          - Asserted circular logging setting. Incremental backups and log truncation need it off.
+        type: bool
+      owner_service:
+        description:
+          - Name of the Windows service that owns the store. When set, the agent stops the
+            service for the freeze window and starts it again whatever fails.
+          - Without it, a store held open by another process is refused with an error naming
+            that process.
+        type: str
+  agent_auto_install:
+    description:
+      - Install or upgrade the agent on the host when it is missing or older than the
+        collection. Off by default so that nothing is installed without an explicit
+        C(esent.backup.agent) task.
+    type: bool
+    default: false
+  wait_timeout:
+    description:
+      - Seconds to wait for a background operation (a copy) before cancelling it and failing.
+    type: int
+    default: 3600
+  poll_interval:
+    description:
+      - Seconds between polls of a background operation. Progress is shown at C(-v).
+    type: int
+    default: 5
+"""
