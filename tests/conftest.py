@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -38,3 +42,49 @@ settings.register_profile(
 )
 settings.register_profile("dev", deadline=None, max_examples=200, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+# Every process a test starts inherits ESESIM_RUN_TAG; the session fixture below proves that
+# none of them (simulated hosts, fleets, owner processes, agents) outlives the run.
+RUN_TAG = f"esesim-test-{uuid.uuid4()}"
+os.environ["ESESIM_RUN_TAG"] = RUN_TAG  # inherited by every subprocess the tests start
+
+
+def tagged_pids(tag: str = RUN_TAG) -> list[int]:
+    """Live processes (other than this one) whose environment carries the run tag."""
+    needle = f"ESESIM_RUN_TAG={tag}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as fh:
+                env = fh.read()
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                zombie = fh.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+        except OSError:
+            continue
+        if needle in env.split(b"\0") and not zombie:
+            found.append(int(entry))
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_esesim_leftovers() -> Iterator[None]:
+    """After the whole run, no process started by these tests may still be alive."""
+    yield
+    leftovers: list[int] = []
+    for _ in range(50):  # bounded: up to 5 s for processes that are already exiting
+        leftovers = tagged_pids()
+        if not leftovers:
+            break
+        time.sleep(0.1)
+    cmdlines = {}
+    for pid in leftovers:
+        try:
+            cmdlines[pid] = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            pass
+    assert not leftovers, f"esesim processes outlived the test run: {cmdlines}"
+
+

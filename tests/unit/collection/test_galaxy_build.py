@@ -17,7 +17,8 @@ REPO = Path(__file__).resolve().parents[3]
 FORBIDDEN = [
     "esesim/*", "bench/*", ".ci/*", "tools/*", "requirements/*", "Makefile", "pyproject.toml",
     "*.lock", ".venv*", "build/*", ".stamps/*", "*__pycache__*", "*.pyc", ".pytest_cache*",
-    ".ruff_cache*", ".hypothesis*", "tests/output/*", "tests/unit/*", "tests/integration/*", "tests/conftest.py", "*.egg-info*", "*.tar.gz", ".git/*", ".gitignore",
+    ".ruff_cache*", ".hypothesis*", "tests/output/*", "tests/unit/*", "tests/integration/*", "tests/conftest.py",
+    "*.egg-info*", "*.tar.gz", ".git/*", ".gitignore",
 ]
 REQUIRED = ["MANIFEST.json", "FILES.json", "README.md", "meta/runtime.yml", "changelogs/config.yaml", "docs/windows-validation.md"]
 

@@ -1,0 +1,276 @@
+"""``esesim``: start and steer a fleet of simulated Windows hosts.
+
+Test and demo tool: do not use in production.
+
+    esesim fleet up --hosts N --dir DIR      start N hosts (one background process), write DIR/inventory.yml
+    esesim fleet down --dir DIR              stop that process (every host, shell and command with it)
+    esesim status --dir DIR                  per-host shells, request counts, armed faults and hits
+    esesim fault --dir DIR [--host H] arm POINT [--action A] [--user U] [--nth N] [--times T] [--seconds S]
+    esesim fault --dir DIR [--host H] clear|restart|hold PATH|release PATH
+
+Lifetime: the fleet process watches the process that ran ``fleet up``'s caller (the shell,
+or pytest) and exits when it dies; ``fleet serve`` in the foreground also asks the kernel
+(PR_SET_PDEATHSIG) to end it with its parent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import ctypes
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .winrm import POINTS, SimHost
+
+USER = "ansible"
+DRIVES = ("C", "D", "L", "E")
+STATE = "fleet.json"
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to SIGTERM this process when its parent exits (no-op elsewhere)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write a file readable by the owner only (credentials, inventory with secrets)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.chmod(path, 0o600)
+
+
+def _password(fleet_dir: Path) -> str:
+    secret_dir = fleet_dir / "secrets"
+    secret_dir.mkdir(mode=0o700, exist_ok=True)
+    path = secret_dir / "winrm_password"
+    if not path.exists():
+        _write_private(path, secrets.token_urlsafe(18))
+    return path.read_text().strip()
+
+
+def instances_for(name: str) -> list[dict[str, Any]]:
+    """Where each demo store of a host lives: the `instance` dicts the modules take
+    (plugins/doc_fragments/instance.py); options without a value are left out."""
+    return [
+        {"name": "demo_service", "base_name": "edb", "log_path": "L:\\EseStores\\service\\logs",
+         "system_path": "D:\\EseStores\\service", "databases": ["D:\\EseStores\\service\\demo.edb"],
+         "owner_service": "EseDemoService"},
+        {"name": "demo_agent", "base_name": "edb", "log_path": "L:\\EseStores\\agent\\logs",
+         "system_path": "D:\\EseStores\\agent", "databases": ["D:\\EseStores\\agent\\agent.edb"]},
+    ]
+
+
+def build_hosts(fleet_dir: Path, count: int, password: str) -> list[SimHost]:
+    hosts = []
+    for i in range(1, count + 1):
+        name = f"win{i:02d}"
+        host = SimHost(name, fleet_dir / "hosts" / name, user=USER, password=password, drives=DRIVES)
+        for inst in instances_for(name):
+            host.fs.makedirs(inst["log_path"])
+            host.fs.makedirs(inst["system_path"])
+        host.fs.makedirs("E:\\EseBackups")
+        hosts.append(host)
+    return hosts
+
+
+def write_inventory(fleet_dir: Path, hosts: list[SimHost]) -> Path:
+    secret = str((fleet_dir / "secrets" / "winrm_password").resolve())
+    hostvars = {
+        h.name: {
+            "ansible_host": "127.0.0.1",
+            "ansible_port": h.port,
+            "ansible_connection": "winrm",
+            "ansible_winrm_transport": "basic",
+            "ansible_winrm_scheme": "http",
+            "ansible_winrm_server_cert_validation": "ignore",
+            "ansible_user": h.user,
+            # the secret stays in the 0600 file; the inventory only points at it
+            "ansible_password": "{{ lookup('ansible.builtin.file', '" + secret + "') }}",
+            "esent_instances": instances_for(h.name),
+            "esent_backup_dest": "E:\\EseBackups",
+        }
+        for h in hosts
+    }
+    path = fleet_dir / "inventory.yml"
+    _write_private(path, yaml.safe_dump({"all": {"children": {"esent_windows": {"hosts": hostvars}}}}, sort_keys=False))
+    return path
+
+
+def serve(fleet_dir: Path, count: int, watch_pid: int | None) -> int:
+    """Run the fleet in this process until SIGTERM, or until ``watch_pid`` dies."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    hosts = [h.start() for h in build_hosts(fleet_dir, count, _password(fleet_dir))]
+    write_inventory(fleet_dir, hosts)
+    state = {"pid": os.getpid(), "hosts": {h.name: h.port for h in hosts}, "user": USER}
+    tmp = fleet_dir / (STATE + ".tmp")
+    tmp.write_text(json.dumps(state))
+    tmp.replace(fleet_dir / STATE)  # atomic: `fleet up` waits for this file
+    try:
+        while not stop.wait(0.5):
+            if watch_pid and not _pid_alive(watch_pid):
+                break
+    finally:
+        for h in hosts:
+            h.stop()
+        (fleet_dir / STATE).unlink(missing_ok=True)
+    return 0
+
+
+def fleet_up(fleet_dir: Path, count: int, foreground: bool) -> int:
+    fleet_dir.mkdir(parents=True, exist_ok=True)
+    state = _state(fleet_dir)
+    if state and _pid_alive(state["pid"]):
+        print(f"esesim: a fleet already runs from {fleet_dir} (pid {state['pid']})", file=sys.stderr)
+        return 1
+    (fleet_dir / STATE).unlink(missing_ok=True)
+    _password(fleet_dir)
+    if foreground:
+        _die_with_parent()
+        return serve(fleet_dir, count, os.getppid())
+    log = open(fleet_dir / "fleet.log", "ab")  # noqa: SIM115 - handed to the child
+    cmd = [sys.executable, "-m", "esesim.cli", "fleet", "serve", "--dir", str(fleet_dir), "--hosts", str(count),
+           "--watch-pid", str(os.getppid())]
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+    for _ in range(300):  # bounded: 30 s for N hosts to bind their ports
+        if (fleet_dir / STATE).exists() or proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    state = _state(fleet_dir)
+    if not state:
+        proc.kill()
+        print(f"esesim: fleet did not start; see {fleet_dir / 'fleet.log'}", file=sys.stderr)
+        return 1
+    print(f"esesim: {len(state['hosts'])} hosts up (pid {state['pid']}); inventory {fleet_dir / 'inventory.yml'}")
+    return 0
+
+
+def fleet_down(fleet_dir: Path) -> int:
+    state = _state(fleet_dir)
+    if not state:
+        print(f"esesim: no fleet runs from {fleet_dir}")
+        return 0
+    pid = state["pid"]
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    for _ in range(100):  # bounded: 10 s, then SIGKILL
+        if not _pid_alive(pid):
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, signal.SIGKILL)
+    (fleet_dir / STATE).unlink(missing_ok=True)
+    print(f"esesim: fleet {pid} down")
+    return 0
+
+
+def _state(fleet_dir: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((fleet_dir / STATE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _control(fleet_dir: Path, port: int, doc: dict[str, Any]) -> dict[str, Any]:
+    auth = base64.b64encode(f"{USER}:{_password(fleet_dir)}".encode()).decode()
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/_sim/control", data=json.dumps(doc).encode(),
+                                 headers={"Authorization": f"Basic {auth}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return {"error": exc.read().decode(errors="replace") or str(exc)}
+
+
+def _each_host(fleet_dir: Path, only: str | None, doc: dict[str, Any]) -> int:
+    state = _state(fleet_dir)
+    if not state:
+        print(f"esesim: no fleet runs from {fleet_dir}", file=sys.stderr)
+        return 1
+    out = {name: _control(fleet_dir, port, doc) for name, port in state["hosts"].items() if only in (None, "all", name)}
+    print(json.dumps(out, indent=2))
+    return 1 if any("error" in v for v in out.values()) or not out else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="esesim", description="Simulated Windows hosts (WinRM) for esent.backup tests")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    fleet = sub.add_parser("fleet").add_subparsers(dest="fleet_cmd", required=True)
+    up = fleet.add_parser("up", help="start N hosts and write DIR/inventory.yml")
+    up.add_argument("--hosts", type=int, default=1)
+    up.add_argument("--dir", type=Path, required=True)
+    up.add_argument("--foreground", action="store_true", help="serve in this process until interrupted")
+    down = fleet.add_parser("down")
+    down.add_argument("--dir", type=Path, required=True)
+    srv = fleet.add_parser("serve", help=argparse.SUPPRESS)
+    srv.add_argument("--dir", type=Path, required=True)
+    srv.add_argument("--hosts", type=int, default=1)
+    srv.add_argument("--watch-pid", type=int, default=None)
+    st = sub.add_parser("status")
+    st.add_argument("--dir", type=Path, required=True)
+    fault = sub.add_parser("fault", help="arm or clear faults: " + "; ".join(f"{k}: {v}" for k, v in POINTS.items()))
+    fault.add_argument("--dir", type=Path, required=True)
+    fault.add_argument("--host", default="all")
+    fault.add_argument("op", choices=["arm", "clear", "restart", "hold", "release"])
+    fault.add_argument("target", nargs="?", help="fault point (arm) or Windows path (hold/release)")
+    fault.add_argument("--action")
+    fault.add_argument("--user")
+    fault.add_argument("--nth", type=int)
+    fault.add_argument("--times", type=int, default=1)
+    fault.add_argument("--seconds", type=float, default=0.0)
+    args = parser.parse_args(argv)
+
+    if args.cmd == "fleet":
+        if args.fleet_cmd == "up":
+            return fleet_up(args.dir.resolve(), args.hosts, args.foreground)
+        if args.fleet_cmd == "down":
+            return fleet_down(args.dir.resolve())
+        return serve(args.dir.resolve(), args.hosts, args.watch_pid)
+    if args.cmd == "status":
+        return _each_host(args.dir.resolve(), None, {"op": "status"})
+    doc: dict[str, Any] = {"op": args.op}
+    if args.op == "arm":
+        if args.target not in POINTS:
+            parser.error(f"arm needs a fault point: {', '.join(POINTS)}")
+        doc.update(point=args.target, action=args.action, user=args.user, nth=args.nth, times=args.times, seconds=args.seconds)
+    elif args.op in ("hold", "release"):
+        if not args.target:
+            parser.error(f"{args.op} needs a Windows path")
+        doc["path"] = args.target
+    return _each_host(args.dir.resolve(), args.host, doc)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

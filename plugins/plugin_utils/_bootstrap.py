@@ -1,0 +1,110 @@
+# Copyright: (c) 2026, esent.backup developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The collection's bootstrap: the one PowerShell script every step runs over WinRM.
+
+Internal to esent.backup: this module may change or disappear in any release.
+
+The action plugins pass BOOTSTRAP_SCRIPT as raw text to ``_low_level_execute_command``
+with the JSON request (ASCII only) as ``in_data``. The script:
+
+* reads stdin with Ansible's own idiom (enumerating ``$input``, as bootstrap_wrapper.ps1 does);
+* refuses to run in ConstrainedLanguage mode (AppLocker/WDAC) with a protocol-shaped error,
+  because the agent, the pipe client and the process launch all need FullLanguage;
+* makes sure the agent runs: reads the agent's state file, and if the recorded process is
+  gone starts the already compiled agent through ``Win32_Process.Create`` (outside the WinRM
+  job, so it survives the shell). It never compiles anything: compiling happens once, at
+  install time (``esent.backup.agent: state=present``), never on this hot path;
+* relays the request bytes to the agent's named pipe (4-byte little-endian length, then
+  UTF-8 bytes) and writes the reply bytes to stdout verbatim. No ConvertTo-Json or
+  ConvertFrom-Json on the request or reply: PowerShell 5.1 has depth and size limits.
+  Only the small state file (pid, pipe) is read with ConvertFrom-Json.
+
+Constraints the text obeys (tests check the first two):
+
+* under 3 KB of script, because cmd.exe caps a command line at 8191 characters and
+  ``-EncodedCommand`` (base64 of UTF-16LE) grows the script about 2.7 times;
+* ansible-core <= 2.20 strips every line and drops blank ones before encoding, 2.21 does
+  not: no here-strings and nothing whose meaning depends on indentation. The simulated host
+  compares scripts after the same normalisation;
+* comments live here in Python, not in the script, so they cost no command-line space.
+
+UNPROVEN: this is Windows PowerShell 5.1 code that has never run on Windows (no Windows
+host is available to the project); the simulated host only recognises the text. It must
+be validated on a real host (docs/windows-validation.md) before a release.
+
+Exit codes: 0 when a reply from the agent was relayed (even ``ok: false``); 1 with a
+protocol-shaped error on stdout when the bootstrap itself failed. Error numbers are in
+the client band (-10000..-11999) and must match the JET catalogue when it lists them.
+"""
+
+from __future__ import annotations
+
+# Client-band codes the bootstrap itself can emit (kept in sync with the catalogue).
+ERR_AGENT_NOT_INSTALLED = -10001
+ERR_AGENT_NOT_RUNNING = -10002
+ERR_SHORT_READ = -10003
+ERR_CONSTRAINED_LANGUAGE = -10004
+
+# Where the agent records its state; the agent module writes it, the bootstrap reads it.
+AGENT_STATE_DIR = r"%ProgramData%\esent.backup"
+
+BOOTSTRAP_SCRIPT = r"""$ErrorActionPreference = 'Stop'
+function Out-Err([int]$c, [string]$n, [string]$m) {
+$m = $m.Replace('\', '\\').Replace('"', '\"')
+[Console]::Out.Write('{"ok":false,"result":null,"error":{"jet":' + $c + ',"name":"' + $n + '","message":"' + $m + '","hint":null},"agent":null}')
+exit 1
+}
+if ($ExecutionContext.SessionState.LanguageMode -ne 'FullLanguage') {
+Out-Err -10004 'ESENT_BACKUP_CONSTRAINED_LANGUAGE' 'PowerShell runs in ConstrainedLanguage mode (AppLocker/WDAC); the esent.backup agent needs FullLanguage'
+}
+$req = [string]::Join("`n", @(foreach ($in in $input) { $in }))
+$dir = Join-Path $env:ProgramData 'esent.backup'
+$stateFile = Join-Path $dir 'agent.json'
+$launcher = Join-Path $dir 'agent.ps1'
+$state = $null
+if (Test-Path -LiteralPath $stateFile) { $state = Get-Content -LiteralPath $stateFile -Raw | ConvertFrom-Json }
+if (-not $state -or -not (Get-Process -Id $state.pid -ErrorAction SilentlyContinue)) {
+if (-not (Test-Path -LiteralPath $launcher)) {
+Out-Err -10001 'ESENT_BACKUP_AGENT_NOT_INSTALLED' "agent not installed: $launcher is missing; run esent.backup.agent state=present"
+}
+$ps = Join-Path $env:SystemRoot 'System32\WindowsPowerShell\v1.0\powershell.exe'
+$cl = "`"$ps`" -NoProfile -NonInteractive -ExecutionPolicy Bypass -File `"$launcher`""
+$r = Invoke-CimMethod -ClassName Win32_Process -MethodName Create -Arguments @{ CommandLine = $cl }
+if ($r.ReturnValue -ne 0) { Out-Err -10002 'ESENT_BACKUP_AGENT_NOT_RUNNING' "Win32_Process.Create failed with $($r.ReturnValue)" }
+$state = $null
+for ($i = 0; $i -lt 150 -and -not $state; $i++) {
+Start-Sleep -Milliseconds 200
+if (Test-Path -LiteralPath $stateFile) { $state = Get-Content -LiteralPath $stateFile -Raw | ConvertFrom-Json }
+if ($state -and -not (Get-Process -Id $state.pid -ErrorAction SilentlyContinue)) { $state = $null }
+}
+if (-not $state) { Out-Err -10002 'ESENT_BACKUP_AGENT_NOT_RUNNING' "the agent did not start within 30 s; see $dir\agent.log" }
+}
+$pipe = New-Object System.IO.Pipes.NamedPipeClientStream('.', $state.pipe, [System.IO.Pipes.PipeDirection]::InOut)
+try {
+$pipe.Connect(10000)
+$body = [System.Text.Encoding]::UTF8.GetBytes($req)
+$pipe.Write([BitConverter]::GetBytes([int]$body.Length), 0, 4)
+$pipe.Write($body, 0, $body.Length)
+$pipe.Flush()
+$head = New-Object byte[] 4
+$n = 0
+while ($n -lt 4) { $k = $pipe.Read($head, $n, 4 - $n); if ($k -le 0) { break }; $n += $k }
+if ($n -lt 4) { Out-Err -10003 'ESENT_BACKUP_SHORT_READ' 'the agent closed the pipe before replying' }
+$len = [BitConverter]::ToInt32($head, 0)
+$out = [Console]::OpenStandardOutput()
+$buf = New-Object byte[] 65536
+while ($len -gt 0) {
+$k = $pipe.Read($buf, 0, [Math]::Min($buf.Length, $len))
+if ($k -le 0) { Out-Err -10003 'ESENT_BACKUP_SHORT_READ' "the agent closed the pipe with $len reply bytes missing" }
+$out.Write($buf, 0, $k)
+$len -= $k
+}
+$out.Flush()
+}
+finally { $pipe.Dispose() }
+"""
+
+
+def normalise_script(script: str) -> str:
+    """Strip every line and drop blank ones, as ansible-core <= 2.20 does before encoding."""
+    return "\n".join(line.strip() for line in script.splitlines() if line.strip())

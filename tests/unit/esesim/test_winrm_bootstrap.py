@@ -1,0 +1,83 @@
+"""The collection's bootstrap constant: size under every ansible-core encoding, and its rules."""
+
+from __future__ import annotations
+
+import base64
+import re
+from pathlib import Path
+
+import pytest
+from ansible.plugins.shell.powershell import ShellModule
+
+from ansible_collections.esent.backup.plugins.plugin_utils import _bootstrap
+from esesim.winrm.commands import CMD_MAX, decode_command_line
+
+SCRIPT = _bootstrap.BOOTSTRAP_SCRIPT
+SOURCE = Path(_bootstrap.__file__).read_text()
+
+
+def _b64(script: str) -> str:
+    return base64.b64encode(script.encode("utf-16-le")).decode()
+
+
+def _strip(script: str) -> str:
+    # ansible-core <= 2.20 _encode_script: strip every line, drop blank ones
+    return "\n".join(x.strip() for x in script.splitlines() if x.strip())
+
+
+# What each version puts on the wire for raw script text passed to _low_level_execute_command
+# (winrm-sim.md section 2): 2.18-2.20 encode once with _encode_script(strict_mode=False,
+# preserve_rc=False) and join with spaces; 2.21 sends get_pwsh_encoded_cmdline(...) as one string.
+ENCODINGS = {
+    "2.18": lambda s: "PowerShell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted -EncodedCommand " + _b64(_strip(s)),
+    "2.19": lambda s: " ".join(ShellModule()._encode_script(s, as_list=True, strict_mode=False, preserve_rc=False)),
+    "2.20": lambda s: "PowerShell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted -EncodedCommand " + _b64(_strip(s)),
+    "2.21": lambda s: "powershell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted -EncodedCommand " + _b64(s),
+}
+
+
+def test_script_is_under_3_kb() -> None:
+    assert len(SCRIPT.encode("utf-8")) < 3 * 1024
+
+
+@pytest.mark.parametrize("version", sorted(ENCODINGS))
+def test_encoded_command_line_fits_cmd_exe(version: str) -> None:
+    line = ENCODINGS[version](SCRIPT)
+    assert len(line) < CMD_MAX, f"{version}: {len(line)} characters"
+    decoded = decode_command_line(line)
+    assert _strip(decoded.script or "") == _bootstrap.normalise_script(SCRIPT)
+
+
+def test_installed_ansible_matches_the_hand_written_2_19_form() -> None:
+    assert ENCODINGS["2.19"](SCRIPT) == ENCODINGS["2.18"](SCRIPT)
+
+
+def test_no_here_strings_or_indentation_dependent_text() -> None:
+    assert '@"' not in SCRIPT and "@'" not in SCRIPT
+
+
+def test_relays_bytes_without_json_cmdlets_on_the_payload() -> None:
+    assert "ConvertTo-Json" not in SCRIPT
+    # ConvertFrom-Json only reads the small state file, never the request or reply
+    assert all("$stateFile" in line for line in SCRIPT.splitlines() if "ConvertFrom-Json" in line)
+    assert "OpenStandardOutput" in SCRIPT and "NamedPipeClientStream" in SCRIPT
+
+
+def test_reads_stdin_with_ansibles_idiom_and_never_compiles() -> None:
+    assert "foreach ($in in $input)" in SCRIPT
+    assert "Add-Type" not in SCRIPT and "csc" not in SCRIPT.lower().split()
+
+
+def test_detects_constrained_language() -> None:
+    assert "LanguageMode -ne 'FullLanguage'" in SCRIPT and "ConstrainedLanguage" in SCRIPT
+
+
+def test_error_codes_in_client_band() -> None:
+    codes = [int(c) for c in re.findall(r"Out-Err (-\d+)", SCRIPT)]
+    assert codes and all(-11999 <= c <= -10000 for c in codes)
+
+
+def test_module_header_marks_it_internal_and_licensed() -> None:
+    assert SOURCE.startswith("# Copyright: (c) 2026, esent.backup developers\n# GNU General Public License v3.0+")
+    assert "Internal to esent.backup" in SOURCE and "from __future__ import annotations" in SOURCE
+    assert "UNPROVEN" in SOURCE
