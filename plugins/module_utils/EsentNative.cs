@@ -1,0 +1,211 @@
+// Copyright: (c) 2026, esent.backup developers
+// GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+//
+// The esent.dll P/Invoke table of the esent.backup agent: structures and imports only, no logic.
+// C# 5 (Windows PowerShell 5.1 Add-Type), no `unsafe`. Windows widths: JET_ERR and `long` are
+// int, JET_GRBIT and `unsigned long` are uint, JET_INSTANCE/JET_SESID/JET_OSSNAPID/JET_HANDLE
+// and JET_API_PTR are IntPtr. Strings are UTF-16 (W entry points only, CharSet.Unicode).
+// Under mono the same source binds to esesim's native face of the simulated engine through a
+// dllmap; on Windows it binds to esent.dll. The Windows binding is unproven until
+// docs/windows-validation.md has been run on a real host.
+using System;
+using System.Runtime.InteropServices;
+using System.Security;
+
+namespace ansible_collections.esent.backup.plugins.module_utils.EsentNative
+{
+    /// <summary>Structures and constants of jethdr.w that the agent passes to esent.dll.</summary>
+    public static class NativeHelpers
+    {
+        // JET_INSTANCE_INFO_W: six pointer-sized fields (48 bytes on x64, 24 on x86).
+        // cDatabases is JET_API_PTR, pointer-sized: declaring it 32-bit is the classic bug.
+        [StructLayout(LayoutKind.Sequential)]
+        public struct JET_INSTANCE_INFO_W
+        {
+            public IntPtr hInstanceId;
+            public IntPtr szInstanceName;
+            public IntPtr cDatabases;
+            public IntPtr szDatabaseFileName;
+            public IntPtr szDatabaseDisplayName;
+            public IntPtr szDatabaseSLVFileName_Obsolete;
+        }
+
+        // JET_LGPOS, packed 1 (8 bytes).
+        [StructLayout(LayoutKind.Sequential, Pack = 1)]
+        public struct JET_LGPOS
+        {
+            public ushort ib;
+            public ushort isec;
+            public int lGeneration;
+        }
+
+        // JET_LOGTIME / JET_BKLOGTIME, packed 1 (8 bytes); bit 0 of bFiller2 is fOSSnapshot in a BKLOGTIME.
+        [StructLayout(LayoutKind.Sequential, Pack = 1)]
+        public struct JET_LOGTIME
+        {
+            public byte bSeconds;
+            public byte bMinutes;
+            public byte bHours;
+            public byte bDay;
+            public byte bMonth;
+            public byte bYear;
+            public byte bFiller1;
+            public byte bFiller2;
+        }
+
+        // JET_BKINFO, packed 1 (24 bytes).
+        [StructLayout(LayoutKind.Sequential, Pack = 1)]
+        public struct JET_BKINFO
+        {
+            public JET_LGPOS lgposMark;
+            public JET_LOGTIME logtimeMark;
+            public uint genLow;
+            public uint genHigh;
+        }
+
+        public const int JET_BASE_NAME_LENGTH = 3;
+
+        // JET_LOGINFO_W: cbSize must equal the struct size (20 bytes).
+        [StructLayout(LayoutKind.Sequential, CharSet = CharSet.Unicode)]
+        public struct JET_LOGINFO_W
+        {
+            public uint cbSize;
+            public uint ulGenLow;
+            public uint ulGenHigh;
+            [MarshalAs(UnmanagedType.ByValTStr, SizeConst = JET_BASE_NAME_LENGTH + 1)]
+            public string szBaseName;
+        }
+
+        // JET_RSTMAP_W: old path as recorded in the logs -> where the restored file now lives.
+        [StructLayout(LayoutKind.Sequential)]
+        public struct JET_RSTMAP_W
+        {
+            public IntPtr szDatabaseName;
+            public IntPtr szNewDatabaseName;
+        }
+
+        // JET_DBINFOMISC4 is 348 bytes; the agent passes a byte buffer of exactly that size and
+        // decodes by offset (the layout is bitness-independent).
+        public const int DbInfoMisc4Size = 348;
+        public const uint JET_DbInfoMisc = 14;
+
+        // System parameters (sysparamtable).
+        public const uint JET_paramSystemPath = 0;
+        public const uint JET_paramTempPath = 1;
+        public const uint JET_paramLogFilePath = 2;
+        public const uint JET_paramBaseName = 3;
+        public const uint JET_paramLogFileSize = 11;
+        public const uint JET_paramCircularLog = 17;
+        public const uint JET_paramDatabasePageSize = 64;
+        public const uint JET_paramOSSnapshotTimeout = 82;
+        public const uint JET_paramLegacyFileNames = 136;
+
+        // Grbits.
+        public const uint JET_bitLogStreamMustExist = 0x40;
+        public const uint JET_bitTermComplete = 0x1;
+        public const uint JET_bitTermAbrupt = 0x2;
+        public const uint JET_bitTermStopBackup = 0x4;
+        public const uint JET_bitDbReadOnly = 0x1;
+        public const uint JET_bitDbExclusive = 0x2;
+        public const uint JET_bitForceDetach = 0x1;
+        public const uint JET_bitIncrementalSnapshot = 0x1;
+        public const uint JET_bitCopySnapshot = 0x2;
+        public const uint JET_bitContinueAfterThaw = 0x4;
+        public const uint JET_bitExplicitPrepare = 0x8;
+        public const uint JET_bitAllDatabasesSnapshot = 0x1;
+        public const uint JET_bitAbortSnapshot = 0x1;
+    }
+
+    /// <summary>The one table of esent.dll imports (W entry points, exact names, raw JET_ERR).</summary>
+    [SuppressUnmanagedCodeSecurity]
+    [BestFitMapping(false, ThrowOnUnmappableChar = true)]
+    public static class NativeMethods
+    {
+        public const string EsentDll = "esent.dll";
+
+        #region Init and term
+
+        // Vista+. Instance names must be unique in the process (-1086).
+        [DllImport(EsentDll, CharSet = CharSet.Unicode, ExactSpelling = true)]
+        public static extern int JetCreateInstance2W(out IntPtr instance, string szInstanceName, string szDisplayName, uint grbit);
+
+        // Instance-scope parameter: the address of the instance.
+        [DllImport(EsentDll, CharSet = CharSet.Unicode, ExactSpelling = true)]
+        public static extern int JetSetSystemParameterW(ref IntPtr instance, IntPtr sesid, uint paramid, IntPtr lParam, string szParam);
+
+        // Global parameter: pass IntPtr.Zero for the instance pointer (no `unsafe` IntPtr*).
+        [DllImport(EsentDll, CharSet = CharSet.Unicode, ExactSpelling = true, EntryPoint = "JetSetSystemParameterW")]
+        public static extern int JetSetSystemParameterGlobalW(IntPtr pinstance, IntPtr sesid, uint paramid, IntPtr lParam, string szParam);
+
+        // Vista+. prstInfo is NULL (IntPtr.Zero) for soft recovery.
+        [DllImport(EsentDll, CharSet = CharSet.Unicode, ExactSpelling = true)]
+        public static extern int JetInit3W(ref IntPtr instance, IntPtr prstInfo, uint grbit);
+
+        [DllImport(EsentDll, ExactSpelling = true)]
+        public static extern int JetTerm2(IntPtr instance, uint grbit);
+
+        #endregion
+
+        #region Sessions and databases
+
+        [DllImport(EsentDll, CharSet = CharSet.Unicode, ExactSpelling = true)]
+        public static extern int JetBeginSessionW(IntPtr instance, out IntPtr sesid, string szUserName, string szPassword);
+
+        [DllImport(EsentDll, ExactSpelling = true)]
+        public static extern int JetEndSession(IntPtr sesid, uint grbit);
+
+        [DllImport(EsentDll, CharSet = CharSet.Unicode, ExactSpelling = true)]
+        public static extern int JetAttachDatabase2W(IntPtr sesid, string szFilename, uint cpgDatabaseSizeMax, uint grbit);
+
+        [DllImport(EsentDll, CharSet = CharSet.Unicode, ExactSpelling = true)]
+        public static extern int JetDetachDatabase2W(IntPtr sesid, string szFilename, uint grbit);
+
+        // Needs no instance: reads the header from disk.
+        [DllImport(EsentDll, CharSet = CharSet.Unicode, ExactSpelling = true)]
+        public static extern int JetGetDatabaseFileInfoW(string szDatabaseName, byte[] pvResult, uint cbMax, uint InfoLevel);
+
+        #endregion
+
+        #region Snapshot backup (JetOSSnapshot*)
+
+        [DllImport(EsentDll, ExactSpelling = true)]
+        public static extern int JetOSSnapshotPrepare(out IntPtr snapId, uint grbit);
+
+        // Vista+; meaningful only with JET_bitExplicitPrepare.
+        [DllImport(EsentDll, ExactSpelling = true)]
+        public static extern int JetOSSnapshotPrepareInstance(IntPtr snapId, IntPtr instance, uint grbit);
+
+        // W since Vista. The array comes back as one engine allocation freed by one JetFreeBuffer.
+        [DllImport(EsentDll, ExactSpelling = true)]
+        public static extern int JetOSSnapshotFreezeW(IntPtr snapId, out uint pcInstanceInfo, out IntPtr paInstanceInfo, uint grbit);
+
+        [DllImport(EsentDll, ExactSpelling = true)]
+        public static extern int JetOSSnapshotGetFreezeInfoW(IntPtr snapId, out uint pcInstanceInfo, out IntPtr paInstanceInfo, uint grbit);
+
+        [DllImport(EsentDll, ExactSpelling = true)]
+        public static extern int JetOSSnapshotThaw(IntPtr snapId, uint grbit);
+
+        [DllImport(EsentDll, ExactSpelling = true)]
+        public static extern int JetOSSnapshotTruncateLog(IntPtr snapId, uint grbit);
+
+        [DllImport(EsentDll, ExactSpelling = true)]
+        public static extern int JetOSSnapshotTruncateLogInstance(IntPtr snapId, IntPtr instance, uint grbit);
+
+        [DllImport(EsentDll, ExactSpelling = true)]
+        public static extern int JetOSSnapshotEnd(IntPtr snapId, uint grbit);
+
+        // Server 2003+.
+        [DllImport(EsentDll, ExactSpelling = true)]
+        public static extern int JetOSSnapshotAbort(IntPtr snapId, uint grbit);
+
+        #endregion
+
+        #region Memory
+
+        // Always returns JET_errSuccess.
+        [DllImport(EsentDll, ExactSpelling = true)]
+        public static extern int JetFreeBuffer(IntPtr pbBuf);
+
+        #endregion
+    }
+}

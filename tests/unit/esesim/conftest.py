@@ -1,0 +1,53 @@
+"""Fixtures shared by the engine tests (tests/unit/esesim/test_engine_*.py).
+
+Names start with ``engine_`` so they never collide with fixtures of other esesim test files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from esesim.engine import FaultRegistry, Host, OwnerService, SimClock, StoreSpec
+
+
+def _make_host(root: Path) -> Host:
+    host = Host(root, clock=SimClock(), faults=FaultRegistry(seed=7))
+    for letter in "CDL":
+        host.add_volume(letter)
+    return host
+
+
+def _make_spec(**overrides: object) -> StoreSpec:
+    kw: dict[str, object] = {"log_path": "L:\\logs", "system_path": "L:\\logs", "db_paths": ["D:\\db\\store.edb"], "log_kb": 64}
+    kw.update(overrides)
+    return StoreSpec(**kw)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def engine_make_host() -> Callable[[Path], Host]:
+    """Factory: a host with volumes C: (tools, agent), D: (databases) and L: (logs)."""
+    return _make_host
+
+
+@pytest.fixture(scope="session")
+def engine_make_spec() -> Callable[..., StoreSpec]:
+    """Factory: the test store (database on D:, logs and checkpoint on L:, 64 KB logs), with overrides."""
+    return _make_spec
+
+
+@pytest.fixture
+def engine_host(tmp_path: Path) -> Host:
+    """A fresh simulated host under tmp_path."""
+    return _make_host(tmp_path)
+
+
+@pytest.fixture
+def engine_owner(engine_host: Host) -> Iterator[OwnerService]:
+    """A running service process hosting the test store (stopped at teardown)."""
+    svc = OwnerService(engine_host, _make_spec())
+    assert svc.start() == 0
+    yield svc
+    svc.stop()
