@@ -10,61 +10,26 @@ esent.dll's signatures sits directly on these methods (a later issue).
 
 from __future__ import annotations
 
-import functools
 import random
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from . import constants as C
 from . import faults as _faults
 from . import jet, params, recovery
 from .clock import logtime
 from .database import DatabaseFile, DbHeader, read_header
+from .entry import EngineHang
+from .entry import api as _api
 from .instance import AttachedDb, InstanceState, SessionState
 from .lgpos import Lgpos, Signature
 from .logs import LogStream
+from .snapshot import SnapshotApi
+from .streaming import StreamingApi
 from .volumes import SHARE_NONE, Host, normalize
 
-F = TypeVar("F", bound=Callable[..., Any])
 MAX_INSTANCES = 1024
 TERM_POLL_SECONDS = 0.002  # ESE polls every 2 ms while JetTerm2 waits for a snapshot session
-
-
-class EngineHang(Exception):
-    """A call blocked longer than the process's hang limit (e.g. JetTerm2 while a snapshot holds the instance)."""
-
-
-def _api(fn: F) -> F:
-    """Entry-point wrapper: a crash inside a call kills the process (handles closed) and propagates."""
-
-    @functools.wraps(fn)
-    def wrapper(self: EngineProcess, *args: Any, **kwargs: Any) -> Any:
-        if not self.alive:
-            return (jet.InstanceUnavailable, None) if fn.__name__ in _TUPLE_APIS else jet.InstanceUnavailable
-        try:
-            return fn(self, *args, **kwargs)
-        except _faults.ProcessCrash:
-            self.die()
-            raise
-
-    return wrapper  # type: ignore[return-value]
-
-
-_TUPLE_APIS = frozenset(
-    {
-        "jet_create_instance",
-        "jet_get_system_parameter",
-        "jet_begin_session",
-        "jet_create_database",
-        "jet_open_database",
-        "jet_commit_transaction2",
-        "jet_retrieve_record",
-        "jet_enumerate_records",
-        "jet_get_database_file_info",
-        "jet_get_instance_info",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -76,8 +41,8 @@ class InstanceInfo:
     databases: tuple[str, ...]
 
 
-class EngineProcess:
-    """esent.dll inside one simulated process on a Host."""
+class EngineProcess(SnapshotApi, StreamingApi):
+    """esent.dll inside one simulated process on a Host (instance API here; snapshot and streaming in their mixins)."""
 
     def __init__(self, host: Host, name: str = "esesim.exe", seed: int = 0) -> None:
         self.host = host
@@ -95,6 +60,8 @@ class EngineProcess:
         self.last_error = jet.error_info(jet.SUCCESS)
         self.last_recovery: recovery.RecoveryResult | None = None
         self._next_handle = 0x1000
+        self._snapshot_init()
+        self._streaming_init()
 
     # -- plumbing ------------------------------------------------------------------------------
 

@@ -1,0 +1,58 @@
+"""Entry-point plumbing shared by every API family of the simulated process.
+
+The instance API (``process.py``), the OS snapshot API (``snapshot.py``) and the streaming backup
+API (``streaming.py``) are mixins of one ``EngineProcess``; each decorates its entry points with
+``api`` and registers the ones that return ``(err, value)`` in ``TUPLE_APIS``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from . import faults as _faults
+from . import jet
+
+if TYPE_CHECKING:
+    from .process import EngineProcess
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class EngineHang(Exception):
+    """A call blocked longer than the process's hang limit (e.g. JetTerm2 while a snapshot holds the instance)."""
+
+
+def api(fn: F) -> F:
+    """Entry-point wrapper: a crash inside a call kills the process (handles closed) and propagates."""
+
+    @functools.wraps(fn)
+    def wrapper(self: EngineProcess, *args: Any, **kwargs: Any) -> Any:
+        if not self.alive:
+            return (jet.InstanceUnavailable, None) if fn.__name__ in TUPLE_APIS else jet.InstanceUnavailable
+        try:
+            return fn(self, *args, **kwargs)
+        except _faults.ProcessCrash:
+            self.die()
+            raise
+
+    return wrapper  # type: ignore[return-value]
+
+
+TUPLE_APIS: set[str] = set(
+    {
+        "jet_create_instance",
+        "jet_get_system_parameter",
+        "jet_begin_session",
+        "jet_create_database",
+        "jet_open_database",
+        "jet_commit_transaction2",
+        "jet_retrieve_record",
+        "jet_enumerate_records",
+        "jet_get_database_file_info",
+        "jet_get_instance_info",
+    }
+)
+
+
