@@ -7,17 +7,25 @@ is then loaded by path from the checkout this package lives in.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 from pathlib import Path
 
-try:
-    from ansible_collections.esent.backup.plugins.plugin_utils import _bootstrap
-except ImportError:  # no collection link on sys.path (e.g. `esesim fleet up` from a shell)
-    _path = Path(__file__).resolve().parents[2] / "plugins" / "plugin_utils" / "_bootstrap.py"
-    _spec = importlib.util.spec_from_file_location("esent_backup_bootstrap", _path)
-    assert _spec is not None and _spec.loader is not None
-    _bootstrap = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(_bootstrap)
+
+def _load(name: str):  # type: ignore[no-untyped-def]
+    try:
+        return importlib.import_module(f"ansible_collections.esent.backup.plugins.plugin_utils.{name}")
+    except ImportError:  # no collection link on sys.path (e.g. `esesim fleet up` from a shell)
+        path = Path(__file__).resolve().parents[2] / "plugins" / "plugin_utils" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(f"esent_backup{name}", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+
+_bootstrap = _load("_bootstrap")
+protocol = _load("_protocol")
 
 BOOTSTRAP_SCRIPT: str = _bootstrap.BOOTSTRAP_SCRIPT
 normalise_script = _bootstrap.normalise_script

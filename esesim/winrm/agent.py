@@ -21,13 +21,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._collection import protocol
+
 AGENT_VERSION = "0.1.0-sim"
 PROTOCOL_VERSION = 1
 
 # Client-band error numbers (-10000..-11999) used by the placeholder entry point.
 ERR_UNKNOWN_OP = -10010
-ERR_BAD_REQUEST = -10011
-ERR_PROTOCOL_MISMATCH = -10012
+ERR_BAD_REQUEST = -10010
+ERR_PROTOCOL_MISMATCH = -10004
 
 
 @dataclass
@@ -56,8 +58,8 @@ def reply_ok(result: dict[str, Any], call: AgentCall) -> bytes:
 
 def reply_error(jet: int, name: str, message: str, call: AgentCall, hint: str | None = None) -> bytes:
     """A protocol-v1 error reply."""
-    error = {"jet": jet, "name": name, "message": message, "hint": hint}
-    return json.dumps({"ok": False, "result": None, "error": error, "agent": _agent_block(call)}).encode()
+    error = {"jet": jet, "name": name, "message": message, "hint": hint or ""}
+    return json.dumps({"ok": False, "result": {}, "error": error, "agent": _agent_block(call)}).encode()
 
 
 class AgentRegistry:
@@ -94,20 +96,25 @@ class AgentRegistry:
 
     def _dispatch(self, request: bytes, call: AgentCall) -> bytes:
         try:
-            doc = json.loads(request.decode("utf-8"))
+            # The bootstrap consumes the routing line (ESENTBACKUP1 <key>) and relays the rest.
+            call.extra["route"], body = protocol.unframe_request(request)
+        except protocol.ProtocolError as exc:
+            return reply_error(ERR_BAD_REQUEST, "JET_errClientInvalidRequest", str(exc), call)
+        try:
+            doc = json.loads(body)
             if not isinstance(doc, dict):
                 raise ValueError("the request is not a JSON object")
         except (UnicodeDecodeError, ValueError) as exc:
-            return reply_error(ERR_BAD_REQUEST, "ESENT_BACKUP_BAD_REQUEST", f"request is not valid JSON: {exc}", call)
+            return reply_error(ERR_BAD_REQUEST, "JET_errClientInvalidRequest", f"request is not valid JSON: {exc}", call)
         version = doc.get("v", PROTOCOL_VERSION)
         if version != PROTOCOL_VERSION:
-            return reply_error(ERR_PROTOCOL_MISMATCH, "ESENT_BACKUP_PROTOCOL_MISMATCH",
+            return reply_error(ERR_PROTOCOL_MISMATCH, "JET_errClientProtocolMismatch",
                                f"protocol version {version!r} is not supported (agent speaks v{PROTOCOL_VERSION})", call)
         op = doc.get("op")
         with self._lock:
             handler = self._ops.get(op) if isinstance(op, str) else None
         if handler is None:
-            return reply_error(ERR_UNKNOWN_OP, "ESENT_BACKUP_UNKNOWN_OP",
+            return reply_error(ERR_UNKNOWN_OP, "JET_errClientInvalidRequest",
                                f"op {op!r} is not implemented by the simulated agent (only: {', '.join(sorted(self._ops))})", call,
                                hint="the simulated agent arrives in a later issue; until then only ping answers")
         return reply_ok(handler(doc, call), call)

@@ -7,11 +7,14 @@ Internal to esent.backup: this module may change or disappear in any release.
 The action plugins pass BOOTSTRAP_SCRIPT as raw text to ``_low_level_execute_command``
 with the JSON request (ASCII only) as ``in_data``. The script:
 
-* reads stdin with Ansible's own idiom (enumerating ``$input``, as bootstrap_wrapper.ps1 does);
+* reads stdin with Ansible's own idiom (enumerating ``$input``, as bootstrap_wrapper.ps1 does):
+  the first line is the routing line ``ESENTBACKUP1 <key>`` (``_protocol.frame_request``), the
+  rest the request JSON. One agent runs per ESE instance (log folder and base name), so the key
+  picks the agent's state file ``agents\\<key>.json`` without parsing any JSON;
 * refuses to run in ConstrainedLanguage mode (AppLocker/WDAC) with a protocol-shaped error,
   because the agent, the pipe client and the process launch all need FullLanguage;
-* makes sure the agent runs: reads the agent's state file, and if the recorded process is
-  gone starts the already compiled agent through ``Win32_Process.Create`` (outside the WinRM
+* makes sure the agent of that key runs: reads its state file, and if the recorded process is
+  gone starts the already compiled agent (``agent.ps1 -Route <key>``) through ``Win32_Process.Create`` (outside the WinRM
   job, so it survives the shell). It never compiles anything: compiling happens once, at
   install time (``esent.backup.agent: state=present``), never on this hot path;
 * relays the request bytes to the agent's named pipe (4-byte little-endian length, then
@@ -39,45 +42,52 @@ the client band (-10000..-11999) and must match the JET catalogue when it lists 
 
 from __future__ import annotations
 
-# Client-band codes the bootstrap itself can emit (kept in sync with the catalogue).
-ERR_AGENT_NOT_INSTALLED = -10001
+# Client-band codes the bootstrap itself can emit (catalogued in _jet_errors.py, which a test
+# checks). The script leaves the name and hint empty to save command-line space: the controller
+# fills both from the catalogue by number.
 ERR_AGENT_NOT_RUNNING = -10002
-ERR_SHORT_READ = -10003
-ERR_CONSTRAINED_LANGUAGE = -10004
+ERR_SHORT_READ = -10005
+ERR_INVALID_REQUEST = -10010
+ERR_AGENT_NOT_INSTALLED = -10013
+ERR_CONSTRAINED_LANGUAGE = -10014
 
 # Where the agent records its state; the agent module writes it, the bootstrap reads it.
 AGENT_STATE_DIR = r"%ProgramData%\esent.backup"
 
 BOOTSTRAP_SCRIPT = r"""$ErrorActionPreference = 'Stop'
-function Out-Err([int]$c, [string]$n, [string]$m) {
+function Out-Err([int]$c, [string]$m) {
 $m = $m.Replace('\', '\\').Replace('"', '\"')
-[Console]::Out.Write('{"ok":false,"result":null,"error":{"jet":' + $c + ',"name":"' + $n + '","message":"' + $m + '","hint":null},"agent":null}')
+$e = '{"ok":false,"result":{},"error":{"jet":' + $c + ',"name":"","message":"' + $m + '","hint":""},'
+[Console]::Out.Write($e + '"agent":{"version":"bootstrap","pid":' + $PID + ',"boot_id":""}}')
 exit 1
 }
 if ($ExecutionContext.SessionState.LanguageMode -ne 'FullLanguage') {
-Out-Err -10004 'ESENT_BACKUP_CONSTRAINED_LANGUAGE' 'PowerShell runs in ConstrainedLanguage mode (AppLocker/WDAC); the esent.backup agent needs FullLanguage'
+Out-Err -10014 'PowerShell runs in ConstrainedLanguage mode (AppLocker/WDAC); the esent.backup agent needs FullLanguage'
 }
-$req = [string]::Join("`n", @(foreach ($in in $input) { $in }))
+$lines = @(foreach ($in in $input) { $in })
+$route = "$($lines[0])".Split(' ')
+if ($route.Count -ne 2 -or $route[0] -ne 'ESENTBACKUP1' -or $route[1] -notmatch '^[0-9a-z]{1,32}$') {
+Out-Err -10010 'stdin must start with the line ESENTBACKUP1 <routing key>'
+}
+$req = [string]::Join("`n", @($lines | Select-Object -Skip 1))
 $dir = Join-Path $env:ProgramData 'esent.backup'
-$stateFile = Join-Path $dir 'agent.json'
+$stateFile = Join-Path $dir "agents\$($route[1]).json"
 $launcher = Join-Path $dir 'agent.ps1'
 $state = $null
 if (Test-Path -LiteralPath $stateFile) { $state = Get-Content -LiteralPath $stateFile -Raw | ConvertFrom-Json }
 if (-not $state -or -not (Get-Process -Id $state.pid -ErrorAction SilentlyContinue)) {
-if (-not (Test-Path -LiteralPath $launcher)) {
-Out-Err -10001 'ESENT_BACKUP_AGENT_NOT_INSTALLED' "agent not installed: $launcher is missing; run esent.backup.agent state=present"
-}
+if (-not (Test-Path -LiteralPath $launcher)) { Out-Err -10013 "agent not installed: $launcher is missing" }
 $ps = Join-Path $env:SystemRoot 'System32\WindowsPowerShell\v1.0\powershell.exe'
-$cl = "`"$ps`" -NoProfile -NonInteractive -ExecutionPolicy Bypass -File `"$launcher`""
+$cl = "`"$ps`" -NoProfile -NonInteractive -ExecutionPolicy Bypass -File `"$launcher`" -Route $($route[1])"
 $r = Invoke-CimMethod -ClassName Win32_Process -MethodName Create -Arguments @{ CommandLine = $cl }
-if ($r.ReturnValue -ne 0) { Out-Err -10002 'ESENT_BACKUP_AGENT_NOT_RUNNING' "Win32_Process.Create failed with $($r.ReturnValue)" }
+if ($r.ReturnValue -ne 0) { Out-Err -10002 "Win32_Process.Create failed with $($r.ReturnValue)" }
 $state = $null
 for ($i = 0; $i -lt 150 -and -not $state; $i++) {
 Start-Sleep -Milliseconds 200
 if (Test-Path -LiteralPath $stateFile) { $state = Get-Content -LiteralPath $stateFile -Raw | ConvertFrom-Json }
 if ($state -and -not (Get-Process -Id $state.pid -ErrorAction SilentlyContinue)) { $state = $null }
 }
-if (-not $state) { Out-Err -10002 'ESENT_BACKUP_AGENT_NOT_RUNNING' "the agent did not start within 30 s; see $dir\agent.log" }
+if (-not $state) { Out-Err -10002 "the agent did not start within 30 s; see $dir\agent.log" }
 }
 $pipe = New-Object System.IO.Pipes.NamedPipeClientStream('.', $state.pipe, [System.IO.Pipes.PipeDirection]::InOut)
 try {
@@ -89,13 +99,13 @@ $pipe.Flush()
 $head = New-Object byte[] 4
 $n = 0
 while ($n -lt 4) { $k = $pipe.Read($head, $n, 4 - $n); if ($k -le 0) { break }; $n += $k }
-if ($n -lt 4) { Out-Err -10003 'ESENT_BACKUP_SHORT_READ' 'the agent closed the pipe before replying' }
+if ($n -lt 4) { Out-Err -10005 'the agent closed the pipe before replying' }
 $len = [BitConverter]::ToInt32($head, 0)
 $out = [Console]::OpenStandardOutput()
 $buf = New-Object byte[] 65536
 while ($len -gt 0) {
 $k = $pipe.Read($buf, 0, [Math]::Min($buf.Length, $len))
-if ($k -le 0) { Out-Err -10003 'ESENT_BACKUP_SHORT_READ' "the agent closed the pipe with $len reply bytes missing" }
+if ($k -le 0) { Out-Err -10005 "the agent closed the pipe with $len reply bytes missing" }
 $out.Write($buf, 0, $k)
 $len -= $k
 }

@@ -217,6 +217,13 @@ _ROWS = (
     (-10010, "JET_errClientInvalidRequest", "Usage", "The request is malformed.", ""),
     (-10011, "JET_errClientUnknownSession", "Usage", "No such session on this agent.", ""),
     (-10012, "JET_errClientOwnerMismatch", "Usage", "The session belongs to another owner.", "Pass the owner or force: true."),
+    (-10013, "JET_errClientAgentNotInstalled", "State", "The agent is not installed on the host.",
+     "Run esent.backup.agent with state=present, or set agent_auto_install: true."),
+    (-10014, "JET_errClientConstrainedLanguage", "Usage", "PowerShell runs in ConstrainedLanguage mode (AppLocker/WDAC policy).",
+     "Allow the esent.backup bootstrap in the application-control policy; the agent needs FullLanguage."),
+    (-10015, "JET_errClientConnectionLost", "IO", "The connection to the host was lost during a step, through every retry.",
+     "Check WinRM on the host; then abort the session with its id (the agent's session lease ends it in any case)."),
+    (-10016, "JET_errClientInvalidOption", "Usage", "An option of the step is invalid.", "Fix the option named in the message."),
 )
 
 JET_ERRORS = tuple(JetError(*row) for row in _ROWS)

@@ -18,6 +18,7 @@ the field and carry client-band codes, so they never read as engine errors.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import typing as t
 import uuid
@@ -289,6 +290,51 @@ def build_request(op: str, owner: str, instance: t.Optional[dict] = None, args: 
     if instance is not None:
         request["instance"] = {k: v for k, v in instance.items() if v is not None}
     return validate_request(request)
+
+
+# stdin of the bootstrap: one routing line, then the request JSON (ASCII only: non-ASCII is
+# escaped by json.dumps, so no code page can mangle it). The bootstrap reads the routing key
+# without parsing JSON and relays the rest byte for byte to the agent of that instance.
+FRAME_MAGIC = "ESENTBACKUP1"
+HOST_ROUTE = "host"  # ops without an instance go to the host-level agent
+
+
+def routing_key(instance: t.Optional[dict]) -> str:
+    """Return the agent routing key of an instance: one agent per log folder and base name.
+
+    Args:
+        instance: the request's instance block, or None for instanceless ops.
+
+    Returns:
+        16 lower-case hex digits derived from the case-folded log folder (without trailing
+        separators) and base name, or ``host``. Windows paths are case-insensitive, so
+        ``L:\\Logs\\`` and ``l:\\logs`` name the same agent.
+    """
+    if not instance:
+        return HOST_ROUTE
+    folder = instance["log_path"].replace("/", "\\").rstrip("\\").casefold()
+    base = (instance.get("base_name") or "edb").casefold()
+    return hashlib.sha256(f"{folder}|{base}".encode()).hexdigest()[:16]
+
+
+def frame_request(request: dict) -> str:
+    """Return the bootstrap's stdin for a request: the routing line, then compact ASCII JSON."""
+    body = json.dumps(request, separators=(",", ":"), sort_keys=True, ensure_ascii=True)
+    return f"{FRAME_MAGIC} {routing_key(request.get('instance'))}\n{body}"
+
+
+def unframe_request(data: t.Union[bytes, str]) -> tuple[str, str]:
+    """Split bootstrap stdin into (routing key, request JSON text); the agent side of frame_request.
+
+    Raises:
+        ProtocolError: the routing line is missing or malformed (field ``frame``).
+    """
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    head, sep, body = text.partition("\n")
+    parts = head.strip().split(" ")
+    if not sep or len(parts) != 2 or parts[0] != FRAME_MAGIC or not parts[1]:
+        raise ProtocolError("frame", f"stdin must start with '{FRAME_MAGIC} <routing key>' on its own line, got {head[:60]!r}")
+    return parts[1], body
 
 
 def encode(message: dict) -> bytes:

@@ -35,7 +35,7 @@ def test_session_run_ps_success_and_clixml_error(sim_host: SimHost) -> None:
 def test_protocol_with_several_stdin_chunks_reaches_the_agent(sim_host: SimHost) -> None:
     from ansible_collections.esent.backup.plugins.plugin_utils._bootstrap import BOOTSTRAP_SCRIPT
 
-    request = b'{"v": 1, "op": "ping", "request_id": "' + b"x" * 300_000 + b'"}'
+    request = b'ESENTBACKUP1 host\n{"v": 1, "op": "ping", "request_id": "' + b"x" * 300_000 + b'"}'
     p = _protocol(sim_host)
     shell = p.open_shell(codepage=65001)
     cmd = p.run_command(shell, "powershell", ["-EncodedCommand", base64.b64encode(BOOTSTRAP_SCRIPT.encode("utf-16-le")).decode()],

@@ -81,3 +81,22 @@ def test_module_header_marks_it_internal_and_licensed() -> None:
     assert SOURCE.startswith("# Copyright: (c) 2026, esent.backup developers\n# GNU General Public License v3.0+")
     assert "Internal to esent.backup" in SOURCE and "from __future__ import annotations" in SOURCE
     assert "UNPROVEN" in SOURCE
+
+
+def test_bootstrap_error_codes_are_catalogued() -> None:
+    from ansible_collections.esent.backup.plugins.plugin_utils import _jet_errors
+
+    codes = {int(c) for c in re.findall(r"Out-Err (-\d+)", SCRIPT)}
+    named = {getattr(_bootstrap, name) for name in dir(_bootstrap) if name.startswith("ERR_")}
+    assert codes == named
+    assert all(_jet_errors.lookup(code).name.startswith("JET_errClient") for code in codes)
+
+
+def test_bootstrap_error_reply_is_a_protocol_v1_reply() -> None:
+    from ansible_collections.esent.backup.plugins.plugin_utils import _protocol
+
+    head = re.search(r"^\$e = '(.*)'$", SCRIPT, re.M).group(1)
+    tail = re.search(r"\[Console\]::Out\.Write\(\$e \+ '(.*)'\)$", SCRIPT, re.M).group(1)
+    text = (head + tail).replace("' + $c + '", "-10005").replace("' + $m + '", "closed").replace("' + $PID + '", "42")
+    reply = _protocol.parse_reply(text)
+    assert reply["ok"] is False and reply["error"]["jet"] == -10005

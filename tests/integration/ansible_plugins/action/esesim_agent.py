@@ -13,6 +13,7 @@ import json
 from ansible.plugins.action import ActionBase
 
 from ansible_collections.esent.backup.plugins.plugin_utils._bootstrap import BOOTSTRAP_SCRIPT
+from ansible_collections.esent.backup.plugins.plugin_utils._protocol import frame_request
 
 
 class ActionModule(ActionBase):
@@ -22,7 +23,7 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         request = {"v": 1, "op": self._task.args.get("op", "ping"), "request_id": "test-1", "owner": "pytest",
                    "instance": {}, "args": self._task.args.get("args", {})}
-        res = self._low_level_execute_command(BOOTSTRAP_SCRIPT, in_data=json.dumps(request))
+        res = self._low_level_execute_command(BOOTSTRAP_SCRIPT, in_data=frame_request(request))
         result["rc"] = res["rc"]
         try:
             result["reply"] = json.loads(res["stdout"])

@@ -1,0 +1,171 @@
+"""The step base: one choke point, retries with the same request_id, errors mapped in run() only.
+
+The host is replaced by a scripted `_low_level_execute_command` (STYLE rule 13, transcript
+style); the real bootstrap and WinRM path are covered by the integration tests.
+"""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+from ansible.errors import AnsibleConnectionFailure
+
+from ansible_collections.esent.backup.plugins.plugin_utils import _protocol, _step
+from ansible_collections.esent.backup.plugins.plugin_utils._bootstrap import BOOTSTRAP_SCRIPT
+
+INSTANCE = {"name": "demo", "log_path": "L:\\Logs", "databases": ["D:\\Db\\demo.edb"]}
+AGENT = {"version": "0.1.0", "pid": 7, "boot_id": "b"}
+LOST = object()  # a transcript entry that raises a connection failure
+
+
+class _Step(_step.EseStepAction):
+    OP = "status"
+    SESSION_KEY = "snapshot_id"
+    ARGUMENT_SPEC = {"snapshot_id": {"type": "str"}, "dest": {"type": "str"}}
+
+    def build_args(self, params: dict) -> dict:
+        return {"session_id": params["snapshot_id"]} if params.get("snapshot_id") else {}
+
+    def predict(self, params: dict) -> dict:
+        return {"changed": False, "predicted": self._call_agent("status", {})}
+
+
+class _Copy(_Step):
+    def execute(self, params: dict) -> dict:
+        return {"copy": self._wait_for_copy("c1", params), "changed": True}
+
+
+def _ok(result: dict) -> dict:
+    return {"rc": 0, "stdout": json.dumps({"ok": True, "result": result, "error": None, "agent": AGENT}), "stderr": ""}
+
+
+def _err(jet: int, message: str = "boom", hint: str = "", result: dict | None = None) -> dict:
+    reply = {"ok": False, "result": result or {}, "error": {"jet": jet, "name": "", "message": message, "hint": hint}, "agent": AGENT}
+    return {"rc": 0, "stdout": json.dumps(reply), "stderr": ""}
+
+
+def _run(step_cls: type, args: dict, transcript: list, *, transport: str = "winrm", become: bool = False, check: bool = False,
+         task_vars: dict | None = None, monkeypatch: pytest.MonkeyPatch) -> tuple[dict, list]:
+    sent: list = []
+    monkeypatch.setattr(_step.time, "sleep", lambda s: None)
+    task = SimpleNamespace(args=args, check_mode=check, become=become, async_val=0, action="esent.backup.test_step")
+    connection = SimpleNamespace(transport=transport, _shell=SimpleNamespace(tmpdir="x"), reset=lambda: sent.append("reset"))
+    step = step_cls(task, connection, SimpleNamespace(become=become), None, None, None)
+    script = iter(transcript)
+
+    def execute(cmd: str, in_data: str | None = None, **kw: object) -> dict:
+        assert cmd == BOOTSTRAP_SCRIPT, "only the bootstrap may run, as raw text"
+        sent.append(in_data)
+        item = next(script)
+        if item is LOST:
+            raise AnsibleConnectionFailure("winrm connection error: connection reset")
+        return item
+
+    step._low_level_execute_command = execute
+    return step.run(task_vars=task_vars or {}), sent
+
+
+def _request(stdin: str) -> dict:
+    key, body = _protocol.unframe_request(stdin)
+    request = _protocol.decode_request(body)
+    assert key == _protocol.routing_key(request.get("instance"))
+    return request
+
+
+def test_success_sends_one_framed_request_and_returns_the_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    result, sent = _run(_Step, {"instance": INSTANCE, "snapshot_id": "s1"}, [_ok({"state": "frozen"})], monkeypatch=monkeypatch)
+    assert result == {"state": "frozen", "changed": False}
+    request = _request(sent[0])
+    assert request["op"] == "status" and request["args"] == {"session_id": "s1"} and request["instance"]["base_name"] == "edb"
+
+
+def test_agent_error_maps_to_jet_keys_with_catalogue_name_and_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    result, _ = _run(_Step, {"instance": INSTANCE, "snapshot_id": "s1"}, [_err(-2401, "wrong state", result={"state": "prepared"})],
+                     monkeypatch=monkeypatch)
+    assert result["failed"] and result["jet_error"] == -2401 and result["jet_error_name"] == "JET_errOSSnapshotInvalidSequence"
+    assert "-2401" in result["msg"] and "wrong state" in result["msg"] and result["state"] == "prepared"
+    assert "hint" in result
+
+
+def test_dropped_connection_is_retried_with_the_same_request_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    result, sent = _run(_Step, {"instance": INSTANCE}, [LOST, LOST, _ok({"state": "ok"})], monkeypatch=monkeypatch)
+    assert result["state"] == "ok"
+    ids = {_request(s)["request_id"] for s in sent if s != "reset"}
+    assert len(ids) == 1 and sent.count("reset") == 2
+
+
+def test_persistent_loss_is_failed_with_the_session_id_never_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
+    result, _ = _run(_Step, {"instance": INSTANCE, "snapshot_id": "boot:1:abc"}, [LOST] * _step.CALL_ATTEMPTS, monkeypatch=monkeypatch)
+    assert result["failed"] and "unreachable" not in result
+    assert result["snapshot_id"] == "boot:1:abc" and result["jet_error"] == -10015 and result["jet_error_name"] == "JET_errClientConnectionLost"
+
+
+@pytest.mark.parametrize("stdout", ["", "#< CLIXML", '{"ok": true}', "garbage {"])
+def test_malformed_output_fails_as_a_protocol_error(stdout: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    result, _ = _run(_Step, {"instance": INSTANCE}, [{"rc": 1, "stdout": stdout, "stderr": ""}], monkeypatch=monkeypatch)
+    assert result["failed"] and "protocol v1" in result["msg"] and result["jet_error"] == -10010
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "args", "words"),
+    [
+        ({"become": True}, {"instance": INSTANCE}, ["become"]),
+        ({"transport": "psrp"}, {"instance": INSTANCE}, ["psrp", "winrm"]),
+        ({"transport": "ssh"}, {"instance": INSTANCE}, ["ssh", "winrm"]),
+        ({}, {"instance": dict(INSTANCE, base_name="edbx")}, ["instance.base_name", "3 characters"]),
+        ({}, {"instance": dict(INSTANCE, log_path="logs")}, ["instance.log_path", "absolute"]),
+        ({}, {"instance": {"name": "x"}}, ["log_path"]),
+        ({}, {"instance": INSTANCE, "dest": "\\\\nas\\backups"}, ["dest", "UNC"]),
+        ({}, {"instance": INSTANCE, "dest": "L:\\Logs\\bk"}, ["dest", "instance.log_path"]),
+        ({}, {"instance": INSTANCE, "poll_interval": "soon"}, ["poll_interval"]),
+        ({}, {"instance": INSTANCE, "poll_interval": -1}, ["poll_interval", "0 or more"]),
+        ({}, {"instance": INSTANCE, "surprise": 1}, ["surprise"]),
+    ],
+)
+def test_refusals_name_the_option_and_call_nothing(kwargs: dict, args: dict, words: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    result, sent = _run(_Step, args, [], monkeypatch=monkeypatch, **kwargs)
+    assert result["failed"] and sent == []
+    assert all(word in result["msg"] for word in words), result["msg"]
+
+
+def test_check_mode_calls_predict(monkeypatch: pytest.MonkeyPatch) -> None:
+    result, sent = _run(_Step, {"instance": INSTANCE}, [_ok({"sessions": []})], check=True, monkeypatch=monkeypatch)
+    assert result["predicted"] == {"sessions": []} and len(sent) == 1
+
+
+@pytest.mark.parametrize(
+    ("task_vars", "owner"),
+    [({"awx_job_id": 42}, "awx-job-42"), ({"tower_job_id": 7}, "awx-job-7"), ({"esent_backup_owner": "change-123"}, "change-123")],
+)
+def test_owner_comes_from_awx_or_the_explicit_variable(task_vars: dict, owner: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, sent = _run(_Step, {"instance": INSTANCE}, [_ok({})], task_vars=task_vars, monkeypatch=monkeypatch)
+    assert _request(sent[0])["owner"] == owner
+
+
+def test_owner_of_a_playbook_run_is_stable_within_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    _, first = _run(_Step, {"instance": INSTANCE}, [_ok({})], monkeypatch=monkeypatch)
+    _, second = _run(_Step, {"instance": INSTANCE}, [_ok({})], monkeypatch=monkeypatch)
+    assert _request(first[0])["owner"] == _request(second[0])["owner"]
+
+
+def test_copy_is_polled_to_done(monkeypatch: pytest.MonkeyPatch) -> None:
+    transcript = [_ok({"state": "running", "bytes_done": 1, "bytes_total": 4}), LOST, _ok({"state": "done", "bytes_done": 4, "bytes_total": 4})]
+    result, sent = _run(_Copy, {"instance": INSTANCE, "poll_interval": 0}, transcript, monkeypatch=monkeypatch)
+    assert result["copy"]["state"] == "done" and result["changed"]
+    assert [_request(s)["op"] for s in sent if s != "reset"] == ["copy_status"] * 3
+
+
+def test_copy_timeout_cancels_in_finally(monkeypatch: pytest.MonkeyPatch) -> None:
+    transcript = [_ok({"state": "running", "bytes_done": 1, "bytes_total": 4}), _ok({"state": "cancelled"})]
+    result, sent = _run(_Copy, {"instance": INSTANCE, "poll_interval": 0, "wait_timeout": 0}, transcript, monkeypatch=monkeypatch)
+    assert result["failed"] and "wait_timeout=0" in result["msg"]
+    assert [_request(s)["op"] for s in sent] == ["copy_status", "copy_cancel"]
+
+
+def test_failed_copy_reports_its_jet_error_and_is_not_cancelled(monkeypatch: pytest.MonkeyPatch) -> None:
+    failed = {"state": "failed", "error": {"jet": -10005, "name": "JET_errClientShortRead", "message": "short read on demo.edb", "hint": ""}}
+    result, sent = _run(_Copy, {"instance": INSTANCE, "poll_interval": 0}, [_ok(failed)], monkeypatch=monkeypatch)
+    assert result["failed"] and result["jet_error"] == -10005 and "short read" in result["msg"]
+    assert len(sent) == 1
