@@ -64,6 +64,12 @@ class InstanceState:
     # Called while JetTerm2(StopBackup|Abrupt) waits for a snapshot session to let go (the
     # snapshot layer ticks its freeze timer there); returns True once released.
     poll_backup_release: Callable[[], bool] | None = None
+    # Set by a snapshot freeze: no write IO may reach this instance's logs, databases or checkpoint
+    # (commits needing a log flush wait in SnapshotApi._snapshot_hold_commit).
+    io_frozen: bool = False
+    # Oldest generation a running streaming backup will copy (its copyMic): circular logging
+    # keeps it and everything after it until the backup ends (spec 4.3). 0: no hold.
+    log_hold_gen: int = 0
 
     @property
     def log_path(self) -> str:
@@ -145,7 +151,7 @@ class InstanceState:
             if err:
                 return err
         if self.circular:
-            log.delete_generations_below(pos.gen)
+            log.delete_generations_below(min(pos.gen, self.log_hold_gen) if self.log_hold_gen else pos.gen)
         return jet.SUCCESS
 
     def on_roll(self, new_gen: int) -> int:

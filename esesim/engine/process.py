@@ -309,6 +309,8 @@ class EngineProcess(SnapshotApi, StreamingApi):
                         raise EngineHang(f"JetTerm2 blocked {waited:.0f}s waiting for snapshot session {st.snapshot_session}")
                     self.clock.sleep(TERM_POLL_SECONDS)
                     waited += TERM_POLL_SECONDS
+        if stop:
+            self._streaming_on_term(st)  # a running streaming backup ends as aborted by server
         st.backup_in_progress = False
         st.state = "terminating"
         err = jet.SUCCESS
@@ -672,6 +674,7 @@ class EngineProcess(SnapshotApi, StreamingApi):
         st.next_txid += 1
         rec_ops = [[op[0], db.dbid, *op[1:3], *(x.hex() if isinstance(x, bytes) else x for x in op[3:])] for db, ops in plans for op in ops]
         rec = {"t": "txn", "txid": txid, "db": {str(db.dbid): db.path for db, _ in plans}, "ops": rec_ops}
+        self._snapshot_hold_commit(st, rec, lazy=bool(grbit & C.JET_bitCommitLazyFlush))  # blocks while a freeze holds the log
         err, pos = log.append(rec)
         if err:
             return self._err(err), Lgpos()

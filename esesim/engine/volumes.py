@@ -42,7 +42,8 @@ class ChangeEvent:
     """What is about to change on a volume: the hook point for copy-on-write shadows.
 
     kind is "overwrite" (bytes [offset, offset+length) of an existing file), "truncate" (the file
-    shrinks to ``offset``), "delete" or "rename" (``new_path`` set).
+    shrinks to ``offset``), "delete", "rename" (``new_path`` set) or "create" (a new, empty file:
+    a shadow must not show it).
     """
 
     kind: str
@@ -219,7 +220,9 @@ class Host:
         if not exists and self.faults.fire(_faults.DISK_FULL, volume=vol, path=path):
             return jet.ERROR_DISK_FULL, 0
         if exists and disposition == CREATE_ALWAYS:
-            self._notify(ChangeEvent("truncate", vol, normalize(path), 0))
+            self._notify(ChangeEvent("truncate", vol, normalize(path), 0, real.stat().st_size))
+        elif not exists:
+            self._notify(ChangeEvent("create", vol, normalize(path)))
         flags = os.O_RDWR | os.O_CREAT
         if disposition == CREATE_ALWAYS:
             flags |= os.O_TRUNC

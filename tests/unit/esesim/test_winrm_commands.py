@@ -106,13 +106,13 @@ def test_agent_entry_point_is_replaceable(host: SimHost) -> None:
     host.agents.set_entry(None)
     host.agents.register_op("status", lambda doc, call: {"state": "idle"})
     io = IO()
-    run(host, PS + enc(BOOTSTRAP_SCRIPT), [], b'{"v": 1, "op": "status"}', io)
+    run(host, PS + enc(BOOTSTRAP_SCRIPT), [], b'ESENTBACKUP1 host\n{"v": 1, "op": "status"}', io)
     assert json.loads(io.stdout)["result"] == {"state": "idle"}
 
 
 def test_modified_bootstrap_is_not_recognised(host: SimHost) -> None:
     io = IO()
-    assert run(host, PS + enc(BOOTSTRAP_SCRIPT.replace("agent.json", "agent2.json")), [], b'{"op":"ping"}', io) == 1
+    assert run(host, PS + enc(BOOTSTRAP_SCRIPT.replace("agent.ps1", "agent2.ps1")), [], b'{"op":"ping"}', io) == 1
     assert host.kinds()[-1] == "powershell"
 
 
