@@ -24,6 +24,7 @@ from . import constants as C
 from . import jet, lognames, recovery
 from .clock import logtime
 from .database import DatabaseFile, read_header
+from .entry import api as _api
 from .lgpos import Lgpos, Signature
 from .logfile import Generation, read_generation
 from .logs import list_generations
@@ -140,6 +141,7 @@ class RestoreApi:
         self.last_restore_warnings: list[int] = []
         self.last_restore_replayed = 0
 
+    @_api
     def jet_external_restore2(
         self,
         checkpoint_path: str,

@@ -53,6 +53,16 @@ namespace ansible_collections.esent.backup.plugins.module_utils.EsentNative
             public byte bFiller2;
         }
 
+        // JET_SIGNATURE, packed 1 (28 bytes): szComputerName is ANSI, JET_MAX_COMPUTERNAME_LENGTH + 1.
+        [StructLayout(LayoutKind.Sequential, Pack = 1)]
+        public struct JET_SIGNATURE
+        {
+            public uint ulRandom;
+            public JET_LOGTIME logtimeCreate;
+            [MarshalAs(UnmanagedType.ByValArray, SizeConst = 16)]
+            public byte[] szComputerName;
+        }
+
         // JET_BKINFO, packed 1 (24 bytes).
         [StructLayout(LayoutKind.Sequential, Pack = 1)]
         public struct JET_BKINFO
@@ -84,10 +94,44 @@ namespace ansible_collections.esent.backup.plugins.module_utils.EsentNative
             public IntPtr szNewDatabaseName;
         }
 
+        // JET_RSTINFO_W: cbStruct = Marshal.SizeOf (48 bytes on x64, 32 on x86). The inner LGPOS and
+        // LOGTIME are byte packed, so lgposStop follows crstmap without padding.
+        [StructLayout(LayoutKind.Sequential)]
+        public struct JET_RSTINFO_W
+        {
+            public uint cbStruct;
+            public IntPtr rgrstmap;
+            public int crstmap;
+            public JET_LGPOS lgposStop;
+            public JET_LOGTIME logtimeStop;
+            public IntPtr pfnStatus;
+        }
+
         // JET_DBINFOMISC4 is 348 bytes; the agent passes a byte buffer of exactly that size and
-        // decodes by offset (the layout is bitness-independent).
+        // decodes by offset (the layout is bitness-independent). Offsets: windows-host.md 3.8.
         public const int DbInfoMisc4Size = 348;
         public const uint JET_DbInfoMisc = 14;
+        public const uint JET_DbInfoPageSize = 17;
+        public const int DbInfoMiscOffsetVersion = 0;
+        public const int DbInfoMiscOffsetSignDb = 8;
+        public const int DbInfoMiscOffsetDbState = 36;
+        public const int DbInfoMiscOffsetLgposConsistent = 40;
+        public const int DbInfoMiscOffsetLgposAttach = 64;
+        public const int DbInfoMiscOffsetLgposDetach = 80;
+        public const int DbInfoMiscOffsetBkinfoFullPrev = 116;
+        public const int DbInfoMiscOffsetBkinfoIncPrev = 140;
+        public const int DbInfoMiscOffsetBkinfoFullCur = 164;
+        public const int DbInfoMiscOffsetPageSize = 212;
+        public const int DbInfoMiscOffsetGenMinRequired = 216;
+        public const int DbInfoMiscOffsetGenMaxRequired = 220;
+        public const int DbInfoMiscOffsetGenCommitted = 296;
+        public const int DbInfoMiscOffsetBkinfoCopyPrev = 300;
+        public const int DbInfoMiscOffsetBkinfoDiffPrev = 324;
+
+        // JET_dbstate values.
+        public const uint JET_dbstateJustCreated = 1;
+        public const uint JET_dbstateDirtyShutdown = 2;
+        public const uint JET_dbstateCleanShutdown = 3;
 
         // System parameters (sysparamtable).
         public const uint JET_paramSystemPath = 0;
@@ -98,6 +142,7 @@ namespace ansible_collections.esent.backup.plugins.module_utils.EsentNative
         public const uint JET_paramCircularLog = 17;
         public const uint JET_paramDatabasePageSize = 64;
         public const uint JET_paramOSSnapshotTimeout = 82;
+        public const uint JET_paramCreatePathIfNotExist = 100;
         public const uint JET_paramLegacyFileNames = 136;
 
         // Grbits.
@@ -137,7 +182,7 @@ namespace ansible_collections.esent.backup.plugins.module_utils.EsentNative
         [DllImport(EsentDll, CharSet = CharSet.Unicode, ExactSpelling = true, EntryPoint = "JetSetSystemParameterW")]
         public static extern int JetSetSystemParameterGlobalW(IntPtr pinstance, IntPtr sesid, uint paramid, IntPtr lParam, string szParam);
 
-        // Vista+. prstInfo is NULL (IntPtr.Zero) for soft recovery.
+        // Vista+. prstInfo: IntPtr.Zero for plain soft recovery, else a marshalled JET_RSTINFO_W.
         [DllImport(EsentDll, CharSet = CharSet.Unicode, ExactSpelling = true)]
         public static extern int JetInit3W(ref IntPtr instance, IntPtr prstInfo, uint grbit);
 
@@ -160,14 +205,15 @@ namespace ansible_collections.esent.backup.plugins.module_utils.EsentNative
         [DllImport(EsentDll, CharSet = CharSet.Unicode, ExactSpelling = true)]
         public static extern int JetDetachDatabase2W(IntPtr sesid, string szFilename, uint grbit);
 
-        // Needs no instance: reads the header from disk.
+        // Needs no instance: reads the header from disk. [Out]: the engine fills the caller's buffer.
         [DllImport(EsentDll, CharSet = CharSet.Unicode, ExactSpelling = true)]
-        public static extern int JetGetDatabaseFileInfoW(string szDatabaseName, byte[] pvResult, uint cbMax, uint InfoLevel);
+        public static extern int JetGetDatabaseFileInfoW(string szDatabaseName, [Out] byte[] pvResult, uint cbMax, uint InfoLevel);
 
         #endregion
 
         #region Snapshot backup (JetOSSnapshot*)
 
+        // XP+.
         [DllImport(EsentDll, ExactSpelling = true)]
         public static extern int JetOSSnapshotPrepare(out IntPtr snapId, uint grbit);
 
@@ -175,22 +221,28 @@ namespace ansible_collections.esent.backup.plugins.module_utils.EsentNative
         [DllImport(EsentDll, ExactSpelling = true)]
         public static extern int JetOSSnapshotPrepareInstance(IntPtr snapId, IntPtr instance, uint grbit);
 
-        // W since Vista. The array comes back as one engine allocation freed by one JetFreeBuffer.
+        // W since Vista. The array comes back as one engine allocation freed by one JetFreeBuffer;
+        // the count is `unsigned long`, so uint (never ulong).
         [DllImport(EsentDll, ExactSpelling = true)]
         public static extern int JetOSSnapshotFreezeW(IntPtr snapId, out uint pcInstanceInfo, out IntPtr paInstanceInfo, uint grbit);
 
+        // Vista+. Same buffer rules as JetOSSnapshotFreezeW.
         [DllImport(EsentDll, ExactSpelling = true)]
         public static extern int JetOSSnapshotGetFreezeInfoW(IntPtr snapId, out uint pcInstanceInfo, out IntPtr paInstanceInfo, uint grbit);
 
+        // XP+.
         [DllImport(EsentDll, ExactSpelling = true)]
         public static extern int JetOSSnapshotThaw(IntPtr snapId, uint grbit);
 
+        // Vista+.
         [DllImport(EsentDll, ExactSpelling = true)]
         public static extern int JetOSSnapshotTruncateLog(IntPtr snapId, uint grbit);
 
+        // Vista+.
         [DllImport(EsentDll, ExactSpelling = true)]
         public static extern int JetOSSnapshotTruncateLogInstance(IntPtr snapId, IntPtr instance, uint grbit);
 
+        // Vista+.
         [DllImport(EsentDll, ExactSpelling = true)]
         public static extern int JetOSSnapshotEnd(IntPtr snapId, uint grbit);
 

@@ -170,6 +170,8 @@ namespace ansible_collections.esent.backup.plugins.module_utils.JetErrors
             { -10014, new JetErrorInfo(-10014, "JET_errClientConstrainedLanguage", "Usage", "PowerShell runs in ConstrainedLanguage mode (AppLocker/WDAC policy).", "Allow the esent.backup bootstrap in the application-control policy; the agent needs FullLanguage.") },
             { -10015, new JetErrorInfo(-10015, "JET_errClientConnectionLost", "IO", "The connection to the host was lost during a step, through every retry.", "Check WinRM on the host; then abort the session with its id (the agent's session lease ends it in any case).") },
             { -10016, new JetErrorInfo(-10016, "JET_errClientInvalidOption", "Usage", "An option of the step is invalid.", "Fix the option named in the message.") },
+            { -10017, new JetErrorInfo(-10017, "JET_errClientNothingFrozen", "State", "The freeze covered no instance, so no shadow copy would hold the store.", "The instance left the session before the freeze; abort this session and run prepare again.") },
+            { -10018, new JetErrorInfo(-10018, "JET_errClientNotVerified", "State", "Logs are not truncated before this session's set was verified at the destination.", "Run the copy with verify: true (or the verify step with this session id) and truncate only when it passed.") },
         };
 
         /// <summary>The catalogue row for a JET_ERR; unknown codes keep their number.</summary>

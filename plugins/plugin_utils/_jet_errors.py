@@ -224,6 +224,10 @@ _ROWS = (
     (-10015, "JET_errClientConnectionLost", "IO", "The connection to the host was lost during a step, through every retry.",
      "Check WinRM on the host; then abort the session with its id (the agent's session lease ends it in any case)."),
     (-10016, "JET_errClientInvalidOption", "Usage", "An option of the step is invalid.", "Fix the option named in the message."),
+    (-10017, "JET_errClientNothingFrozen", "State", "The freeze covered no instance, so no shadow copy would hold the store.",
+     "The instance left the session before the freeze; abort this session and run prepare again."),
+    (-10018, "JET_errClientNotVerified", "State", "Logs are not truncated before this session's set was verified at the destination.",
+     "Run the copy with verify: true (or the verify step with this session id) and truncate only when it passed."),
 )
 
 JET_ERRORS = tuple(JetError(*row) for row in _ROWS)

@@ -1,0 +1,365 @@
+"""The Python side of the native face: esent.dll's exports as thin marshalling over one EngineProcess.
+
+Every export converts its C arguments (UTF-16 strings, pointer-sized handles, structures), calls
+the engine method of the same name and writes the out parameters; the engine decides every
+result. The only checks made here are the ones the engine's Python signatures cannot express
+(a NULL out pointer, a caller-sized buffer), and each says so where it is made.
+
+The engine's Host (volume folders, clock) comes from the environment at load time, read by
+``host_from_env`` (the direct runs of the tests call the same function):
+
+* ``ESESIM_FACE_ROOT``     the host's folder (required);
+* ``ESESIM_FACE_VOLUMES``  drive letters, ``;``-separated, each ``X`` (``<root>/vol_X``) or
+  ``X=/folder`` (default ``C;D;L``);
+* ``ESESIM_FACE_CLOCK``    ``sim`` (default, a SimClock) or ``system``;
+* ``ESESIM_FACE_COMPUTER`` the computer name (default ``SIMHOST``).
+
+``EsesimFaceQueryW`` is TEST-ONLY (not an esent.dll export): struct layouts as the C compiler
+sees them, the registry of engine-allocated blocks, and the simulated clock.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from esesim.engine import EngineProcess, FaultRegistry, Host, InstanceInfo, SimClock, SystemClock, jet
+
+from .dbinfo import DBINFOMISC_SIZES, dbinfomisc4
+
+JET_DbInfoMisc = 14
+JET_DbInfoPageSize = 17
+JET_errBufferTooSmall = jet.catalogue.code_of("JET_errBufferTooSmall")
+# What an export returns when its Python code raised (a face bug, never an engine result): outside
+# the catalogue on purpose, so the helper reports "unknown JET error -11999" and the test's
+# ``errors`` query shows the traceback.
+FACE_EXCEPTION = -11999
+
+STRUCTS = (
+    "JET_INSTANCE_INFO_W",
+    "JET_RSTINFO_W",
+    "JET_RSTMAP_W",
+    "JET_LOGINFO_W",
+    "JET_LGPOS",
+    "JET_LOGTIME",
+    "JET_BKINFO",
+    "JET_SIGNATURE",
+    "JET_DBINFOMISC4",
+)
+
+
+def host_from_env(env: Mapping[str, str]) -> Host:
+    """Build the engine's Host from ``ESESIM_FACE_*`` settings.
+
+    Args:
+        env: the environment (or a dict with the same keys).
+
+    Returns:
+        A Host with the configured volumes and clock.
+
+    Raises:
+        KeyError: ESESIM_FACE_ROOT is not set.
+    """
+    root = Path(env["ESESIM_FACE_ROOT"])
+    kind = env.get("ESESIM_FACE_CLOCK", "sim")
+    clock = SystemClock() if kind == "system" else SimClock()
+    host = Host(root, clock=clock, faults=FaultRegistry(seed=7), computer_name=env.get("ESESIM_FACE_COMPUTER", "SIMHOST"))
+    for item in filter(None, env.get("ESESIM_FACE_VOLUMES", "C;D;L").split(";")):
+        letter, _, folder = item.partition("=")
+        host.add_volume(letter.strip(), Path(folder) if folder else None)
+    return host
+
+
+@dataclass
+class BlockRegistry:
+    """Engine-allocated blocks handed to the caller (freeze results), each freed by one JetFreeBuffer."""
+
+    live: dict[int, Any] = field(default_factory=dict)  # address -> cdata owning the memory
+    allocated: int = 0
+    freed: int = 0
+    unknown_frees: list[int] = field(default_factory=list)
+    null_frees: int = 0
+
+    def alloc(self, ffi: Any, size: int) -> Any:
+        block = ffi.new("char[]", size)  # zeroed, so NULL pointers need no writing
+        self.live[int(ffi.cast("uintptr_t", block))] = block
+        self.allocated += 1
+        return block
+
+    def free(self, address: int) -> None:
+        if address == 0:
+            self.null_frees += 1  # JetFreeBuffer(NULL) is a no-op in esent.dll
+        elif self.live.pop(address, None) is None:
+            self.unknown_frees.append(address)  # esent.dll would corrupt its heap here
+        else:
+            self.freed += 1
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "live": len(self.live),
+            "allocated": self.allocated,
+            "freed": self.freed,
+            "unknown_frees": list(self.unknown_frees),
+            "null_frees": self.null_frees,
+        }
+
+
+class Face:
+    """One loaded library: one EngineProcess, the block registry and the exports' Python bodies."""
+
+    def __init__(self, ffi: Any, proc: EngineProcess) -> None:
+        self.ffi = ffi
+        self.proc = proc
+        self.blocks = BlockRegistry()
+        self.errors: list[str] = []
+        self._unread: tuple[str, bytes] | None = None  # a query answer the caller's buffer was too small for
+
+    # -- conversions ---------------------------------------------------------------------------
+
+    def _str(self, p: Any) -> str | None:
+        return None if p == self.ffi.NULL else self.ffi.string(p)
+
+    def _write_str(self, base: Any, offset: int, text: str) -> tuple[Any, int]:
+        raw = text.encode("utf-16-le", "surrogatepass") + b"\0\0"
+        self.ffi.memmove(base + offset, raw, len(raw))
+        return self.ffi.cast("char16_t *", base + offset), offset + len(raw)
+
+    def instance_info_block(self, infos: list[InstanceInfo]) -> tuple[int, Any]:
+        """One allocation: the JET_INSTANCE_INFO_W array, then every pointer array, then every string."""
+        ffi = self.ffi
+        if not infos:
+            return 0, ffi.NULL  # a count of 0 comes with NULL: nothing for the caller to free
+        psize = ffi.sizeof("char16_t *")
+        head = len(infos) * ffi.sizeof("JET_INSTANCE_INFO_W")
+        ptrs = sum(3 * len(i.databases) * psize for i in infos)
+        text = sum(2 * (len(s.encode("utf-16-le", "surrogatepass")) // 2 + 1) for i in infos for s in (i.name, *i.databases))
+        block = self.blocks.alloc(ffi, head + ptrs + text)
+        base = ffi.cast("char *", block)
+        array = ffi.cast("JET_INSTANCE_INFO_W *", base)
+        poff, soff = head, head + ptrs
+        for n, info in enumerate(infos):
+            entry = array[n]
+            entry.hInstanceId = info.handle
+            if info.name:  # an unnamed instance has a NULL name
+                entry.szInstanceName, soff = self._write_str(base, soff, info.name)
+            entry.cDatabases = len(info.databases)
+            if not info.databases:
+                continue
+            arrays = []
+            for _ in range(3):
+                arrays.append(ffi.cast("char16_t **", base + poff))
+                poff += len(info.databases) * psize
+            entry.szDatabaseFileName, entry.szDatabaseDisplayName, entry.szDatabaseSLVFileName_Obsolete = arrays
+            for d, path in enumerate(info.databases):
+                arrays[0][d], soff = self._write_str(base, soff, path)  # display and SLV entries stay NULL
+        return len(infos), array
+
+    def _instance_infos_out(self, result: tuple[int, list[InstanceInfo] | None], pc: Any, pa: Any) -> int:
+        err, infos = result
+        if err >= 0 and infos is not None:
+            pc[0], pa[0] = self.instance_info_block(list(infos))
+        return err
+
+    # -- instances, sessions, databases ------------------------------------------------------
+
+    def JetCreateInstance2W(self, pinstance: Any, name: Any, display: Any, grbit: int) -> int:
+        if pinstance == self.ffi.NULL:
+            return jet.InvalidParameter  # out pointer: the engine's Python signature has none
+        err, inst = self.proc.jet_create_instance(self._str(name))
+        pinstance[0] = inst if err >= 0 else 0
+        return err
+
+    def JetSetSystemParameterW(self, pinstance: Any, sesid: int, paramid: int, lparam: int, sz: Any) -> int:
+        inst = 0 if pinstance == self.ffi.NULL else pinstance[0]  # NULL: a global parameter
+        return self.proc.jet_set_system_parameter(inst, sesid, paramid, lparam, self._str(sz))
+
+    def JetInit3W(self, pinstance: Any, prstinfo: Any, grbit: int) -> int:
+        inst = 0 if pinstance == self.ffi.NULL else pinstance[0]
+        restore_map: dict[str, str] | None = None
+        if prstinfo != self.ffi.NULL:
+            if prstinfo.cbStruct != self.ffi.sizeof("JET_RSTINFO_W"):
+                return jet.InvalidParameter  # the caller's struct size: the engine never sees the struct
+            restore_map = {}
+            for k in range(prstinfo.crstmap):
+                entry = prstinfo.rgrstmap[k]
+                restore_map[self._str(entry.szDatabaseName) or ""] = self._str(entry.szNewDatabaseName) or ""
+        return self.proc.jet_init3(inst, restore_map, grbit)
+
+    def JetTerm2(self, instance: int, grbit: int) -> int:
+        return self.proc.jet_term2(instance, grbit)
+
+    def JetBeginSessionW(self, instance: int, psesid: Any, user: Any, password: Any) -> int:
+        if psesid == self.ffi.NULL:
+            return jet.InvalidParameter
+        err, sesid = self.proc.jet_begin_session(instance, self._str(user) or "", self._str(password) or "")
+        psesid[0] = sesid if err >= 0 else 0
+        return err
+
+    def JetEndSession(self, sesid: int, grbit: int) -> int:
+        return self.proc.jet_end_session(sesid, grbit)
+
+    def JetAttachDatabase2W(self, sesid: int, path: Any, cpg_max: int, grbit: int) -> int:
+        # cpgDatabaseSizeMax is not modelled by the engine (databases never grow to a quota here).
+        return self.proc.jet_attach_database(sesid, self._str(path) or "", grbit)
+
+    def JetDetachDatabase2W(self, sesid: int, path: Any, grbit: int) -> int:
+        # The engine's detach has no grbit (ForceDetach is not modelled); see the issue-5 report.
+        return self.proc.jet_detach_database(sesid, self._str(path))
+
+    def JetGetDatabaseFileInfoW(self, path: Any, pv: Any, cb_max: int, level: int) -> int:
+        # Buffer and level checks are the caller-sized-buffer kind the engine's API cannot see.
+        if pv == self.ffi.NULL or level not in (JET_DbInfoMisc, JET_DbInfoPageSize):
+            return jet.InvalidParameter
+        if (level == JET_DbInfoMisc and cb_max not in DBINFOMISC_SIZES) or (level == JET_DbInfoPageSize and cb_max < 4):
+            return jet.InvalidParameter
+        err, header = self.proc.jet_get_database_file_info(self._str(path) or "")
+        if err < 0 or header is None:
+            return err
+        if level == JET_DbInfoPageSize:
+            self.ffi.cast("uint32_t *", pv)[0] = header.page_size
+            return err
+        raw = dbinfomisc4(self.ffi, header)[:cb_max]
+        self.ffi.memmove(pv, raw.ljust(cb_max, b"\0"), cb_max)
+        return err
+
+    def JetFreeBuffer(self, pb: Any) -> int:
+        self.blocks.free(int(self.ffi.cast("uintptr_t", pb)))
+        return jet.SUCCESS  # esent.dll's JetFreeBuffer always succeeds
+
+    # -- OS snapshot family ------------------------------------------------------------------
+
+    def JetOSSnapshotPrepare(self, psnapid: Any, grbit: int) -> int:
+        if psnapid == self.ffi.NULL:
+            return jet.InvalidParameter
+        err, snapid = self.proc.jet_os_snapshot_prepare(grbit)
+        psnapid[0] = snapid if err >= 0 else 0
+        return err
+
+    def JetOSSnapshotPrepareInstance(self, snapid: int, instance: int, grbit: int) -> int:
+        return self.proc.jet_os_snapshot_prepare_instance(snapid, instance, grbit)
+
+    def _freeze_like(self, call: Callable[[int, int], tuple[int, list[InstanceInfo] | None]], snapid: int, pc: Any, pa: Any, grbit: int) -> int:
+        if pc == self.ffi.NULL or pa == self.ffi.NULL:
+            return jet.InvalidParameter  # out pointers: the engine's Python signature has none
+        pc[0], pa[0] = 0, self.ffi.NULL  # esent zeroes the outputs before looking the session up
+        return self._instance_infos_out(call(snapid, grbit), pc, pa)
+
+    def JetOSSnapshotFreezeW(self, snapid: int, pc: Any, pa: Any, grbit: int) -> int:
+        return self._freeze_like(self.proc.jet_os_snapshot_freeze, snapid, pc, pa, grbit)
+
+    def JetOSSnapshotGetFreezeInfoW(self, snapid: int, pc: Any, pa: Any, grbit: int) -> int:
+        return self._freeze_like(self.proc.jet_os_snapshot_get_freeze_info, snapid, pc, pa, grbit)
+
+    def JetOSSnapshotThaw(self, snapid: int, grbit: int) -> int:
+        return self.proc.jet_os_snapshot_thaw(snapid, grbit)
+
+    def JetOSSnapshotTruncateLog(self, snapid: int, grbit: int) -> int:
+        return self.proc.jet_os_snapshot_truncate_log(snapid, grbit)
+
+    def JetOSSnapshotTruncateLogInstance(self, snapid: int, instance: int, grbit: int) -> int:
+        return self.proc.jet_os_snapshot_truncate_log_instance(snapid, instance, grbit)
+
+    def JetOSSnapshotEnd(self, snapid: int, grbit: int) -> int:
+        return self.proc.jet_os_snapshot_end(snapid, grbit)
+
+    def JetOSSnapshotAbort(self, snapid: int, grbit: int) -> int:
+        return self.proc.jet_os_snapshot_abort(snapid, grbit)
+
+    # -- TEST-ONLY -------------------------------------------------------------------------------
+
+    def layouts(self) -> dict[str, Any]:
+        """Size and field (offset, size) of every structure, as the C compiler laid them out."""
+        ffi = self.ffi
+        out: dict[str, Any] = {"pointer": ffi.sizeof("void *")}
+        for name in STRUCTS:
+            fields = {f: [ffi.offsetof(name, f), ffi.sizeof(t.type)] for f, t in ffi.typeof(name).fields}
+            out[name] = {"size": ffi.sizeof(name), "fields": fields}
+        return out
+
+    def query(self, request: dict[str, Any]) -> Any:
+        op = request.get("op")
+        if op == "layouts":
+            return self.layouts()
+        if op == "blocks":
+            return self.blocks.stats()
+        if op == "errors":
+            return self.errors
+        if op == "advance":
+            clock = self.proc.host.clock
+            assert isinstance(clock, SimClock), "advance needs ESESIM_FACE_CLOCK=sim"
+            clock.advance(float(request["seconds"]))
+            return {"time": clock.time()}
+        raise ValueError(f"unknown query {op!r}")
+
+    def EsesimFaceQueryW(self, request: Any, response: Any, cch_max: int, pcch: Any) -> int:
+        text = self._str(request) or "{}"
+        if self._unread is not None and self._unread[0] == text:
+            raw = self._unread[1]  # the retry after BufferTooSmall: answer without running it again
+        else:
+            try:
+                answer = {"ok": True, "result": self.query(json.loads(text))}
+            except Exception as exc:  # a bad request is reported in the answer, not as a face fault
+                answer = {"ok": False, "error": repr(exc)}
+            raw = json.dumps(answer, sort_keys=True).encode("utf-16-le") + b"\0\0"
+        self._unread = None
+        if pcch != self.ffi.NULL:
+            pcch[0] = len(raw) // 2
+        if response == self.ffi.NULL or cch_max * 2 < len(raw):
+            self._unread = (text, raw)
+            return JET_errBufferTooSmall
+        self.ffi.memmove(response, raw, len(raw))
+        return jet.SUCCESS
+
+
+EXPORTS = (
+    "JetCreateInstance2W",
+    "JetSetSystemParameterW",
+    "JetInit3W",
+    "JetTerm2",
+    "JetBeginSessionW",
+    "JetEndSession",
+    "JetAttachDatabase2W",
+    "JetDetachDatabase2W",
+    "JetGetDatabaseFileInfoW",
+    "JetFreeBuffer",
+    "JetOSSnapshotPrepare",
+    "JetOSSnapshotPrepareInstance",
+    "JetOSSnapshotFreezeW",
+    "JetOSSnapshotThaw",
+    "JetOSSnapshotTruncateLog",
+    "JetOSSnapshotTruncateLogInstance",
+    "JetOSSnapshotGetFreezeInfoW",
+    "JetOSSnapshotEnd",
+    "JetOSSnapshotAbort",
+    "EsesimFaceQueryW",
+)
+
+FACE: Face | None = None  # the one Face of this loaded library (set by install)
+
+
+def install(ffi: Any, env: Mapping[str, str] | None = None) -> Face:
+    """Create the library's engine process and attach every export's Python body (called by the init code).
+
+    Args:
+        ffi: the embedded module's FFI.
+        env: settings (default ``os.environ``), see the module docstring.
+
+    Returns:
+        The Face now serving the exports.
+    """
+    global FACE
+    face = Face(ffi, EngineProcess(host_from_env(os.environ if env is None else env)))
+
+    def onerror(exc_type: type[BaseException], exc: BaseException, tb: Any) -> None:
+        # A Python exception must never look like JET_errSuccess to the caller.
+        face.errors.append("".join(traceback.format_exception(exc_type, exc, tb)))
+
+    for name in EXPORTS:
+        ffi.def_extern(name=name, error=FACE_EXCEPTION, onerror=onerror)(getattr(face, name))
+    FACE = face
+    return face

@@ -1,0 +1,288 @@
+"""Fixtures for the native-face tests: the cffi library, the C# driver under mono, and direct runs.
+
+The driver (``csharp/FaceDriver.cs``) is compiled with ``mcs -langversion:5`` together with the
+helper's ``plugins/module_utils/*.cs``; a ``FaceDriver.exe.config`` dllmap sends ``esent.dll`` to
+the native face. The embedded interpreter finds ``esesim``, the collection and cffi through an
+explicit PYTHONPATH built here from this run's paths (nothing machine-specific is committed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import site
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from esesim.engine import EngineProcess, StoreSpec, close_store, open_store
+from esesim.engine.database import BkInfo, DbHeader
+from esesim.native.build import build_face
+from esesim.native.dbinfo import ULVERSION_ESE
+from esesim.native.face import host_from_env
+
+REPO = Path(__file__).resolve().parents[3]
+MODULE_UTILS = REPO / "plugins" / "module_utils"
+DRIVER_SOURCE = Path(__file__).resolve().parent / "csharp" / "FaceDriver.cs"
+MONO_TIMEOUT = 120
+
+# Two stores, two instances, two databases each: the freeze result spans several of both.
+STORES = (
+    StoreSpec("L:\\alpha\\logs", "L:\\alpha\\logs", ["D:\\alpha\\one.edb", "D:\\alpha\\two.edb"], instance_name="alpha", log_kb=64),
+    StoreSpec("L:\\beta\\logs", "L:\\beta\\logs", ["D:\\beta\\three.edb", "D:\\beta\\four.edb"], instance_name="beta", log_kb=64),
+)
+
+
+def _mcs(out: Path, *sources: Path) -> subprocess.CompletedProcess[str]:
+    mcs = shutil.which("mcs")
+    assert mcs, "mcs not found: `make test` installs mono-mcs from requirements/apt.txt"
+    return subprocess.run(
+        [mcs, "-langversion:5", "-warnaserror+", f"-out:{out}", *map(str, sources)], capture_output=True, text=True, timeout=MONO_TIMEOUT
+    )
+
+
+@dataclass
+class Driver:
+    """A compiled FaceDriver.exe bound (by dllmap) to one native face library."""
+
+    exe: Path
+    library: Path
+
+    def env(self, root: Path) -> dict[str, str]:
+        """The environment of a mono run: the face's Host settings and the embedded interpreter's path."""
+        paths = [str(REPO), str(REPO / "build" / "collections"), *site.getsitepackages()]
+        env = dict(os.environ)
+        env.update({"PYTHONPATH": os.pathsep.join(paths), "ESESIM_FACE_ROOT": str(root), "ESESIM_FACE_VOLUMES": "C;D;L", "ESESIM_FACE_CLOCK": "sim"})
+        env.pop("PYTHONHOME", None)
+        return env
+
+    def run(self, root: Path, *args: str) -> list[dict[str, Any]]:
+        """Run the driver; every stdout line is one JSON object."""
+        mono = shutil.which("mono")
+        assert mono, "mono not found: `make test` installs mono-runtime from requirements/apt.txt"
+        proc = subprocess.run([mono, str(self.exe), *args], capture_output=True, text=True, timeout=MONO_TIMEOUT, env=self.env(root))
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "Traceback" not in proc.stderr, proc.stderr  # a Python exception inside an export
+        return [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+
+
+def compile_driver(out_dir: Path, library: Path, native_source: Path | None = None, api_source: Path | None = None) -> Driver:
+    """Compile FaceDriver.exe with the module_utils C# (optionally replacing EsentNative.cs/EsentApi.cs)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sources = []
+    for src in sorted(MODULE_UTILS.glob("*.cs")):
+        if src.name == "EsentNative.cs" and native_source is not None:
+            src = native_source
+        if src.name == "EsentApi.cs" and api_source is not None:
+            src = api_source
+        sources.append(src)
+    exe = out_dir / "FaceDriver.exe"
+    proc = _mcs(exe, DRIVER_SOURCE, *sources)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # mono's dllmap: the same [DllImport("esent.dll")] source binds to the simulated engine here.
+    (out_dir / "FaceDriver.exe.config").write_text(f'<configuration><dllmap dll="esent.dll" target="{library}"/></configuration>\n')
+    return Driver(exe, library)
+
+
+@pytest.fixture(scope="session")
+def native_face_library() -> Path:
+    """The native face, built once per session (and only when its sources changed)."""
+    return build_face()
+
+
+@pytest.fixture(scope="session")
+def native_driver(native_face_library: Path, tmp_path_factory: pytest.TempPathFactory) -> Driver:
+    """FaceDriver.exe compiled with the helper's C# and mapped to the native face."""
+    return compile_driver(tmp_path_factory.mktemp("driver"), native_face_library)
+
+
+@pytest.fixture(scope="session")
+def native_store_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A host folder holding the two test stores, created and cleanly shut down by the Python engine."""
+    root = tmp_path_factory.mktemp("template")
+    proc = EngineProcess(host_from_env({"ESESIM_FACE_ROOT": str(root)}))
+    for spec in STORES:
+        err, store = open_store(proc, spec)
+        assert err == 0 and store is not None, err
+        assert close_store(store) == 0
+    return root
+
+
+# -- running the same script directly against the Python engine --------------------------------
+
+
+def bkinfo_facts(bk: BkInfo | None) -> dict[str, Any] | None:
+    if bk is None:
+        return None
+    return {"gen_low": bk.gen_low, "gen_high": bk.gen_high, "lgpos_mark": bk.lgpos_mark.to_list(), "time": list(bk.time), "os_snapshot": bk.type == 1}
+
+
+def header_facts(h: DbHeader) -> dict[str, Any]:
+    """What the driver decodes from JET_DBINFOMISC4, read straight from the engine's header."""
+    return {
+        "version": ULVERSION_ESE,
+        "sign_random": h.sign_db.random,
+        "computer": h.sign_db.computer,
+        "dbstate": h.dbstate,
+        "page_size": h.page_size,
+        "gen_min_required": h.gen_min_required,
+        "gen_max_required": h.gen_max_required,
+        "gen_committed": h.gen_max_committed,
+        "lgpos_consistent": h.lgpos_consistent.to_list(),
+        "lgpos_attach": h.lgpos_attach.to_list(),
+        "lgpos_detach": h.lgpos_detach.to_list(),
+        **{slot: bkinfo_facts(getattr(h, slot)) for slot in ("bkinfo_full_prev", "bkinfo_inc_prev", "bkinfo_full_cur", "bkinfo_copy_prev", "bkinfo_diff_prev")},
+    }
+
+
+@dataclass
+class DirectRunner:
+    """Executes FaceDriver's script language against an EngineProcess, producing the same records."""
+
+    proc: EngineProcess
+    vars: dict[str, int] = field(default_factory=dict)
+
+    def handle(self, token: str) -> int:
+        if token.startswith("$"):
+            return self.vars[token]
+        return int(token, 0)
+
+    def step(self, n: int, t: list[str]) -> dict[str, Any]:
+        rec: dict[str, Any] = {"step": n, "op": t[0]}
+        err, extra = self._call(t)
+        rec["err"] = err
+        if err >= 0:
+            rec.update(extra)
+        return rec
+
+    def _infos(self, result: tuple[int, Any]) -> tuple[int, dict[str, Any]]:
+        err, infos = result
+        return err, {"instances": [{"handle": i.handle, "name": i.name or None, "databases": list(i.databases)} for i in infos or []]}
+
+    def _call(self, t: list[str]) -> tuple[int, dict[str, Any]]:
+        p, op = self.proc, t[0]
+        h = self.handle
+        if op == "create":
+            err, inst = p.jet_create_instance(t[2])
+            if err >= 0:
+                self.vars[t[1]] = inst
+            return err, {"handle": inst}
+        if op in ("param", "sparam"):
+            return p.jet_set_system_parameter(self.vars[t[1]], 0, int(t[2], 0), int(t[3]) if op == "param" else 0, t[3] if op == "sparam" else None), {}
+        if op == "gparam":
+            return p.jet_set_system_parameter(0, 0, int(t[1], 0), int(t[2])), {}
+        if op == "init":
+            return p.jet_init3(h(t[1]), None, int(t[2], 0)), {}
+        if op == "initmap":
+            return p.jet_init3(h(t[1]), dict(zip(t[3::2], t[4::2], strict=True)), int(t[2], 0)), {}
+        if op == "term":
+            return p.jet_term2(h(t[1]), int(t[2], 0)), {}
+        if op == "begin":
+            err, sesid = p.jet_begin_session(h(t[2]))
+            if err >= 0:
+                self.vars[t[1]] = sesid
+            return err, {"handle": sesid}
+        if op == "endses":
+            return p.jet_end_session(h(t[1])), {}
+        if op == "attach":
+            return p.jet_attach_database(h(t[1]), t[2], int(t[3], 0)), {}
+        if op == "detach":
+            return p.jet_detach_database(h(t[1]), None if t[2] == "-" else t[2]), {}
+        if op in ("dbinfo", "pagesize"):
+            err, header = p.jet_get_database_file_info(t[1])
+            if header is None:
+                return err, {}
+            return err, header_facts(header) if op == "dbinfo" else {"page_size": header.page_size}
+        if op == "prepare":
+            err, snapid = p.jet_os_snapshot_prepare(int(t[2], 0))
+            if err >= 0:
+                self.vars[t[1]] = snapid
+            return err, {"snapid": snapid}
+        if op == "prepinst":
+            return p.jet_os_snapshot_prepare_instance(h(t[1]), h(t[2]), 0), {}
+        if op == "rawprepinst":
+            return p.jet_os_snapshot_prepare_instance(h(t[1]), h(t[2]), int(t[3], 0)), {}
+        if op == "freeze":
+            return self._infos(p.jet_os_snapshot_freeze(h(t[1]), int(t[2], 0)))
+        if op == "freezeinfo":
+            return self._infos(p.jet_os_snapshot_get_freeze_info(h(t[1]), 0))
+        if op == "rawfreezeinfo":
+            return self._infos(p.jet_os_snapshot_get_freeze_info(h(t[1]), int(t[2], 0)))
+        if op == "thaw":
+            return p.jet_os_snapshot_thaw(h(t[1]), 0), {}
+        if op == "rawthaw":
+            return p.jet_os_snapshot_thaw(h(t[1]), int(t[2], 0)), {}
+        if op == "trunc":
+            return p.jet_os_snapshot_truncate_log(h(t[1]), int(t[2], 0)), {}
+        if op == "truncinst":
+            return p.jet_os_snapshot_truncate_log_instance(h(t[1]), h(t[2]), int(t[3], 0)), {}
+        if op == "end":
+            return p.jet_os_snapshot_end(h(t[1]), int(t[2], 0)), {}
+        if op == "abort":
+            return p.jet_os_snapshot_abort(h(t[1]), 0), {}
+        if op == "rawabort":
+            return p.jet_os_snapshot_abort(h(t[1]), int(t[2], 0)), {}
+        if op == "advance":
+            p.host.clock.advance(float(t[1]))  # type: ignore[attr-defined]
+            return 0, {}
+        raise ValueError(f"no direct equivalent for {op!r}")
+
+
+@dataclass
+class ScenarioRun:
+    """The same script run directly and through the native face from identical starting folders."""
+
+    direct: list[dict[str, Any]]
+    face: list[dict[str, Any]]
+    face_answers: dict[str, Any]
+
+
+@pytest.fixture(scope="session")
+def native_run_both(native_driver: Driver, native_store_template: Path) -> Callable[..., ScenarioRun]:
+    """Factory: run a script (tab-separated lines) in ``workdir`` directly, then under mono through the face.
+
+    Both runs start from a fresh copy of the template at the same folder, so the engine's seeds,
+    handles and clock readings are identical and every record can be compared exactly.
+    """
+
+    def run(workdir: Path, lines: list[str], driver: Driver | None = None) -> ScenarioRun:
+        root = workdir / "host"
+        shutil.copytree(native_store_template, root)
+        runner = DirectRunner(EngineProcess(host_from_env({"ESESIM_FACE_ROOT": str(root)})))
+        direct = [runner.step(n, line.split("\t")) for n, line in enumerate(lines)]
+        shutil.rmtree(root)
+        shutil.copytree(native_store_template, root)
+        script = workdir / "script.txt"
+        script.write_text("\n".join(lines) + "\n")
+        out = (driver or native_driver).run(root, "run", str(script))
+        face = [r for r in out if "face" not in r]
+        answers = {r["face"]: r["answer"] for r in out if "face" in r}
+        return ScenarioRun(direct, face, answers)
+
+    return run
+
+
+def driver_layouts(driver: Driver, workdir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(C# layouts from Marshal, C layouts from the face's compiler) as FaceDriver prints them."""
+    root = workdir / "host"
+    root.mkdir(parents=True, exist_ok=True)
+    csharp, c_side = driver.run(root, "layouts")
+    assert c_side["ok"], c_side
+    return csharp, c_side["result"]
+
+
+@pytest.fixture(scope="session")
+def native_compile_driver() -> Callable[..., Driver]:
+    """``compile_driver`` for tests that build a variant of the helper's C# (test files never import conftest)."""
+    return compile_driver
+
+
+@pytest.fixture(scope="session")
+def native_driver_layouts() -> Callable[[Driver, Path], tuple[dict[str, Any], dict[str, Any]]]:
+    """``driver_layouts`` as a fixture."""
+    return driver_layouts
