@@ -524,13 +524,11 @@ class StreamingApi(RestoreApi):
         for attempt in range(READ_RETRIES + 1):
             if attempt:
                 self.clock.sleep(self.backup_read_backoff_seconds * attempt)
-            werr, data = self.host.read(f.db_hid, offset, len(out))
+            werr, k = self.host.read_into(f.db_hid, offset, out)  # straight into the caller's buffer
             if werr:
                 err = jet.DiskIO
                 self._bad_pgno = first_pgno
                 continue
-            k = len(data)
-            out[:k] = data
             if k < len(out):
                 out[k:] = bytes(len(out) - k)  # pages not on disk yet: blank, as ESE sees them
             if faults.armed(_faults.PAGE_CORRUPT):
@@ -549,10 +547,9 @@ class StreamingApi(RestoreApi):
                 code = LogReadVerifyFailure if err in (jet.LogFileCorrupt, jet.LogGenerationMismatch) else err
                 return self._teardown(st, ctx, code, f"log {f.path} failed verification ({err})")
             f.verified = True
-        werr, data = self.host.read(f.hid, f.returned, len(out))
-        if werr or len(data) < len(out):
+        werr, k = self.host.read_into(f.hid, f.returned, out)
+        if werr or k < len(out):
             return self._teardown(st, ctx, jet.win32_to_jet(werr) if werr else jet.DiskIO, f"cannot read log {f.path}")
-        out[:] = data
         return jet.SUCCESS
 
     @_api

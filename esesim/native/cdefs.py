@@ -41,6 +41,12 @@ typedef struct {
     uint32_t ulGenHigh;
     char16_t szBaseName[4];
 } JET_LOGINFO_W;
+
+typedef struct {
+    uint32_t cbStruct;
+    uint32_t cunitDone;
+    uint32_t cunitTotal;
+} JET_SNPROG;
 """
 
 # jethdr.w's pshpack1 region: LOGTIME, BKLOGTIME, LGPOS, SIGNATURE, BKINFO are byte packed.
@@ -132,7 +138,9 @@ typedef struct {
 } JET_DBINFOMISC4;
 """
 
-# esent.dll's exports (Appendix B and windows-host.md 3.3), W variants for everything with a string.
+# esent.dll's exports (Appendix B and windows-host.md 3.3/3.6), W variants for everything with a string.
+# `unsigned long` (cbMax, pcbActual, file sizes) is uint32_t, `long` crstfilemap int32_t; the one
+# backup file handle is a JET_HANDLE (pointer-sized) whose valid value is 0.
 CDEF_ESENT_EXPORTS = """
 JET_ERR JetCreateInstance2W(JET_INSTANCE *pinstance, const char16_t *szInstanceName, const char16_t *szDisplayName, JET_GRBIT grbit);
 JET_ERR JetSetSystemParameterW(JET_INSTANCE *pinstance, JET_SESID sesid, uint32_t paramid, JET_API_PTR lParam, const char16_t *szParam);
@@ -153,6 +161,20 @@ JET_ERR JetOSSnapshotTruncateLogInstance(const JET_OSSNAPID snapId, JET_INSTANCE
 JET_ERR JetOSSnapshotGetFreezeInfoW(const JET_OSSNAPID snapId, uint32_t *pcInstanceInfo, JET_INSTANCE_INFO_W **paInstanceInfo, const JET_GRBIT grbit);
 JET_ERR JetOSSnapshotEnd(const JET_OSSNAPID snapId, const JET_GRBIT grbit);
 JET_ERR JetOSSnapshotAbort(const JET_OSSNAPID snapId, const JET_GRBIT grbit);
+JET_ERR JetBeginExternalBackupInstance(JET_INSTANCE instance, JET_GRBIT grbit);
+JET_ERR JetGetAttachInfoInstanceW(JET_INSTANCE instance, char16_t *szzDatabases, uint32_t cbMax, uint32_t *pcbActual);
+JET_ERR JetOpenFileInstanceW(JET_INSTANCE instance, const char16_t *szFileName, JET_HANDLE *phfFile, uint32_t *pulFileSizeLow, uint32_t *pulFileSizeHigh);
+JET_ERR JetReadFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile, void *pv, uint32_t cb, uint32_t *pcbActual);
+JET_ERR JetCloseFileInstance(JET_INSTANCE instance, JET_HANDLE hfFile);
+JET_ERR JetGetLogInfoInstance2W(JET_INSTANCE instance, char16_t *wszzLogs, uint32_t cbMax, uint32_t *pcbActual, JET_LOGINFO_W *pLogInfo);
+JET_ERR JetGetTruncateLogInfoInstanceW(JET_INSTANCE instance, char16_t *wszzLogs, uint32_t cbMax, uint32_t *pcbActual);
+JET_ERR JetTruncateLogInstance(JET_INSTANCE instance);
+JET_ERR JetEndExternalBackupInstance(JET_INSTANCE instance);
+JET_ERR JetEndExternalBackupInstance2(JET_INSTANCE instance, JET_GRBIT grbit);
+JET_ERR JetStopBackupInstance(JET_INSTANCE instance);
+JET_ERR JetExternalRestore2W(char16_t *szCheckpointFilePath, char16_t *szLogPath, JET_RSTMAP_W *rgrstmap, int32_t crstfilemap,
+                             char16_t *szBackupLogPath, JET_LOGINFO_W *pLogInfo, char16_t *szTargetInstanceName,
+                             char16_t *szTargetInstanceLogPath, char16_t *szTargetInstanceCheckpointPath, JET_PFNSTATUS pfn);
 """
 
 # Not an esent.dll export: TEST-ONLY introspection of the face (struct sizes, live blocks, the
@@ -161,9 +183,8 @@ CDEF_TEST_EXPORTS = """
 JET_ERR EsesimFaceQueryW(const char16_t *szRequest, char16_t *szResponse, uint32_t cchMax, uint32_t *pcchActual);
 """
 
-ESENT_EXPORTS: tuple[str, ...] = tuple(
-    line.split("(", 1)[0].split()[-1] for line in CDEF_ESENT_EXPORTS.strip().splitlines()
-)
+# One name per declaration (a declaration may span lines).
+ESENT_EXPORTS: tuple[str, ...] = tuple(decl.split("(", 1)[0].split()[-1] for decl in CDEF_ESENT_EXPORTS.split(";") if decl.strip())
 
 # The real compiler's view, with jethdr.w's packing: cffi checks its parse of the CDEF_* text
 # against these definitions when the library loads.
@@ -202,6 +223,12 @@ typedef struct {
     uint32_t ulGenHigh;
     char16_t szBaseName[4];
 } JET_LOGINFO_W;
+
+typedef struct {
+    uint32_t cbStruct;
+    uint32_t cunitDone;
+    uint32_t cunitTotal;
+} JET_SNPROG;
 
 #pragma pack(push, 1)
 """ + CDEF_PACKED + r"""

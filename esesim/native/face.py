@@ -15,7 +15,8 @@ The engine's Host (volume folders, clock) comes from the environment at load tim
 * ``ESESIM_FACE_COMPUTER`` the computer name (default ``SIMHOST``).
 
 ``EsesimFaceQueryW`` is TEST-ONLY (not an esent.dll export): struct layouts as the C compiler
-sees them, the registry of engine-allocated blocks, and the simulated clock.
+sees them, the registry of engine-allocated blocks, the simulated clock, and the streaming backup
+state of an instance.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from esesim.engine import EngineProcess, FaultRegistry, Host, InstanceInfo, SimClock, SystemClock, jet
+from esesim.engine.streaming_io import LogInfo
+from esesim.engine.streaming_states import SIZEOF_JET_LOGINFO_W
 
 from .dbinfo import DBINFOMISC_SIZES, dbinfomisc4
 
@@ -45,6 +48,7 @@ STRUCTS = (
     "JET_RSTINFO_W",
     "JET_RSTMAP_W",
     "JET_LOGINFO_W",
+    "JET_SNPROG",
     "JET_LGPOS",
     "JET_LOGTIME",
     "JET_BKINFO",
@@ -270,6 +274,110 @@ class Face:
     def JetOSSnapshotAbort(self, snapid: int, grbit: int) -> int:
         return self.proc.jet_os_snapshot_abort(snapid, grbit)
 
+    # -- streaming backup (spec 3.2) ---------------------------------------------------------------
+
+    def _out_u32(self, p: Any, value: int) -> None:
+        if p != self.ffi.NULL:  # every `unsigned long *` out parameter of this family is optional here
+            p[0] = value
+
+    def _szz_buffer(self, szz: Any, cb_max: int) -> Any:
+        """The caller's multi-string buffer as writable memory, or None for a NULL pointer (size query)."""
+        return None if szz == self.ffi.NULL else self.ffi.buffer(szz, cb_max)
+
+    def JetBeginExternalBackupInstance(self, instance: int, grbit: int) -> int:
+        return self.proc.jet_begin_external_backup_instance(instance, grbit)
+
+    def JetGetAttachInfoInstanceW(self, instance: int, szz: Any, cb_max: int, pcb: Any) -> int:
+        err, cb_actual = self.proc.jet_get_attach_info_instance_w(instance, self._szz_buffer(szz, cb_max), cb_max)
+        if err >= 0:
+            self._out_u32(pcb, cb_actual)
+        return err
+
+    def JetOpenFileInstanceW(self, instance: int, name: Any, phf: Any, plow: Any, phigh: Any) -> int:
+        if phf == self.ffi.NULL or plow == self.ffi.NULL or phigh == self.ffi.NULL:
+            return jet.InvalidParameter  # out pointers: the engine's Python signature has none
+        err, (handle, low, high) = self.proc.jet_open_file_instance(instance, self._str(name))
+        # 0 is the one valid backup file handle (P12), so the handle alone never signals failure.
+        phf[0], plow[0], phigh[0] = (handle, low, high) if err >= 0 else (0, 0, 0)
+        return err
+
+    def JetReadFileInstance(self, instance: int, hf: int, pv: Any, cb: int, pcb: Any) -> int:
+        if pv == self.ffi.NULL:
+            return jet.InvalidParameter  # no memory to hand the engine
+        # The engine checks the alignment of the caller's pointer itself, so it gets the address.
+        err, n = self.proc.jet_read_file_instance(instance, hf, self.ffi.buffer(pv, cb), cb, address=int(self.ffi.cast("uintptr_t", pv)))
+        self._out_u32(pcb, n if err >= 0 else 0)
+        return err
+
+    def JetCloseFileInstance(self, instance: int, hf: int) -> int:
+        return self.proc.jet_close_file_instance(instance, hf)
+
+    def JetGetLogInfoInstance2W(self, instance: int, szz: Any, cb_max: int, pcb: Any, ploginfo: Any) -> int:
+        err, (cb_actual, info) = self.proc.jet_get_log_info_instance2_w(instance, self._szz_buffer(szz, cb_max), cb_max)
+        if err < 0:
+            return err
+        self._out_u32(pcb, cb_actual)
+        if ploginfo != self.ffi.NULL and info is not None:
+            # Retail esent.dll only asserts cbSize on this W path (spec 1.3): the caller's cbSize is
+            # neither checked nor overwritten; the generations and the base name are filled in.
+            raw = info.pack_w()
+            self.ffi.memmove(self.ffi.cast("char *", ploginfo) + 4, raw[4:], len(raw) - 4)
+        return err
+
+    def JetGetTruncateLogInfoInstanceW(self, instance: int, szz: Any, cb_max: int, pcb: Any) -> int:
+        err, cb_actual = self.proc.jet_get_truncate_log_info_instance_w(instance, self._szz_buffer(szz, cb_max), cb_max)
+        if err >= 0:
+            self._out_u32(pcb, cb_actual)
+        return err
+
+    def JetTruncateLogInstance(self, instance: int) -> int:
+        return self.proc.jet_truncate_log_instance(instance)
+
+    def JetEndExternalBackupInstance(self, instance: int) -> int:
+        return self.proc.jet_end_external_backup_instance(instance)
+
+    def JetEndExternalBackupInstance2(self, instance: int, grbit: int) -> int:
+        return self.proc.jet_end_external_backup_instance2(instance, grbit)
+
+    def JetStopBackupInstance(self, instance: int) -> int:
+        return self.proc.jet_stop_backup_instance(instance)
+
+    # -- hard restore (spec 5.1) ------------------------------------------------------------------
+
+    def _status_callback(self, pfn: Any) -> Callable[[int, int, int, tuple[int, int, int]], int] | None:
+        """The caller's JET_PFNSTATUS as the engine's callback: JET_SNPROG goes by pointer."""
+        if pfn == self.ffi.NULL:
+            return None
+
+        def call(sesid: int, snp: int, snt: int, prog: tuple[int, int, int]) -> int:
+            snprog = self.ffi.new("JET_SNPROG *", list(prog))  # lives until the callback returns
+            return int(pfn(sesid, snp, snt, snprog))
+
+        return call
+
+    def JetExternalRestore2W(
+        self, chk: Any, log: Any, rgrstmap: Any, crstfilemap: int, bklog: Any, ploginfo: Any, target: Any, target_log: Any, target_chk: Any, pfn: Any
+    ) -> int:
+        # The C-only argument rules: a signed count (the engine takes a list) and the pointers it needs.
+        if crstfilemap < 0 or (crstfilemap > 0 and rgrstmap == self.ffi.NULL):
+            return jet.InvalidParameter
+        if chk == self.ffi.NULL or log == self.ffi.NULL or bklog == self.ffi.NULL:
+            return jet.InvalidParameter  # the engine's signature has required strings here
+        restore_map = [(self._str(rgrstmap[k].szDatabaseName) or "", self._str(rgrstmap[k].szNewDatabaseName) or "") for k in range(crstfilemap)]
+        # The engine checks cbSize (-1003) and a missing JET_LOGINFO_W (None) itself.
+        loginfo = None if ploginfo == self.ffi.NULL else LogInfo.unpack_w(bytes(self.ffi.buffer(ploginfo, SIZEOF_JET_LOGINFO_W)))
+        return self.proc.jet_external_restore2(
+            self._str(chk),
+            self._str(log),
+            restore_map,
+            self._str(bklog),
+            loginfo,
+            self._str(target),
+            self._str(target_log),
+            self._str(target_chk),
+            self._status_callback(pfn),
+        )
+
     # -- TEST-ONLY -------------------------------------------------------------------------------
 
     def layouts(self) -> dict[str, Any]:
@@ -289,6 +397,9 @@ class Face:
             return self.blocks.stats()
         if op == "errors":
             return self.errors
+        if op == "backup_state":
+            ctx = self.proc.backup_state(int(request["instance"]))
+            return {"state": ctx.state.value, "stop": ctx.stop, "outcome": ctx.outcome}
         if op == "advance":
             clock = self.proc.host.clock
             assert isinstance(clock, SimClock), "advance needs ESESIM_FACE_CLOCK=sim"
@@ -336,6 +447,18 @@ EXPORTS = (
     "JetOSSnapshotGetFreezeInfoW",
     "JetOSSnapshotEnd",
     "JetOSSnapshotAbort",
+    "JetBeginExternalBackupInstance",
+    "JetGetAttachInfoInstanceW",
+    "JetOpenFileInstanceW",
+    "JetReadFileInstance",
+    "JetCloseFileInstance",
+    "JetGetLogInfoInstance2W",
+    "JetGetTruncateLogInfoInstanceW",
+    "JetTruncateLogInstance",
+    "JetEndExternalBackupInstance",
+    "JetEndExternalBackupInstance2",
+    "JetStopBackupInstance",
+    "JetExternalRestore2W",
     "EsesimFaceQueryW",
 )
 

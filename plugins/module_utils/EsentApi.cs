@@ -4,10 +4,14 @@
 // Thin wrappers over the esent.dll imports: one per call; each converts its arguments, calls the
 // import, and passes the result to Check(), which throws the one JetException type (code + API)
 // for errors and hands warnings back. Engine-allocated arrays are copied, then freed once.
+// Streaming reads go through a page-aligned buffer behind IAlignedBuffer (VirtualAlloc on Windows,
+// an over-allocated HGlobal aligned by offset elsewhere), always freed in finally.
 // C# 5 only, no `unsafe`.
 using System;
 using System.Collections.Generic;
+using System.IO;
 using System.Runtime.InteropServices;
+using System.Text;
 using ansible_collections.esent.backup.plugins.module_utils.EsentNative;
 using ansible_collections.esent.backup.plugins.module_utils.JetErrors;
 
@@ -135,6 +139,128 @@ namespace ansible_collections.esent.backup.plugins.module_utils.EsentApi
             bk.GenLow = BitConverter.ToUInt32(b, at + 16);
             bk.GenHigh = BitConverter.ToUInt32(b, at + 20);
             return bk;
+        }
+    }
+
+    /// <summary>The log range of a streaming backup (JET_LOGINFO_W): what JetExternalRestore2W replays.</summary>
+    public sealed class LogInfo
+    {
+        public uint GenLow;
+        public uint GenHigh;
+        public string BaseName;
+
+        public NativeHelpers.JET_LOGINFO_W ToNative()
+        {
+            NativeHelpers.JET_LOGINFO_W native = new NativeHelpers.JET_LOGINFO_W();
+            native.cbSize = checked((uint)Marshal.SizeOf(typeof(NativeHelpers.JET_LOGINFO_W)));
+            native.ulGenLow = GenLow;
+            native.ulGenHigh = GenHigh;
+            native.szBaseName = BaseName;
+            return native;
+        }
+
+        public static LogInfo FromNative(NativeHelpers.JET_LOGINFO_W native)
+        {
+            LogInfo info = new LogInfo();
+            info.GenLow = native.ulGenLow;
+            info.GenHigh = native.ulGenHigh;
+            info.BaseName = native.szBaseName;
+            return info;
+        }
+    }
+
+    /// <summary>The one file JetOpenFileInstanceW opened: its handle (0 is valid) and reported size.</summary>
+    public sealed class BackupFile
+    {
+        public IntPtr Handle;
+        public long Size;
+    }
+
+    /// <summary>One JET_PFNSTATUS call during a restore, as the engine reported it.</summary>
+    public delegate int RestoreStatus(uint snp, uint snt, uint done, uint total);
+
+    /// <summary>Native memory aligned to NativeHelpers.BackupBufferAlignment, for JetReadFileInstance.</summary>
+    public interface IAlignedBuffer : IDisposable
+    {
+        /// <summary>The aligned start address handed to the engine.</summary>
+        IntPtr Pointer { get; }
+
+        /// <summary>Usable bytes from Pointer.</summary>
+        int Length { get; }
+    }
+
+    /// <summary>The platform seam: VirtualAlloc where it exists (Windows), an aligned HGlobal elsewhere (mono on Linux).</summary>
+    public static class AlignedBuffer
+    {
+        public static IAlignedBuffer Allocate(int length)
+        {
+            if (length <= 0)
+                throw new ArgumentOutOfRangeException("length", "an aligned buffer needs at least one byte");
+            if (Environment.OSVersion.Platform == PlatformID.Win32NT)
+                return new VirtualAllocBuffer(length);
+            return new HGlobalAlignedBuffer(length, NativeHelpers.BackupBufferAlignment);
+        }
+    }
+
+    /// <summary>VirtualAlloc memory: committed whole pages, so page aligned by construction.</summary>
+    public sealed class VirtualAllocBuffer : IAlignedBuffer
+    {
+        private IntPtr memory;
+        private readonly int length;
+
+        public VirtualAllocBuffer(int length)
+        {
+            this.length = length;
+            memory = Kernel32NativeMethods.VirtualAlloc(IntPtr.Zero, new UIntPtr(checked((uint)length)),
+                Kernel32NativeMethods.MEM_COMMIT | Kernel32NativeMethods.MEM_RESERVE, Kernel32NativeMethods.PAGE_READWRITE);
+            if (memory == IntPtr.Zero)
+                throw new System.ComponentModel.Win32Exception(Marshal.GetLastWin32Error());
+        }
+
+        public IntPtr Pointer { get { return memory; } }
+
+        public int Length { get { return length; } }
+
+        public void Dispose()
+        {
+            if (memory != IntPtr.Zero)
+            {
+                // A failed release leaks the block; throwing from Dispose would hide the caller's own error.
+                Kernel32NativeMethods.VirtualFree(memory, UIntPtr.Zero, Kernel32NativeMethods.MEM_RELEASE);
+                memory = IntPtr.Zero;
+            }
+        }
+    }
+
+    /// <summary>AllocHGlobal of length + alignment - 1 bytes, used from the first aligned address in it.</summary>
+    public sealed class HGlobalAlignedBuffer : IAlignedBuffer
+    {
+        private IntPtr block;
+        private readonly IntPtr aligned;
+        private readonly int length;
+
+        public HGlobalAlignedBuffer(int length, int alignment)
+        {
+            if (alignment <= 0 || (alignment & (alignment - 1)) != 0)
+                throw new ArgumentException("the alignment must be a power of two", "alignment");
+            this.length = length;
+            block = Marshal.AllocHGlobal(checked(length + alignment - 1));
+            long address = block.ToInt64();
+            long mask = alignment - 1;
+            aligned = new IntPtr(checked((address + mask) & ~mask));
+        }
+
+        public IntPtr Pointer { get { return aligned; } }
+
+        public int Length { get { return length; } }
+
+        public void Dispose()
+        {
+            if (block != IntPtr.Zero)
+            {
+                Marshal.FreeHGlobal(block);
+                block = IntPtr.Zero;
+            }
         }
     }
 
@@ -322,6 +448,206 @@ namespace ansible_collections.esent.backup.plugins.module_utils.EsentApi
         public static void OSSnapshotAbort(IntPtr snapId)
         {
             Check(NativeMethods.JetOSSnapshotAbort(snapId, 0), "JetOSSnapshotAbort");
+        }
+
+        // -- streaming backup --------------------------------------------------------------------
+
+        public static void BeginExternalBackup(IntPtr instance, uint grbit)
+        {
+            Check(NativeMethods.JetBeginExternalBackupInstance(instance, grbit), "JetBeginExternalBackupInstance");
+        }
+
+        /// <summary>The databases of a full backup (JetGetAttachInfoInstanceW: size query, then the list).</summary>
+        public static string[] GetAttachInfo(IntPtr instance)
+        {
+            uint needed;
+            Check(NativeMethods.JetGetAttachInfoInstanceW(instance, null, 0, out needed), "JetGetAttachInfoInstanceW");
+            while (true)
+            {
+                byte[] buffer = new byte[needed];
+                uint actual;
+                Check(NativeMethods.JetGetAttachInfoInstanceW(instance, buffer, checked((uint)buffer.Length), out actual), "JetGetAttachInfoInstanceW");
+                // *pcbActual is the full size even when the copy was silently truncated: retry bigger.
+                if (actual <= buffer.Length)
+                    return ParseMultiString(buffer, actual);
+                needed = actual;
+            }
+        }
+
+        public static BackupFile OpenFile(IntPtr instance, string path)
+        {
+            if (String.IsNullOrEmpty(path))
+                throw new ArgumentException("a file name is required", "path");
+            IntPtr handle;
+            uint low, high;
+            Check(NativeMethods.JetOpenFileInstanceW(instance, path, out handle, out low, out high), "JetOpenFileInstanceW");
+            BackupFile file = new BackupFile();
+            file.Handle = handle;  // 0 is the valid handle of the one file slot
+            file.Size = checked((long)(((ulong)high << 32) | low));
+            return file;
+        }
+
+        /// <summary>One JetReadFileInstance into an aligned buffer; 0 at the end of the file.</summary>
+        public static int ReadFile(IntPtr instance, IntPtr handle, IAlignedBuffer buffer, int count)
+        {
+            if (buffer == null)
+                throw new ArgumentNullException("buffer");
+            if (count <= 0 || count > buffer.Length)
+                throw new ArgumentOutOfRangeException("count", "between 1 and the buffer length");
+            uint actual;
+            Check(NativeMethods.JetReadFileInstance(instance, handle, buffer.Pointer, checked((uint)count), out actual), "JetReadFileInstance");
+            return checked((int)actual);
+        }
+
+        public static void CloseFile(IntPtr instance, IntPtr handle)
+        {
+            Check(NativeMethods.JetCloseFileInstance(instance, handle), "JetCloseFileInstance");
+        }
+
+        /// <summary>Open, read to the end through a page-aligned buffer of bufferBytes, write to destination, close.</summary>
+        /// <returns>The bytes copied (the size JetOpenFileInstanceW reported).</returns>
+        public static long StreamFile(IntPtr instance, string path, Stream destination, int bufferBytes)
+        {
+            if (destination == null)
+                throw new ArgumentNullException("destination");
+            BackupFile file = OpenFile(instance, path);
+            long copied = 0;
+            using (IAlignedBuffer buffer = AlignedBuffer.Allocate(bufferBytes))
+            {
+                byte[] managed = new byte[bufferBytes];
+                while (true)
+                {
+                    int n = ReadFile(instance, file.Handle, buffer, bufferBytes);
+                    if (n == 0)
+                        break;
+                    Marshal.Copy(buffer.Pointer, managed, 0, n);
+                    destination.Write(managed, 0, n);
+                    copied += n;
+                }
+            }
+            if (copied != file.Size)
+                throw new IOException(String.Format("{0}: read {1} bytes, JetOpenFileInstanceW reported {2}", path, copied, file.Size));
+            CloseFile(instance, file.Handle);
+            return copied;
+        }
+
+        /// <summary>The logs to copy and their range (JetGetLogInfoInstance2W; the first call rolls the log).</summary>
+        public static string[] GetLogInfo(IntPtr instance, out LogInfo info)
+        {
+            NativeHelpers.JET_LOGINFO_W native = new LogInfo().ToNative();
+            uint needed;
+            Check(NativeMethods.JetGetLogInfoInstance2W(instance, null, 0, out needed, ref native), "JetGetLogInfoInstance2W");
+            byte[] buffer = new byte[needed];
+            uint actual;
+            // With a buffer *pcbActual is min(cbMax, full): the list is fixed once the log has rolled.
+            Check(NativeMethods.JetGetLogInfoInstance2W(instance, buffer, checked((uint)buffer.Length), out actual, ref native), "JetGetLogInfoInstance2W");
+            info = LogInfo.FromNative(native);
+            return ParseMultiString(buffer, actual);
+        }
+
+        /// <summary>The logs JetTruncateLogInstance would delete.</summary>
+        public static string[] GetTruncateLogInfo(IntPtr instance)
+        {
+            uint needed;
+            Check(NativeMethods.JetGetTruncateLogInfoInstanceW(instance, null, 0, out needed), "JetGetTruncateLogInfoInstanceW");
+            byte[] buffer = new byte[needed];
+            uint actual;
+            Check(NativeMethods.JetGetTruncateLogInfoInstanceW(instance, buffer, checked((uint)buffer.Length), out actual), "JetGetTruncateLogInfoInstanceW");
+            return ParseMultiString(buffer, actual);
+        }
+
+        public static void TruncateLog(IntPtr instance)
+        {
+            Check(NativeMethods.JetTruncateLogInstance(instance), "JetTruncateLogInstance");
+        }
+
+        /// <summary>JetEndExternalBackupInstance: a normal end.</summary>
+        public static void EndExternalBackup(IntPtr instance)
+        {
+            Check(NativeMethods.JetEndExternalBackupInstance(instance), "JetEndExternalBackupInstance");
+        }
+
+        public static void EndExternalBackup(IntPtr instance, uint grbit)
+        {
+            Check(NativeMethods.JetEndExternalBackupInstance2(instance, grbit), "JetEndExternalBackupInstance2");
+        }
+
+        public static void StopBackup(IntPtr instance)
+        {
+            Check(NativeMethods.JetStopBackupInstance(instance), "JetStopBackupInstance");
+        }
+
+        /// <summary>A UTF-16 double-NUL list of cb bytes (W functions count bytes) as strings.</summary>
+        public static string[] ParseMultiString(byte[] szz, uint cb)
+        {
+            int bytes = checked((int)Math.Min(cb, (uint)szz.Length));
+            string all = Encoding.Unicode.GetString(szz, 0, bytes - bytes % 2);
+            List<string> names = new List<string>();
+            foreach (string name in all.Split('\0'))
+            {
+                if (name.Length == 0)
+                    break;  // the extra NUL (or a silently truncated tail) ends the list
+                names.Add(name);
+            }
+            return names.ToArray();
+        }
+
+        // -- restore -----------------------------------------------------------------------------
+
+        /// <summary>JetExternalRestore2W: hard recovery of a streamed set (0, or 578 when a running target was named).</summary>
+        public static int ExternalRestore2(string checkpointPath, string logPath, IList<KeyValuePair<string, string>> restoreMap,
+            string backupLogPath, LogInfo info, string targetInstanceName, string targetLogPath, string targetCheckpointPath,
+            RestoreStatus status)
+        {
+            if (info == null)
+                throw new ArgumentNullException("info");
+            if (restoreMap == null)
+                throw new ArgumentNullException("restoreMap");
+            if (restoreMap.Count > NativeHelpers.MaxRestoreMap)
+                throw new ArgumentException("at most 14 restore map entries", "restoreMap");
+            int stride = Marshal.SizeOf(typeof(NativeHelpers.JET_RSTMAP_W));
+            List<IntPtr> strings = new List<IntPtr>();
+            IntPtr map = IntPtr.Zero;
+            NativeHelpers.JET_PFNSTATUS callback = null;
+            if (status != null)
+            {
+                callback = delegate(IntPtr sesid, uint snp, uint snt, IntPtr pv)
+                {
+                    NativeHelpers.JET_SNPROG prog = new NativeHelpers.JET_SNPROG();
+                    if (pv != IntPtr.Zero)
+                        prog = (NativeHelpers.JET_SNPROG)Marshal.PtrToStructure(pv, typeof(NativeHelpers.JET_SNPROG));
+                    return status(snp, snt, prog.cunitDone, prog.cunitTotal);
+                };
+            }
+            try
+            {
+                if (restoreMap.Count > 0)
+                {
+                    map = Marshal.AllocHGlobal(checked(restoreMap.Count * stride));
+                    for (int n = 0; n < restoreMap.Count; n++)
+                    {
+                        NativeHelpers.JET_RSTMAP_W item = new NativeHelpers.JET_RSTMAP_W();
+                        item.szDatabaseName = Marshal.StringToHGlobalUni(restoreMap[n].Key);
+                        strings.Add(item.szDatabaseName);
+                        item.szNewDatabaseName = Marshal.StringToHGlobalUni(restoreMap[n].Value);
+                        strings.Add(item.szNewDatabaseName);
+                        Marshal.StructureToPtr(item, new IntPtr(map.ToInt64() + checked((long)n * stride)), false);
+                    }
+                }
+                NativeHelpers.JET_LOGINFO_W native = info.ToNative();
+                int err = NativeMethods.JetExternalRestore2W(checkpointPath, logPath, map, restoreMap.Count, backupLogPath, ref native,
+                    targetInstanceName, targetLogPath, targetCheckpointPath, callback);
+                return Check(err, "JetExternalRestore2W");
+            }
+            finally
+            {
+                // The engine may call back until it returns: the delegate must not be collected before.
+                GC.KeepAlive(callback);
+                foreach (IntPtr s in strings)
+                    Marshal.FreeHGlobal(s);
+                if (map != IntPtr.Zero)
+                    Marshal.FreeHGlobal(map);
+            }
         }
 
         /// <summary>Copy an engine-allocated JET_INSTANCE_INFO_W array, then free it with one JetFreeBuffer.</summary>

@@ -86,6 +86,20 @@ namespace ansible_collections.esent.backup.plugins.module_utils.EsentNative
             public string szBaseName;
         }
 
+        // JET_SNPROG: what JET_PFNSTATUS's pv points at during restore (12 bytes, cunitTotal = 100).
+        [StructLayout(LayoutKind.Sequential)]
+        public struct JET_SNPROG
+        {
+            public uint cbStruct;
+            public uint cunitDone;
+            public uint cunitTotal;
+        }
+
+        // JET_PFNSTATUS: JET_API is __stdcall (Winapi: stdcall on x86, the platform default elsewhere).
+        // pv is a JET_SNPROG* for restore; a negative return cancels the operation with that error.
+        [UnmanagedFunctionPointer(CallingConvention.Winapi)]
+        public delegate int JET_PFNSTATUS(IntPtr sesid, uint snp, uint snt, IntPtr pv);
+
         // JET_RSTMAP_W: old path as recorded in the logs -> where the restored file now lives.
         [StructLayout(LayoutKind.Sequential)]
         public struct JET_RSTMAP_W
@@ -159,6 +173,21 @@ namespace ansible_collections.esent.backup.plugins.module_utils.EsentNative
         public const uint JET_bitExplicitPrepare = 0x8;
         public const uint JET_bitAllDatabasesSnapshot = 0x1;
         public const uint JET_bitAbortSnapshot = 0x1;
+        public const uint JET_bitBackupIncremental = 0x1;
+        public const uint JET_bitBackupEndNormal = 0x1;
+        public const uint JET_bitBackupEndAbort = 0x2;
+        public const uint JET_bitBackupTruncateDone = 0x100;
+
+        // JET_PFNSTATUS values (restore progress).
+        public const uint JET_snpRestore = 8;
+        public const uint JET_sntProgress = 0;
+        public const uint JET_sntBegin = 5;
+        public const uint JET_sntComplete = 6;
+
+        // JetReadFileInstance wants its buffer aligned to the OS page-commit granularity (4 KiB on
+        // x86/x64), which VirtualAlloc guarantees; JetExternalRestore2 takes at most 2 x dbidMax maps.
+        public const int BackupBufferAlignment = 4096;
+        public const int MaxRestoreMap = 14;
     }
 
     /// <summary>The one table of esent.dll imports (W entry points, exact names, raw JET_ERR).</summary>
@@ -252,6 +281,74 @@ namespace ansible_collections.esent.backup.plugins.module_utils.EsentNative
 
         #endregion
 
+        #region Streaming backup (JetBeginExternalBackupInstance ... JetEndExternalBackupInstance2)
+
+        // XP+. grbit: 0 (full) or JET_bitBackupIncremental; anything else is -900.
+        [DllImport(EsentDll, ExactSpelling = true)]
+        public static extern int JetBeginExternalBackupInstance(IntPtr instance, uint grbit);
+
+        // szz: a UTF-16 double-NUL list, sizes in bytes; null asks the size. *pcbActual is the full size
+        // even when the copy was silently truncated to cbMax.
+        [DllImport(EsentDll, CharSet = CharSet.Unicode, ExactSpelling = true)]
+        public static extern int JetGetAttachInfoInstanceW(IntPtr instance, [Out] byte[] szz, uint cbMax, out uint pcbActual);
+
+        // The handle is always 0 (a one-slot table): 0 is valid, never a failure marker.
+        [DllImport(EsentDll, CharSet = CharSet.Unicode, ExactSpelling = true)]
+        public static extern int JetOpenFileInstanceW(IntPtr instance, string szFileName, out IntPtr phfFile, out uint pulFileSizeLow, out uint pulFileSizeHigh);
+
+        // pv must be page aligned (VirtualAlloc on Windows), so it is a raw pointer, not a byte[].
+        [DllImport(EsentDll, ExactSpelling = true)]
+        public static extern int JetReadFileInstance(IntPtr instance, IntPtr hfFile, IntPtr pv, uint cb, out uint pcbActual);
+
+        [DllImport(EsentDll, ExactSpelling = true)]
+        public static extern int JetCloseFileInstance(IntPtr instance, IntPtr hfFile);
+
+        // With a buffer *pcbActual is the bytes copied, min(cbMax, full) (unlike GetAttachInfo).
+        // pLogInfo.cbSize must be 20 (retail esent.dll only asserts it on this W path).
+        [DllImport(EsentDll, CharSet = CharSet.Unicode, ExactSpelling = true)]
+        public static extern int JetGetLogInfoInstance2W(IntPtr instance, [Out] byte[] szz, uint cbMax, out uint pcbActual, ref NativeHelpers.JET_LOGINFO_W pLogInfo);
+
+        [DllImport(EsentDll, CharSet = CharSet.Unicode, ExactSpelling = true)]
+        public static extern int JetGetTruncateLogInfoInstanceW(IntPtr instance, [Out] byte[] szz, uint cbMax, out uint pcbActual);
+
+        [DllImport(EsentDll, ExactSpelling = true)]
+        public static extern int JetTruncateLogInstance(IntPtr instance);
+
+        // = JetEndExternalBackupInstance2(instance, JET_bitBackupEndNormal).
+        [DllImport(EsentDll, ExactSpelling = true)]
+        public static extern int JetEndExternalBackupInstance(IntPtr instance);
+
+        // Exactly one of EndNormal/EndAbort, else -1003; 0 in every other case (a normal end may be
+        // recorded as an abort).
+        [DllImport(EsentDll, ExactSpelling = true)]
+        public static extern int JetEndExternalBackupInstance2(IntPtr instance, uint grbit);
+
+        // Always 0 for a valid instance; later backup calls on it get -801.
+        [DllImport(EsentDll, ExactSpelling = true)]
+        public static extern int JetStopBackupInstance(IntPtr instance);
+
+        #endregion
+
+        #region Restore
+
+        // Vista+ (W). rgrstmap: a hand-marshalled JET_RSTMAP_W array (IntPtr.Zero with crstfilemap 0);
+        // crstfilemap is C `long`, so int. pLogInfo.cbSize must be 20 (-1003). The delegate must stay
+        // alive for the whole call (the engine calls it before returning).
+        [DllImport(EsentDll, CharSet = CharSet.Unicode, ExactSpelling = true)]
+        public static extern int JetExternalRestore2W(
+            string szCheckpointFilePath,
+            string szLogPath,
+            IntPtr rgrstmap,
+            int crstfilemap,
+            string szBackupLogPath,
+            ref NativeHelpers.JET_LOGINFO_W pLogInfo,
+            string szTargetInstanceName,
+            string szTargetInstanceLogPath,
+            string szTargetInstanceCheckpointPath,
+            NativeHelpers.JET_PFNSTATUS pfn);
+
+        #endregion
+
         #region Memory
 
         // Always returns JET_errSuccess.
@@ -259,5 +356,23 @@ namespace ansible_collections.esent.backup.plugins.module_utils.EsentNative
         public static extern int JetFreeBuffer(IntPtr pbBuf);
 
         #endregion
+    }
+
+    /// <summary>kernel32 imports: the page-aligned buffer JetReadFileInstance needs (Windows only).</summary>
+    [SuppressUnmanagedCodeSecurity]
+    public static class Kernel32NativeMethods
+    {
+        public const uint MEM_COMMIT = 0x1000;
+        public const uint MEM_RESERVE = 0x2000;
+        public const uint MEM_RELEASE = 0x8000;
+        public const uint PAGE_READWRITE = 0x04;
+
+        [DllImport("kernel32.dll", SetLastError = true, ExactSpelling = true)]
+        public static extern IntPtr VirtualAlloc(IntPtr lpAddress, UIntPtr dwSize, uint flAllocationType, uint flProtect);
+
+        // dwSize must be 0 with MEM_RELEASE.
+        [DllImport("kernel32.dll", SetLastError = true, ExactSpelling = true)]
+        [return: MarshalAs(UnmanagedType.Bool)]
+        public static extern bool VirtualFree(IntPtr lpAddress, UIntPtr dwSize, uint dwFreeType);
     }
 }

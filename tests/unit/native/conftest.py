@@ -8,8 +8,11 @@ explicit PYTHONPATH built here from this run's paths (nothing machine-specific i
 
 from __future__ import annotations
 
+import hashlib
 import json
+import mmap
 import os
+import random
 import shutil
 import site
 import subprocess
@@ -20,8 +23,9 @@ from typing import Any
 
 import pytest
 
-from esesim.engine import EngineProcess, StoreSpec, close_store, open_store
+from esesim.engine import EngineProcess, Ledger, StoreSpec, Workload, close_store, open_store
 from esesim.engine.database import BkInfo, DbHeader
+from esesim.engine.streaming_io import LogInfo, buffer_address
 from esesim.native.build import build_face
 from esesim.native.dbinfo import ULVERSION_ESE
 from esesim.native.face import host_from_env
@@ -36,6 +40,10 @@ STORES = (
     StoreSpec("L:\\alpha\\logs", "L:\\alpha\\logs", ["D:\\alpha\\one.edb", "D:\\alpha\\two.edb"], instance_name="alpha", log_kb=64),
     StoreSpec("L:\\beta\\logs", "L:\\beta\\logs", ["D:\\beta\\three.edb", "D:\\beta\\four.edb"], instance_name="beta", log_kb=64),
 )
+
+# The streaming scenario's store: one instance, two databases with committed data, 64 KB logs (several generations).
+GAMMA = StoreSpec("L:\\gamma\\logs", "L:\\gamma\\logs", ["D:\\gamma\\one.edb", "D:\\gamma\\two.edb"], instance_name="gamma", log_kb=64)
+GAMMA_COMMITS = 150
 
 
 def _mcs(out: Path, *sources: Path) -> subprocess.CompletedProcess[str]:
@@ -113,6 +121,21 @@ def native_store_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def native_streaming_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A host folder holding the GAMMA store with committed transactions in both databases, cleanly shut down."""
+    root = tmp_path_factory.mktemp("streaming-template")
+    proc = EngineProcess(host_from_env({"ESESIM_FACE_ROOT": str(root)}))
+    err, store = open_store(proc, GAMMA)
+    assert err == 0 and store is not None, err
+    ledger = Ledger(tmp_path_factory.mktemp("ledger") / "ledger.jsonl")  # outside the copied host folder
+    for n, db in enumerate(GAMMA.db_paths):
+        stats = Workload(proc, store.sesid, store.dbids[db], db, ledger, rng=random.Random(n + 1), value_bytes=24).run(GAMMA_COMMITS)
+        assert stats.errors == 0, stats
+    assert close_store(store) == 0
+    return root
+
+
 # -- running the same script directly against the Python engine --------------------------------
 
 
@@ -146,6 +169,8 @@ class DirectRunner:
 
     proc: EngineProcess
     vars: dict[str, int] = field(default_factory=dict)
+    loginfos: dict[str, LogInfo] = field(default_factory=dict)
+    last_logs: list[str] = field(default_factory=list)  # the last loginfo's list: ``@logN`` names its entry N
 
     def handle(self, token: str) -> int:
         if token.startswith("$"):
@@ -230,6 +255,152 @@ class DirectRunner:
         if op == "advance":
             p.host.clock.advance(float(t[1]))  # type: ignore[attr-defined]
             return 0, {}
+        return self._streaming(t)
+
+    # -- streaming backup and restore -------------------------------------------------------------
+
+    def _real(self, path: str) -> Path:
+        err, real, _ = self.proc.host.resolve(path)
+        assert err == 0, path
+        return real
+
+    def _read_loop(self, inst: int, handle: int, chunk: int, sink: Any) -> tuple[int, int, int, str]:
+        """(err, reads, bytes, sha256) of reading the open file to the end through one aligned buffer."""
+        mem = mmap.mmap(-1, chunk)  # page aligned, as VirtualAlloc / the C# HGlobal seam give
+        view = memoryview(mem)
+        sha, reads, total = hashlib.sha256(), 0, 0
+        try:
+            while True:
+                err, n = self.proc.jet_read_file_instance(inst, handle, view, chunk)
+                reads += 1
+                if err or not n:
+                    return err, reads, total, sha.hexdigest()
+                sha.update(view[:n])
+                if sink is not None:
+                    sink.write(view[:n])
+                total += n
+        finally:
+            view.release()
+            mem.close()
+
+    def _streaming(self, t: list[str]) -> tuple[int, dict[str, Any]]:
+        p, op, h = self.proc, t[0], self.handle
+        if op == "bkbegin":
+            return p.jet_begin_external_backup_instance(h(t[1]), int(t[2], 0)), {}
+        if op == "attachinfo":
+            err, names = p.jet_get_attach_info_instance(h(t[1]))
+            return err, {"databases": names}
+        if op == "attachprobe":
+            buf = bytearray(int(t[2]))
+            err, cb = p.jet_get_attach_info_instance_w(h(t[1]), buf, len(buf))
+            return err, {"cb_actual": cb, "hex": buf.hex()}
+        if op == "open":
+            name = self.last_logs[int(t[3][4:])] if t[3].startswith("@log") else t[3]
+            err, (handle, lo, hi) = p.jet_open_file_instance(h(t[1]), name)
+            if err >= 0:
+                self.vars[t[2]] = handle
+            return err, {"handle": handle, "size": lo | hi << 32}
+        if op == "read":
+            mem = mmap.mmap(-1, int(t[3]))
+            view = memoryview(mem)
+            try:
+                err, n = p.jet_read_file_instance(h(t[1]), h(t[2]), view, len(view))
+                return err, {"n": n, "sha": hashlib.sha256(view[:n]).hexdigest(), "aligned": True}
+            finally:
+                view.release()
+                mem.close()
+        if op == "readmis":
+            cb, off = int(t[3]), int(t[4])
+            mem = mmap.mmap(-1, cb + off)
+            try:
+                err, _ = p.jet_read_file_instance(h(t[1]), h(t[2]), memoryview(mem)[off:], cb, address=buffer_address(mem) + off)
+                return err, {}
+            finally:
+                mem.close()
+        if op == "readall":
+            dest = None if t[4] == "-" else self._real(t[4])
+            if dest is not None:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+            with open(dest, "wb") if dest is not None else open(os.devnull, "wb") as sink:
+                err, reads, total, digest = self._read_loop(h(t[1]), h(t[2]), int(t[3]), sink)
+            return err, {"reads": reads, "bytes": total, "sha": digest}
+        if op == "close":
+            return p.jet_close_file_instance(h(t[1]), h(t[2])), {}
+        if op == "copy":
+            inst, dest = h(t[1]), self._real(t[3])
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            err, (handle, lo, hi) = p.jet_open_file_instance(inst, t[2])
+            with open(dest, "wb") as sink:
+                if not err:
+                    err, _, total, _ = self._read_loop(inst, handle, int(t[4]), sink)
+            if not err:
+                assert total == lo | hi << 32
+                err = p.jet_close_file_instance(inst, handle)
+            return err, {"bytes": total if not err else 0, "sha": hashlib.sha256(dest.read_bytes()).hexdigest()}
+        if op == "loginfo":
+            err, (logs, info) = p.jet_get_log_info_instance2(h(t[1]))
+            if err >= 0 and info is not None:
+                self.loginfos[t[2]] = info
+                self.last_logs = logs
+                return err, {"logs": logs, "gen_low": info.gen_low, "gen_high": info.gen_high, "base_name": info.base_name}
+            return err, {}
+        if op == "copylogs":
+            inst = h(t[1])
+            err, (logs, _) = p.jet_get_log_info_instance2(inst)
+            files = []
+            for name in logs if err >= 0 else []:
+                dest = self._real(t[2] + "\\" + name.rsplit("\\", 1)[-1])
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                err, (handle, lo, hi) = p.jet_open_file_instance(inst, name)
+                if err:
+                    break
+                with open(dest, "wb") as sink:
+                    err, _, total, digest = self._read_loop(inst, handle, int(t[3]), sink)
+                if err or total != lo | hi << 32:
+                    break
+                err = p.jet_close_file_instance(inst, handle)
+                if err:
+                    break
+                files.append({"name": name, "bytes": total, "sha": digest})
+            return err, {"files": files}
+        if op == "loginforaw":
+            err, (cb, info) = p.jet_get_log_info_instance2_w(h(t[1]), None, 0)
+            assert info is not None or err < 0
+            # The face leaves the caller's cbSize as it was (retail esent.dll only asserts it here).
+            extra = {"cb_actual": cb, "cb_size": int(t[2], 0), "gen_low": info.gen_low, "gen_high": info.gen_high, "base_name": info.base_name} if info else {}
+            return err, extra
+        if op == "trunclist":
+            err, logs = p.jet_get_truncate_log_info_instance(h(t[1]))
+            return err, {"logs": logs}
+        if op == "trunclog":
+            return p.jet_truncate_log_instance(h(t[1])), {}
+        if op == "bkend":
+            return p.jet_end_external_backup_instance2(h(t[1]), int(t[2], 0)), {}
+        if op == "bkend1":
+            return p.jet_end_external_backup_instance(h(t[1])), {}
+        if op == "bkstop":
+            return p.jet_stop_backup_instance(h(t[1])), {}
+        if op == "bkstate":
+            return 0, {"state": p.backup_state(h(t[1])).state.value}
+        if op == "filesha":
+            return 0, {"sha": hashlib.sha256(self._real(t[1]).read_bytes()).hexdigest()}
+        if op == "restore":
+            status: list[list[int]] = []
+
+            def record(sesid: int, snp: int, snt: int, prog: tuple[int, int, int]) -> int:
+                status.append([snp, snt, prog[1], prog[2]])
+                return 0
+
+            none = [None if x == "-" else x for x in t[5:8]]
+            rmap = list(zip(t[8::2], t[9::2], strict=True))
+            err = p.jet_external_restore2(t[2], t[3], rmap, t[4], self.loginfos[t[1]], none[0], none[1], none[2], record)
+            return err, {"status": status}
+        if op == "rawrestore":
+            base = self.loginfos[t[1]]
+            if int(t[3]) < 0:
+                return -1003, {}  # the native face refuses a negative crstfilemap itself (the engine takes a list)
+            info = LogInfo(base.gen_low, base.gen_high, base.base_name, int(t[2], 0))
+            return p.jet_external_restore2(t[4], t[5], [], t[6], info), {}
         raise ValueError(f"no direct equivalent for {op!r}")
 
 
@@ -240,6 +411,7 @@ class ScenarioRun:
     direct: list[dict[str, Any]]
     face: list[dict[str, Any]]
     face_answers: dict[str, Any]
+    root: Path  # the face run's host folder, left in place for inspection
 
 
 @pytest.fixture(scope="session")
@@ -250,21 +422,33 @@ def native_run_both(native_driver: Driver, native_store_template: Path) -> Calla
     handles and clock readings are identical and every record can be compared exactly.
     """
 
-    def run(workdir: Path, lines: list[str], driver: Driver | None = None) -> ScenarioRun:
+    def run(workdir: Path, lines: list[str], driver: Driver | None = None, template: Path | None = None) -> ScenarioRun:
+        template = template or native_store_template
         root = workdir / "host"
-        shutil.copytree(native_store_template, root)
+        shutil.copytree(template, root)
         runner = DirectRunner(EngineProcess(host_from_env({"ESESIM_FACE_ROOT": str(root)})))
         direct = [runner.step(n, line.split("\t")) for n, line in enumerate(lines)]
         shutil.rmtree(root)
-        shutil.copytree(native_store_template, root)
+        shutil.copytree(template, root)
         script = workdir / "script.txt"
         script.write_text("\n".join(lines) + "\n")
         out = (driver or native_driver).run(root, "run", str(script))
         face = [r for r in out if "face" not in r]
         answers = {r["face"]: r["answer"] for r in out if "face" in r}
-        return ScenarioRun(direct, face, answers)
+        return ScenarioRun(direct, face, answers, root)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def native_streaming_run(native_run_both: Callable[..., ScenarioRun], native_streaming_template: Path, tmp_path_factory: pytest.TempPathFactory) -> ScenarioRun:
+    """The streaming/restore scenario (``streaming_scenario.py``) run both ways once per session.
+
+    Session-scoped because two test modules read it: the streaming tests and the import coverage check.
+    """
+    from streaming_scenario import LINES  # the scenario lives next to its tests (imported by name)
+
+    return native_run_both(tmp_path_factory.mktemp("streaming"), LINES, template=native_streaming_template)
 
 
 def driver_layouts(driver: Driver, workdir: Path) -> tuple[dict[str, Any], dict[str, Any]]:

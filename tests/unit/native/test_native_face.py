@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from streaming_scenario import MULTI_API as STREAMING_MULTI_API
+from streaming_scenario import OP_API as STREAMING_OP_API
 
 from esesim.native import cdefs, face
 
@@ -227,6 +229,7 @@ OP_API = {
 SPEC_SIZES = {
     "JET_INSTANCE_INFO_W": 48,
     "JET_LOGINFO_W": 20,
+    "JET_SNPROG": 12,
     "JET_RSTMAP_W": 16,
     "JET_RSTINFO_W": 48,
     "JET_LGPOS": 8,
@@ -239,10 +242,10 @@ LINES = [line.replace(" ", "\t") for line, _, _ in SCENARIO]
 
 
 def _imports() -> dict[str, str]:
-    """C# method name -> esent.dll entry point, for every DllImport in EsentNative.cs."""
+    """C# method name -> esent.dll entry point, for every esent.dll DllImport in EsentNative.cs (kernel32's excluded)."""
     text = ESENT_NATIVE.read_text()
     out = {}
-    for attrs, method in re.findall(r"\[DllImport\(([^\]]*)\)\]\s*public static extern int (\w+)\(", text):
+    for attrs, method in re.findall(r"\[DllImport\((EsentDll[^\]]*)\)\]\s*public static extern int (\w+)\(", text):
         m = re.search(r'EntryPoint = "(\w+)"', attrs)
         out[method] = m.group(1) if m else method
     return out
@@ -267,8 +270,14 @@ def test_face_exports_are_esent_names_and_cover_every_import() -> None:
 
 def test_native_methods_follow_style_rule_7() -> None:
     text = ESENT_NATIVE.read_text()
-    for block in re.findall(r"\[DllImport\(([^\]]*)\)\]\s*public static extern (\w+) (\w+)\(([^)]*)\)", text):
+    blocks = re.findall(r"\[DllImport\(([^\]]*)\)\]\s*(?:\[return: [^\]]*\]\s*)?public static extern (\w+) (\w+)\(([^)]*)\)", text)
+    assert len(blocks) == text.count("[DllImport(")  # the regex sees every import
+    for block in blocks:
         attrs, ret, name, params = block
+        if not attrs.startswith("EsentDll"):
+            # The separate kernel32 class (rule 7): Win32 reports errors through GetLastError.
+            assert attrs.startswith('"kernel32.dll"') and "SetLastError = true" in attrs and "ExactSpelling = true" in attrs, name
+            continue
         assert "ExactSpelling = true" in attrs and ret == "int", name
         assert ("string" not in params) or "CharSet = CharSet.Unicode" in attrs, name
         assert re.search(r"\b(ulong|long)\b", params) is None, name  # unsigned long is uint, handles IntPtr
@@ -381,9 +390,13 @@ def test_every_engine_block_is_freed_exactly_once(scenario: Any) -> None:
     assert scenario.face_answers["errors"] == {"ok": True, "result": []}
 
 
-def test_every_import_is_exercised_through_the_face(scenario: Any) -> None:
+def test_every_import_is_exercised_through_the_face(scenario: Any, native_streaming_run: Any) -> None:
     exercised = {OP_API[r["op"]] for r in scenario.face if r["op"] in OP_API} | {"JetFreeBuffer"}
     exercised |= {"JetSetSystemParameterW"}  # both C# declarations bind this one export
+    # The streaming and restore family runs in its own scenario (streaming_scenario.py); a step
+    # counts only when it succeeded or failed inside the call, i.e. it reached the export.
+    for rec in native_streaming_run.face:
+        exercised |= {STREAMING_OP_API[rec["op"]]} if rec["op"] in STREAMING_OP_API else STREAMING_MULTI_API.get(rec["op"], set())
     assert set(_imports().values()) == exercised
 
 

@@ -5,11 +5,15 @@
 //
 //   mono FaceDriver.exe layouts          struct layouts as Marshal sees them, and as the C side does
 //   mono FaceDriver.exe run SCRIPT       execute SCRIPT (one tab-separated step per line)
+//
+// Windows paths in copy steps ("C:\\bk\\one.edb") map to the face's volume folders
+// (<ESESIM_FACE_ROOT>/vol_C/bk/one.edb), as the engine's Host maps them.
 using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Reflection;
 using System.Runtime.InteropServices;
+using System.Security.Cryptography;
 using System.Text;
 using ansible_collections.esent.backup.plugins.module_utils.EsentApi;
 using ansible_collections.esent.backup.plugins.module_utils.EsentNative;
@@ -21,6 +25,8 @@ public static class FaceDriver
     private static extern int EsesimFaceQueryW(string request, StringBuilder response, uint cchMax, out uint cchActual);
 
     private static readonly Dictionary<string, IntPtr> Vars = new Dictionary<string, IntPtr>();
+    private static readonly Dictionary<string, LogInfo> LogInfos = new Dictionary<string, LogInfo>();
+    private static string[] lastLogs = new string[0];  // the last loginfo's list: "@logN" names entry N
 
     public static int Main(string[] args)
     {
@@ -192,12 +198,236 @@ public static class FaceDriver
             case "badfree":
                 j.Add("err", NativeMethods.JetFreeBuffer(Handle(t[1])));
                 break;
+            // -- streaming backup ------------------------------------------------------------------
+            case "bkbegin":
+                Jet.BeginExternalBackup(Handle(t[1]), U(t[2]));
+                break;
+            case "attachinfo":
+                j.Add("databases", Jet.GetAttachInfo(Handle(t[1])));
+                break;
+            case "attachprobe":
+                // Raw: a caller buffer of cbMax bytes (silently truncated, *pcbActual the full size).
+                {
+                    byte[] szz = new byte[U(t[2])];
+                    uint actual;
+                    Jet.Check(NativeMethods.JetGetAttachInfoInstanceW(Handle(t[1]), szz, U(t[2]), out actual), "JetGetAttachInfoInstanceW");
+                    j.Add("cb_actual", actual).Add("hex", Hex(szz, szz.Length));
+                }
+                break;
+            case "open":
+                {
+                    BackupFile file = Jet.OpenFile(Handle(t[1]), t[3].StartsWith("@log") ? lastLogs[Convert.ToInt32(t[3].Substring(4))] : t[3]);
+                    Vars[t[2]] = file.Handle;
+                    j.Add("handle", file.Handle.ToInt64()).Add("size", file.Size);
+                }
+                break;
+            case "read":
+                using (IAlignedBuffer buffer = AlignedBuffer.Allocate(checked((int)U(t[3]))))
+                {
+                    int n = Jet.ReadFile(Handle(t[1]), Handle(t[2]), buffer, buffer.Length);
+                    j.Add("n", n).Add("sha", Sha(buffer.Pointer, n)).Add("aligned", buffer.Pointer.ToInt64() % NativeHelpers.BackupBufferAlignment == 0);
+                }
+                break;
+            case "readmis":
+                // Raw: the aligned buffer's pointer moved by t[4] bytes (the buffer has room for it).
+                using (IAlignedBuffer buffer = AlignedBuffer.Allocate(checked((int)(U(t[3]) + U(t[4])))))
+                {
+                    uint actual;
+                    IntPtr pv = new IntPtr(buffer.Pointer.ToInt64() + U(t[4]));
+                    j.Add("err", Jet.Check(NativeMethods.JetReadFileInstance(Handle(t[1]), Handle(t[2]), pv, U(t[3]), out actual), "JetReadFileInstance"));
+                }
+                break;
+            case "readall":
+                ReadAll(Handle(t[1]), Handle(t[2]), checked((int)U(t[3])), t[4], j);
+                break;
+            case "close":
+                Jet.CloseFile(Handle(t[1]), Handle(t[2]));
+                break;
+            case "copy":
+                // The wrapper an agent uses: open, aligned reads to the end, close.
+                using (FileStream dest = Create(t[3]))
+                {
+                    j.Add("bytes", Jet.StreamFile(Handle(t[1]), t[2], dest, checked((int)U(t[4]))));
+                }
+                j.Add("sha", FileSha(t[3]));
+                break;
+            case "loginfo":
+                {
+                    LogInfo info;
+                    lastLogs = Jet.GetLogInfo(Handle(t[1]), out info);
+                    j.Add("logs", lastLogs);
+                    LogInfos[t[2]] = info;
+                    j.Add("gen_low", info.GenLow).Add("gen_high", info.GenHigh).Add("base_name", info.BaseName);
+                }
+                break;
+            case "copylogs":
+                // Every log GetLogInfo lists, through the StreamFile wrapper, into folder t[2].
+                {
+                    LogInfo unused;
+                    List<string> files = new List<string>();
+                    foreach (string name in Jet.GetLogInfo(Handle(t[1]), out unused))
+                    {
+                        string dest = t[2] + "\\" + name.Substring(name.LastIndexOf('\\') + 1);
+                        long bytes;
+                        using (FileStream f = Create(dest))
+                            bytes = Jet.StreamFile(Handle(t[1]), name, f, checked((int)U(t[3])));
+                        files.Add(new Json().Add("name", name).Add("bytes", bytes).Add("sha", FileSha(dest)).ToString());
+                    }
+                    j.Raw("files", "[" + String.Join(", ", files.ToArray()) + "]");
+                }
+                break;
+            case "loginforaw":
+                // Raw: JET_LOGINFO_W with the given cbSize; what comes back, cbSize included.
+                {
+                    NativeHelpers.JET_LOGINFO_W native = new NativeHelpers.JET_LOGINFO_W();
+                    native.cbSize = U(t[2]);
+                    uint actual;
+                    j.Add("err", Jet.Check(NativeMethods.JetGetLogInfoInstance2W(Handle(t[1]), null, 0, out actual, ref native), "JetGetLogInfoInstance2W"));
+                    j.Add("cb_actual", actual).Add("cb_size", native.cbSize).Add("gen_low", native.ulGenLow).Add("gen_high", native.ulGenHigh);
+                    j.Add("base_name", native.szBaseName);
+                }
+                break;
+            case "trunclist":
+                j.Add("logs", Jet.GetTruncateLogInfo(Handle(t[1])));
+                break;
+            case "trunclog":
+                Jet.TruncateLog(Handle(t[1]));
+                break;
+            case "bkend":
+                Jet.EndExternalBackup(Handle(t[1]), U(t[2]));
+                break;
+            case "bkend1":
+                Jet.EndExternalBackup(Handle(t[1]));
+                break;
+            case "bkstop":
+                Jet.StopBackup(Handle(t[1]));
+                break;
+            case "bkstate":
+                {
+                    string answer = Query("{\"op\": \"backup_state\", \"instance\": " + Handle(t[1]).ToInt64() + "}");
+                    int at = answer.IndexOf("\"state\": \"") + 10;
+                    j.Add("state", answer.Substring(at, answer.IndexOf('"', at) - at));
+                }
+                break;
+            case "filesha":
+                j.Add("sha", FileSha(t[1]));
+                break;
+            // -- restore ----------------------------------------------------------------------------
+            case "restore":
+                Restore(t, j);
+                break;
+            case "rawrestore":
+                // Raw: JET_LOGINFO_W with the given cbSize and a given crstfilemap over a NULL map.
+                {
+                    NativeHelpers.JET_LOGINFO_W native = LogInfos[t[1]].ToNative();
+                    native.cbSize = U(t[2]);
+                    int err = NativeMethods.JetExternalRestore2W(t[4], t[5], IntPtr.Zero, Convert.ToInt32(t[3]), t[6], ref native, null, null, null, null);
+                    j.Add("err", Jet.Check(err, "JetExternalRestore2W"));
+                }
+                break;
             case "advance":
                 Query("{\"op\": \"advance\", \"seconds\": " + t[1] + "}");
                 break;
             default:
                 throw new ArgumentException("unknown step " + t[0]);
         }
+    }
+
+    // -- streaming helpers -------------------------------------------------------------------------
+
+    private static string RealPath(string windowsPath)
+    {
+        string root = Environment.GetEnvironmentVariable("ESESIM_FACE_ROOT");
+        string volume = "vol_" + Char.ToUpperInvariant(windowsPath[0]);
+        string rest = windowsPath.Substring(3).Replace('\\', Path.DirectorySeparatorChar);
+        return Path.Combine(Path.Combine(root, volume), rest);
+    }
+
+    private static FileStream Create(string windowsPath)
+    {
+        string real = RealPath(windowsPath);
+        Directory.CreateDirectory(Path.GetDirectoryName(real));
+        return new FileStream(real, FileMode.Create, FileAccess.Write);
+    }
+
+    private static string FileSha(string windowsPath)
+    {
+        using (SHA256 sha = SHA256.Create())
+        using (FileStream f = new FileStream(RealPath(windowsPath), FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
+            return Hex(sha.ComputeHash(f), 32);
+    }
+
+    private static string Sha(IntPtr p, int n)
+    {
+        byte[] copy = new byte[n];
+        Marshal.Copy(p, copy, 0, n);
+        using (SHA256 sha = SHA256.Create())
+            return Hex(sha.ComputeHash(copy), 32);
+    }
+
+    private static string Hex(byte[] b, int n)
+    {
+        StringBuilder s = new StringBuilder();
+        for (int i = 0; i < n; i++)
+            s.Append(b[i].ToString("x2"));
+        return s.ToString();
+    }
+
+    // Read the open file to the end through one page-aligned buffer (dest "-": hash only).
+    private static void ReadAll(IntPtr instance, IntPtr handle, int chunk, string dest, Json j)
+    {
+        int reads = 0;
+        long total = 0;
+        FileStream output = dest == "-" ? null : Create(dest);
+        IAlignedBuffer buffer = AlignedBuffer.Allocate(chunk);
+        try
+        {
+            using (SHA256 sha = SHA256.Create())
+            {
+                byte[] managed = new byte[chunk];
+                while (true)
+                {
+                    int n = Jet.ReadFile(instance, handle, buffer, chunk);
+                    reads++;
+                    if (n == 0)
+                        break;
+                    Marshal.Copy(buffer.Pointer, managed, 0, n);
+                    sha.TransformBlock(managed, 0, n, null, 0);
+                    if (output != null)
+                        output.Write(managed, 0, n);
+                    total += n;
+                }
+                sha.TransformFinalBlock(new byte[0], 0, 0);
+                j.Add("reads", reads).Add("bytes", total).Add("sha", Hex(sha.Hash, 32));
+            }
+        }
+        finally
+        {
+            buffer.Dispose();
+            if (output != null)
+                output.Dispose();
+        }
+    }
+
+    // restore LI CHK LOG BKLOG TARGET TLOG TCHK [OLD NEW]... ("-" is NULL); records the status calls.
+    private static void Restore(string[] t, Json j)
+    {
+        List<KeyValuePair<string, string>> map = new List<KeyValuePair<string, string>>();
+        for (int i = 8; i + 1 < t.Length; i += 2)
+            map.Add(new KeyValuePair<string, string>(t[i], t[i + 1]));
+        List<string> calls = new List<string>();
+        RestoreStatus status = delegate(uint snp, uint snt, uint done, uint total)
+        {
+            calls.Add("[" + snp + ", " + snt + ", " + done + ", " + total + "]");
+            return 0;
+        };
+        j.Add("err", Jet.ExternalRestore2(t[2], t[3], map, t[4], LogInfos[t[1]], Null(t[5]), Null(t[6]), Null(t[7]), status));
+        j.Raw("status", "[" + String.Join(", ", calls.ToArray()) + "]");
+    }
+
+    private static string Null(string token)
+    {
+        return token == "-" ? null : token;
     }
 
     private static void Instances(InstanceInfo[] infos, Json j)
