@@ -185,7 +185,7 @@ def soft_recover(
                 missing.pop(dbid, None)
                 db = dbs.pop(dbid, None)
                 if db is not None:
-                    err = _make_consistent(db, stream_sign, pos, cur_gen, clock)
+                    err = make_consistent(db, stream_sign, pos, cur_gen, clock)
                     db.close()
                     if err:
                         close_all()
@@ -206,7 +206,7 @@ def soft_recover(
         return _fail(jet.AttachedDatabaseMismatch, f"attached database(s) missing: {', '.join(missing.values())}")
     done = []
     for db in dbs.values():
-        err = _make_consistent(db, stream_sign, last, cur_gen, clock)
+        err = make_consistent(db, stream_sign, last, cur_gen, clock)
         db.close()
         if err:
             close_all()
@@ -215,8 +215,13 @@ def soft_recover(
     return RecoveryResult(jet.SUCCESS, header=current.header, end=current.end, replayed=replayed, databases=done)
 
 
-def _make_consistent(db: DatabaseFile, sign_log: Signature, pos: Lgpos, cur_gen: int, clock: Clock) -> int:
-    """Flush replayed pages and stamp the header Clean Shutdown at ``pos``."""
+def make_consistent(db: DatabaseFile, sign_log: Signature, pos: Lgpos, cur_gen: int, clock: Clock, *, hard_restore: bool = False) -> int:
+    """Flush replayed pages and stamp the header Clean Shutdown at ``pos``.
+
+    Args:
+        hard_restore: also clear the backup slots the copied database carried (spec 5.4): the
+            next incremental then needs a new full (-560).
+    """
     err = db.flush()
     if err:
         return err
@@ -229,4 +234,7 @@ def _make_consistent(db: DatabaseFile, sign_log: Signature, pos: Lgpos, cur_gen:
     h.logtime_detach = h.logtime_consistent
     h.gen_min_required = h.gen_max_required = 0
     h.gen_max_committed = max(h.gen_max_committed, cur_gen)
+    if hard_restore:
+        h.bkinfo_full_cur = h.bkinfo_snapshot_cur = None
+        h.bkinfo_full_prev = None  # a hard recovery: the next incremental needs a new full (-560)
     return db.write_header()

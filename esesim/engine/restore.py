@@ -20,9 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import constants as C
 from . import jet, lognames, recovery
-from .clock import logtime
 from .database import DatabaseFile, read_header
 from .entry import api as _api
 from .lgpos import Lgpos, Signature
@@ -241,7 +239,7 @@ class RestoreApi:
                 return err
             last = Lgpos.at(chain[-1].header.gen, chain[-1].end)
             for db in dbs.values():
-                err = _make_restored_clean(db, sign, last, chain[-1].header.gen, self.clock)
+                err = recovery.make_consistent(db, sign, last, chain[-1].header.gen, self.clock, hard_restore=True)
                 if err:
                     return self._err(err, f"cannot make {db.path} consistent")
         finally:
@@ -387,19 +385,3 @@ class RestoreApi:
         self.last_recovery = res
         return self._err(res.err, res.detail) if res.err else jet.SUCCESS
 
-
-def _make_restored_clean(db: DatabaseFile, sign_log: Signature, pos: Lgpos, last_gen: int, clock: Clock) -> int:
-    """Spec 5.4: Clean Shutdown, consistent position set, required range 0, backup slots of the copy cleared."""
-    err = db.flush()
-    if err:
-        return err
-    h = db.header
-    h.dbstate = C.JET_dbstateCleanShutdown
-    h.sign_log = sign_log
-    h.lgpos_consistent = h.lgpos_detach = pos
-    h.logtime_consistent = h.logtime_detach = logtime(clock)
-    h.gen_min_required = h.gen_max_required = 0
-    h.gen_max_committed = max(h.gen_max_committed, last_gen)
-    h.bkinfo_full_cur = h.bkinfo_snapshot_cur = None
-    h.bkinfo_full_prev = None  # a hard recovery: the next incremental needs a new full (-560)
-    return db.write_header()
