@@ -9,21 +9,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from engine_rig import make_host as _make_host
+from engine_rig import make_spec as _make_spec
 
-from esesim.engine import FaultRegistry, Host, OwnerService, SimClock, StoreSpec
-
-
-def _make_host(root: Path) -> Host:
-    host = Host(root, clock=SimClock(), faults=FaultRegistry(seed=7))
-    for letter in "CDL":
-        host.add_volume(letter)
-    return host
-
-
-def _make_spec(**overrides: object) -> StoreSpec:
-    kw: dict[str, object] = {"log_path": "L:\\logs", "system_path": "L:\\logs", "db_paths": ["D:\\db\\store.edb"], "log_kb": 64}
-    kw.update(overrides)
-    return StoreSpec(**kw)  # type: ignore[arg-type]
+from esesim.engine import Host, OwnerService, StoreSpec
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from esesim.engine import EngineProcess, FaultRegistry, Host, OwnerService, SimClock, StoreSpec
+from engine_rig import DB, LOGS, make_host, make_spec  # noqa: F401  (re-exported to the tests)
+
+from esesim.engine import EngineProcess, OwnerService
 
 # Appendix A.
 JET_errInvalidGrbit = -900
@@ -34,23 +36,11 @@ JET_bitTermStopBackup = 0x4
 JET_paramOSSnapshotTimeout = 82
 DEFAULT_TIMEOUT_S = 70.0  # 70 000 ms
 BKINFO_TYPE_OS_SNAPSHOT = 1
-DB = "D:\\db\\store.edb"
 GONE = "GONE"
 
 
-def make_host(root: Path) -> Host:
-    """A host with volumes C:, D: (databases) and L: (logs) on a simulated clock."""
-    host = Host(root, clock=SimClock(), faults=FaultRegistry(seed=7))
-    for letter in "CDL":
-        host.add_volume(letter)
-    return host
 
 
-def make_spec(**overrides: object) -> StoreSpec:
-    """The test store: database on D:, logs and checkpoint on L:, 64 KB logs."""
-    kw: dict[str, object] = {"log_path": "L:\\logs", "system_path": "L:\\logs", "db_paths": [DB], "log_kb": 64}
-    kw.update(overrides)
-    return StoreSpec(**kw)  # type: ignore[arg-type]
 
 
 def start_owner(root: Path, **spec: object) -> OwnerService:

@@ -13,7 +13,9 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from esesim.engine import EngineProcess, FaultRegistry, Host, HostedStore, Ledger, SimClock, StoreSpec, Workload, open_store
+from engine_rig import DB, LOGS, make_host, make_spec  # noqa: F401  (re-exported to the tests)
+
+from esesim.engine import EngineProcess, Host, HostedStore, Ledger, Workload, open_store
 from esesim.engine.streaming import LogInfo
 from esesim.engine.volumes import ACCESS_WRITE, CREATE_ALWAYS, SHARE_NONE, join
 
@@ -24,23 +26,10 @@ JET_bitBackupSnapshot = 0x10
 JET_bitBackupEndNormal = 0x1
 JET_bitBackupEndAbort = 0x2
 JET_bitBackupTruncateDone = 0x100
-DB = "D:\\db\\store.edb"
-LOGS = "L:\\logs"
 
 
-def make_host(root: Path) -> Host:
-    """A host with C: (backups), D: (databases) and L: (logs) on a simulated clock."""
-    host = Host(root, clock=SimClock(), faults=FaultRegistry(seed=7))
-    for letter in "CDL":
-        host.add_volume(letter)
-    return host
 
 
-def make_spec(**overrides: object) -> StoreSpec:
-    """The test store: database on D:, logs and checkpoint on L:, 64 KB logs."""
-    kw: dict[str, object] = {"log_path": LOGS, "system_path": LOGS, "db_paths": [DB], "log_kb": 64}
-    kw.update(overrides)
-    return StoreSpec(**kw)  # type: ignore[arg-type]
 
 
 @dataclass
