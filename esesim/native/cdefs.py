@@ -192,44 +192,8 @@ C_SOURCE = r"""
 #include <stdint.h>
 #include <uchar.h>
 
-typedef int32_t JET_ERR;
-typedef uint32_t JET_GRBIT;
-typedef uintptr_t JET_API_PTR;
-typedef uintptr_t JET_INSTANCE;
-typedef uintptr_t JET_SESID;
-typedef uintptr_t JET_OSSNAPID;
-typedef uintptr_t JET_HANDLE;
-typedef uint32_t JET_SNP;
-typedef uint32_t JET_SNT;
-
 #pragma pack(push, 8)
-typedef struct {
-    JET_INSTANCE hInstanceId;
-    char16_t *szInstanceName;
-    JET_API_PTR cDatabases;
-    char16_t **szDatabaseFileName;
-    char16_t **szDatabaseDisplayName;
-    char16_t **szDatabaseSLVFileName_Obsolete;
-} JET_INSTANCE_INFO_W;
-
-typedef struct {
-    char16_t *szDatabaseName;
-    char16_t *szNewDatabaseName;
-} JET_RSTMAP_W;
-
-typedef struct {
-    uint32_t cbSize;
-    uint32_t ulGenLow;
-    uint32_t ulGenHigh;
-    char16_t szBaseName[4];
-} JET_LOGINFO_W;
-
-typedef struct {
-    uint32_t cbStruct;
-    uint32_t cunitDone;
-    uint32_t cunitTotal;
-} JET_SNPROG;
-
+""" + CDEF_TYPES + r"""
 #pragma pack(push, 1)
 """ + CDEF_PACKED + r"""
 #pragma pack(pop)
