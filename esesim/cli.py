@@ -2,7 +2,10 @@
 
 Test and demo tool: do not use in production.
 
-    esesim fleet up --hosts N --dir DIR      start N hosts (one background process), write DIR/inventory.yml
+    esesim fleet up --hosts N --dir DIR [--no-agent]
+                                             start N hosts (one background process), write DIR/inventory.yml;
+                                             each host has a service-owned demo store (EseDemoService, live
+                                             workload) and an agent-hosted store, and the agent installed
     esesim fleet down --dir DIR              stop that process (every host, shell and command with it)
     esesim status --dir DIR                  per-host shells, request counts, armed faults and hits
     esesim fault --dir DIR [--host H] arm POINT [--action A] [--user U] [--nth N] [--times T] [--seconds S]
@@ -38,6 +41,11 @@ from .winrm import POINTS, SimHost
 USER = "ansible"
 DRIVES = ("C", "D", "L", "E")
 STATE = "fleet.json"
+# The demo workload: a few commits per second per host on one ticker thread keeps 30 hosts
+# comfortably on 2 cores (each commit is one log flush of a few hundred bytes).
+DEMO_COMMITS_PER_SECOND = 2.0
+DEMO_LOG_KB = 256
+TICK_SECONDS = 0.5
 PR_SET_PDEATHSIG = 1
 
 
@@ -102,6 +110,41 @@ def build_hosts(fleet_dir: Path, count: int, password: str) -> list[SimHost]:
     return hosts
 
 
+def _spec(inst: dict[str, Any]) -> Any:
+    from .engine import StoreSpec  # noqa: PLC0415 - the engine is only needed once agents are attached
+
+    return StoreSpec(log_path=inst["log_path"], system_path=inst["system_path"], db_paths=list(inst["databases"]),
+                     instance_name=inst["name"], log_kb=DEMO_LOG_KB)
+
+
+def attach_demo_stores(host: SimHost, *, install_agent: bool = True, workload_rate: float = DEMO_COMMITS_PER_SECOND) -> Any:
+    """Give a fleet host its agent side and demo stores (issue 7 item 5).
+
+    The service-owned store (``owner_service: EseDemoService``) runs in a simulated service with a
+    live workload of ``workload_rate`` commits per second; the agent-hosted store is created clean
+    and waits for an agent (its ``workload`` op commits into it). The agent is pre-installed
+    unless ``install_agent`` is False. No ticker thread per host: the fleet runs one for all.
+    """
+    from .agent.simhost import attach_agent  # noqa: PLC0415
+
+    ahost = attach_agent(host, install=install_agent, ticker=False)
+    service, agent_store = instances_for(host.name)
+    if ahost.create_store(_spec(agent_store)):
+        raise RuntimeError(f"{host.name}: creating the agent-hosted store failed")
+    ahost.add_service(service["owner_service"], _spec(service), workload_rate=workload_rate)
+    return ahost
+
+
+def _ticker(ahosts: list[Any], stop: threading.Event, interval: float = TICK_SECONDS) -> None:
+    """One thread for the whole fleet: leases of every agent and a few commits per host per tick."""
+    while not stop.wait(interval):
+        for ahost in ahosts:
+            try:
+                ahost.tick()
+            except Exception:  # noqa: S112 - one host's failed tick must not stop the others
+                continue
+
+
 def write_inventory(fleet_dir: Path, hosts: list[SimHost]) -> Path:
     secret = str((fleet_dir / "secrets" / "winrm_password").resolve())
     hostvars = {
@@ -125,12 +168,16 @@ def write_inventory(fleet_dir: Path, hosts: list[SimHost]) -> Path:
     return path
 
 
-def serve(fleet_dir: Path, count: int, watch_pid: int | None) -> int:
+def serve(fleet_dir: Path, count: int, watch_pid: int | None, *, agent: bool = True, demo: bool = True) -> int:
     """Run the fleet in this process until SIGTERM, or until ``watch_pid`` dies."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    hosts = [h.start() for h in build_hosts(fleet_dir, count, _password(fleet_dir))]
+    hosts = build_hosts(fleet_dir, count, _password(fleet_dir))
+    ahosts = [attach_demo_stores(h, install_agent=agent) for h in hosts] if demo else []
+    hosts = [h.start() for h in hosts]
+    ticker = threading.Thread(target=_ticker, args=(ahosts, stop), name="fleet-ticker", daemon=True)
+    ticker.start()
     write_inventory(fleet_dir, hosts)
     state = {"pid": os.getpid(), "hosts": {h.name: h.port for h in hosts}, "user": USER}
     tmp = fleet_dir / (STATE + ".tmp")
@@ -141,13 +188,17 @@ def serve(fleet_dir: Path, count: int, watch_pid: int | None) -> int:
             if watch_pid and not _pid_alive(watch_pid):
                 break
     finally:
+        stop.set()
+        ticker.join(timeout=5)
         for h in hosts:
             h.stop()
+        for a in ahosts:
+            a.close()
         (fleet_dir / STATE).unlink(missing_ok=True)
     return 0
 
 
-def fleet_up(fleet_dir: Path, count: int, foreground: bool) -> int:
+def fleet_up(fleet_dir: Path, count: int, foreground: bool, *, agent: bool = True, demo: bool = True) -> int:
     fleet_dir.mkdir(parents=True, exist_ok=True)
     state = _state(fleet_dir)
     if state and _pid_alive(state["pid"]):
@@ -157,12 +208,12 @@ def fleet_up(fleet_dir: Path, count: int, foreground: bool) -> int:
     _password(fleet_dir)
     if foreground:
         _die_with_parent()
-        return serve(fleet_dir, count, os.getppid())
+        return serve(fleet_dir, count, os.getppid(), agent=agent, demo=demo)
     log = open(fleet_dir / "fleet.log", "ab")  # noqa: SIM115 - handed to the child
     cmd = [sys.executable, "-m", "esesim.cli", "fleet", "serve", "--dir", str(fleet_dir), "--hosts", str(count),
-           "--watch-pid", str(os.getppid())]
+           "--watch-pid", str(os.getppid())] + ([] if agent else ["--no-agent"]) + ([] if demo else ["--no-demo-stores"])
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
-    for _ in range(300):  # bounded: 30 s for N hosts to bind their ports
+    for _ in range(600):  # bounded: 60 s for N hosts to create their stores and bind their ports
         if (fleet_dir / STATE).exists() or proc.poll() is not None:
             break
         time.sleep(0.1)
@@ -232,12 +283,16 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--hosts", type=int, default=1)
     up.add_argument("--dir", type=Path, required=True)
     up.add_argument("--foreground", action="store_true", help="serve in this process until interrupted")
+    up.add_argument("--no-agent", action="store_true", help="leave the agent uninstalled (steps answer -10013 until installed)")
+    up.add_argument("--no-demo-stores", action="store_true", help="hosts without engine, stores or agent (WinRM only)")
     down = fleet.add_parser("down")
     down.add_argument("--dir", type=Path, required=True)
     srv = fleet.add_parser("serve", help=argparse.SUPPRESS)
     srv.add_argument("--dir", type=Path, required=True)
     srv.add_argument("--hosts", type=int, default=1)
     srv.add_argument("--watch-pid", type=int, default=None)
+    srv.add_argument("--no-agent", action="store_true")
+    srv.add_argument("--no-demo-stores", action="store_true")
     st = sub.add_parser("status")
     st.add_argument("--dir", type=Path, required=True)
     fault = sub.add_parser("fault", help="arm or clear faults: " + "; ".join(f"{k}: {v}" for k, v in POINTS.items()))
@@ -254,10 +309,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.cmd == "fleet":
         if args.fleet_cmd == "up":
-            return fleet_up(args.dir.resolve(), args.hosts, args.foreground)
+            return fleet_up(args.dir.resolve(), args.hosts, args.foreground, agent=not args.no_agent, demo=not args.no_demo_stores)
         if args.fleet_cmd == "down":
             return fleet_down(args.dir.resolve())
-        return serve(args.dir.resolve(), args.hosts, args.watch_pid)
+        return serve(args.dir.resolve(), args.hosts, args.watch_pid, agent=not args.no_agent, demo=not args.no_demo_stores)
     if args.cmd == "status":
         return _each_host(args.dir.resolve(), None, {"op": "status"})
     doc: dict[str, Any] = {"op": args.op}

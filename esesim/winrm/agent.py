@@ -4,11 +4,10 @@ Test-only code: do not use directly. When a command is the collection's bootstra
 host hands the request bytes read from stdin to ``host.agents`` and writes the reply bytes
 to stdout verbatim, as the real bootstrap relays the agent's pipe reply.
 
-Seam for the next issue (the simulated agent): replace the entry point of a host with
-``host.agents.set_entry(fn)`` where ``fn(request: bytes, call: AgentCall) -> bytes``, or add
-single operations with ``host.agents.register_op(name, fn)`` where
-``fn(request: dict, call: AgentCall) -> dict`` returns the ``result`` object. Until then
-only ``ping`` answers; every other op gets ``ok: false`` with a clear error.
+The simulated agent (``esesim.agent.simhost.attach_agent``) replaces the entry point with
+``host.agents.set_entry(fn)`` where ``fn(request: bytes, call: AgentCall) -> bytes`` and sets
+``call.extra["rc"]`` when the bootstrap itself fails (exit 1), and registers a restart hook.
+Without it only ``ping`` answers (single ops can be added with ``register_op``).
 """
 
 from __future__ import annotations
@@ -72,6 +71,8 @@ class AgentRegistry:
         self.calls = 0  # how many bootstrap runs reached the agent (tests assert on it)
         self.pid = 4000 + (os.getpid() % 1000)
         self.boot_id = str(uuid.uuid4())
+        # Called by a host restart (esesim.agent.simhost kills its agent processes there).
+        self.restart_hooks: list[Callable[[], None]] = []
 
     def set_entry(self, entry: EntryPoint | None) -> None:
         """Replace the whole entry point (None restores the op dispatcher)."""
@@ -86,6 +87,8 @@ class AgentRegistry:
         """A host restart: the agent process is gone; the next one has a new pid and boot id."""
         self.pid += 4
         self.boot_id = str(uuid.uuid4())
+        for hook in list(self.restart_hooks):
+            hook()
 
     def handle(self, request: bytes, call: AgentCall) -> bytes:
         with self._lock:

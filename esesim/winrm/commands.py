@@ -133,7 +133,7 @@ def run(host: SimHost, command: str, args: list[str], stdin: bytes, io: ProcessI
         host.record("bootstrap", line, layers=decoded.layers, stdin=len(stdin))
         call = AgentCall(host_name=host.name, cancel=io.cancel, boot_id="", pid=0)
         io.out(host.agents.handle(stdin, call))
-        return 0
+        return int(call.extra.get("rc", 0))  # the bootstrap exits 1 when it failed itself
     body = strip_noise(normalised)
     handled = ansible_scripts.dispatch(host, body, stdin, io)
     if handled is not None:

@@ -13,6 +13,11 @@ with the JSON request (ASCII only) as ``in_data``. The script:
   picks the agent's state file ``agents\\<key>.json`` without parsing any JSON;
 * refuses to run in ConstrainedLanguage mode (AppLocker/WDAC) with a protocol-shaped error,
   because the agent, the pipe client and the process launch all need FullLanguage;
+* never starts an agent for a read that must not: a third routing token ``peek`` (``instance_info``
+  and ``status``, see ``_protocol.PEEK_OPS``) makes it run the installed ``agent.ps1 -Route <key>
+  -Peek`` once, in the foreground, with the request on its stdin, when no agent of the route runs.
+  That run reads headers and lists files from disk and answers ``agent: not running``; it writes no
+  state file, opens no pipe and never calls JetInit;
 * makes sure the agent of that key runs: reads its state file, and if the recorded process is
   gone starts the already compiled agent (``agent.ps1 -Route <key>``) through ``Win32_Process.Create`` (outside the WinRM
   job, so it survives the shell). It never compiles anything: compiling happens once, at
@@ -62,30 +67,35 @@ $e = '{"ok":false,"result":{},"error":{"jet":' + $c + ',"name":"","message":"' +
 exit 1
 }
 if ($ExecutionContext.SessionState.LanguageMode -ne 'FullLanguage') {
-Out-Err -10014 'PowerShell runs in ConstrainedLanguage mode (AppLocker/WDAC); the esent.backup agent needs FullLanguage'
+Out-Err -10014 'ConstrainedLanguage mode (AppLocker/WDAC): the agent needs FullLanguage'
 }
 $lines = @(foreach ($in in $input) { $in })
-$route = "$($lines[0])".Split(' ')
-if ($route.Count -ne 2 -or $route[0] -ne 'ESENTBACKUP1' -or $route[1] -notmatch '^[0-9a-z]{1,32}$') {
+$rt = "$($lines[0])".Split(' ')
+if ($rt.Count -lt 2 -or $rt.Count -gt 3 -or $rt[0] -ne 'ESENTBACKUP1' -or $rt[1] -notmatch '^[0-9a-z]{1,32}$') {
 Out-Err -10010 'stdin must start with the line ESENTBACKUP1 <routing key>'
 }
 $req = [string]::Join("`n", @($lines | Select-Object -Skip 1))
 $dir = Join-Path $env:ProgramData 'esent.backup'
-$stateFile = Join-Path $dir "agents\$($route[1]).json"
-$launcher = Join-Path $dir 'agent.ps1'
+$stateFile = Join-Path $dir "agents\$($rt[1]).json"
+$lnc = Join-Path $dir 'agent.ps1'
 $state = $null
 if (Test-Path -LiteralPath $stateFile) { $state = Get-Content -LiteralPath $stateFile -Raw | ConvertFrom-Json }
-if (-not $state -or -not (Get-Process -Id $state.pid -ErrorAction SilentlyContinue)) {
-if (-not (Test-Path -LiteralPath $launcher)) { Out-Err -10013 "agent not installed: $launcher is missing" }
-$ps = Join-Path $env:SystemRoot 'System32\WindowsPowerShell\v1.0\powershell.exe'
-$cl = "`"$ps`" -NoProfile -NonInteractive -ExecutionPolicy Bypass -File `"$launcher`" -Route $($route[1])"
+if (-not $state -or -not (Get-Process -Id $state.pid -EA 0)) {
+if (-not (Test-Path -LiteralPath $lnc)) { Out-Err -10013 "agent not installed: $lnc is missing" }
+$ps = "$env:windir\System32\WindowsPowerShell\v1.0\powershell.exe"
+if ($rt[2] -eq 'peek') {
+$o = $req | & $ps -NoP -NonI -Exec Bypass -File $lnc -Route $rt[1] -Peek
+[Console]::Out.Write(($o -join "`n"))
+exit $LASTEXITCODE
+}
+$cl = "`"$ps`" -NoP -NonI -Exec Bypass -File `"$lnc`" -Route $($rt[1])"
 $r = Invoke-CimMethod -ClassName Win32_Process -MethodName Create -Arguments @{ CommandLine = $cl }
-if ($r.ReturnValue -ne 0) { Out-Err -10002 "Win32_Process.Create failed with $($r.ReturnValue)" }
+if ($r.ReturnValue -ne 0) { Out-Err -10002 "Win32_Process.Create: $($r.ReturnValue)" }
 $state = $null
 for ($i = 0; $i -lt 150 -and -not $state; $i++) {
 Start-Sleep -Milliseconds 200
 if (Test-Path -LiteralPath $stateFile) { $state = Get-Content -LiteralPath $stateFile -Raw | ConvertFrom-Json }
-if ($state -and -not (Get-Process -Id $state.pid -ErrorAction SilentlyContinue)) { $state = $null }
+if ($state -and -not (Get-Process -Id $state.pid -EA 0)) { $state = $null }
 }
 if (-not $state) { Out-Err -10002 "the agent did not start within 30 s; see $dir\agent.log" }
 }
@@ -105,7 +115,7 @@ $out = [Console]::OpenStandardOutput()
 $buf = New-Object byte[] 65536
 while ($len -gt 0) {
 $k = $pipe.Read($buf, 0, [Math]::Min($buf.Length, $len))
-if ($k -le 0) { Out-Err -10005 "the agent closed the pipe with $len reply bytes missing" }
+if ($k -le 0) { Out-Err -10005 "the agent closed the pipe, $len bytes missing" }
 $out.Write($buf, 0, $k)
 $len -= $k
 }

@@ -134,7 +134,10 @@ OPS = {
             Field("target", "str", True, description="Folder the store is restored into."),
             Field("overwrite", "bool", description="Replace live files (moved aside until the restored store is clean)."),
         ), "Stage the set, hard-restore with a restore map, verify the result."),
-        OpSpec("verify", "read", "none", (Field("backup_set", "str", True),), "Re-read a set and check it against its manifest."),
+        OpSpec("verify", "read", "optional", (
+            Field("backup_set", "str", True),
+            Field("session_id", "str", description="The session whose set this is: a passing verification then allows its truncation."),
+        ), "Re-read a set and check it against its manifest."),
         OpSpec("prune", "mutating", "none", (
             _DEST,
             Field("keep_full", "int", True, minimum=1, description="Complete full chains to keep."),
@@ -317,14 +320,23 @@ def routing_key(instance: t.Optional[dict]) -> str:
     return hashlib.sha256(f"{folder}|{base}".encode()).hexdigest()[:16]
 
 
+# Ops that must never start an agent: with no agent of the route running, the bootstrap runs
+# the installed agent once, read-only (``agent.ps1 -Peek``: no state file, no pipe, no JetInit),
+# and it answers from disk with ``agent: not running``. The routing line says so with a third
+# token, so the bootstrap still never parses JSON.
+PEEK_OPS = frozenset({"instance_info", "status"})
+PEEK_TOKEN = "peek"
+
+
 def frame_request(request: dict) -> str:
     """Return the bootstrap's stdin for a request: the routing line, then compact ASCII JSON."""
     body = json.dumps(request, separators=(",", ":"), sort_keys=True, ensure_ascii=True)
-    return f"{FRAME_MAGIC} {routing_key(request.get('instance'))}\n{body}"
+    peek = f" {PEEK_TOKEN}" if request.get("op") in PEEK_OPS else ""
+    return f"{FRAME_MAGIC} {routing_key(request.get('instance'))}{peek}\n{body}"
 
 
 def unframe_request(data: t.Union[bytes, str]) -> tuple[str, str]:
-    """Split bootstrap stdin into (routing key, request JSON text); the agent side of frame_request.
+    """Split bootstrap stdin into (routing key, request JSON text); the agent side of frame_request (a peek token is allowed).
 
     Raises:
         ProtocolError: the routing line is missing or malformed (field ``frame``).
@@ -332,8 +344,8 @@ def unframe_request(data: t.Union[bytes, str]) -> tuple[str, str]:
     text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
     head, sep, body = text.partition("\n")
     parts = head.strip().split(" ")
-    if not sep or len(parts) != 2 or parts[0] != FRAME_MAGIC or not parts[1]:
-        raise ProtocolError("frame", f"stdin must start with '{FRAME_MAGIC} <routing key>' on its own line, got {head[:60]!r}")
+    if not sep or len(parts) not in (2, 3) or parts[0] != FRAME_MAGIC or not parts[1] or (len(parts) == 3 and parts[2] != PEEK_TOKEN):
+        raise ProtocolError("frame", f"stdin must start with '{FRAME_MAGIC} <routing key> [{PEEK_TOKEN}]' on its own line, got {head[:60]!r}")
     return parts[1], body
 
 

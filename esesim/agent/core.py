@@ -1,0 +1,503 @@
+"""The simulated agent process: one per host and route (ESE instance), protocol v1 on the host side.
+
+Test-only code (the simulated agent): do not use directly. One ``AgentProcess`` stands for one
+``agent.ps1`` process on Windows: it has a pid in the engine host's process table and its own
+``EngineProcess`` (so its own page size and instance table), it hosts the instance of its route,
+keeps sessions between tasks, runs the leases, writes the journal and the state file, and dies
+with a host restart (``kill``). Every entry point runs under the host-wide engine lock
+(``AgentHost.lock``): WinRM handler threads, copy threads, the ticker and the demo workload all
+touch the same engine objects, which are not thread-safe.
+
+Replay: the first reply of every mutating or abort op is stored by ``request_id`` and sent again
+for a retry with the same id (``executed``/``replayed`` counters in ``status``); reads and polls
+always run.
+"""
+
+from __future__ import annotations
+
+import collections
+import random
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from esesim.engine import EngineProcess, HostedStore, Ledger, StoreSpec, Workload, close_store, lognames, open_store
+from esesim.engine import constants as C
+from esesim.engine.entry import EngineHang
+from esesim.engine.faults import ProcessCrash
+from esesim.engine.shadow import shadows_of
+
+from ._collection import jet
+from .journal import Journal, StateFile
+from .sessions import (
+    ERR_BACKUP_IN_PROGRESS,
+    ERR_INVALID_OPTION,
+    ERR_INVALID_REQUEST,
+    ERR_LEASE_EXPIRED,
+    ERR_OWNER_MISMATCH,
+    ERR_OWNER_RUNNING,
+    ERR_SESSION_LOST,
+    ERR_UNKNOWN_SESSION,
+    AgentFailure,
+    S,
+    Session,
+    new_session_id,
+    split_session_id,
+)
+
+if TYPE_CHECKING:
+    from .simhost import AgentHost
+
+from esesim.winrm._collection import protocol  # noqa: E402  (the collection's protocol module)
+
+AGENT_VERSION = "1.0.0-sim"
+REPLAY_CACHE = 2048  # request ids remembered; a retry comes within seconds, not thousands of requests later
+DEFAULT_SESSION_LEASE = 1800
+DEFAULT_FREEZE_LEASE = 30
+ESE_TIMEOUT_MARGIN_SECONDS = 30  # ESE's own freeze timer runs this much longer than the lease, so the lease fires first
+
+
+class AgentProcess:
+    """One agent process: the instance of one route, its sessions, leases, journal and state file."""
+
+    def __init__(self, ahost: AgentHost, route: str, instance: dict[str, Any] | None) -> None:
+        self.ahost = ahost
+        self.route = route
+        self.engine = ahost.engine
+        self.clock = ahost.engine.clock
+        self.proc = EngineProcess(self.engine, "powershell.exe")  # the agent's own process and esent.dll
+        self.pid = self.proc.pid
+        self.boot_id = secrets.token_hex(6)
+        self.started = self.clock.time()
+        self.pipe = f"esent.backup-{secrets.token_hex(8)}"
+        self.instance_cfg: dict[str, Any] = dict(instance or {})
+        self.store: HostedStore | None = None
+        self.sessions: dict[str, Session] = {}
+        self._n = 0
+        self.replies: collections.OrderedDict[str, tuple[str, bytes]] = collections.OrderedDict()
+        self.counters = {"executed": 0, "replayed": 0}
+        self.copies: dict[str, Any] = {}
+        self.workload: dict[str, Any] | None = None
+        self.owner_windows: list[dict[str, Any]] = []
+        self.alive = True
+        self.journal = Journal(ahost.journal_path(route), self.clock.time)
+        self.state_file = StateFile(ahost.state_path(route))
+        reaped = self.reap()
+        self.write_state()
+        self.journal.write("agent_start", pid=self.pid, boot_id=self.boot_id, route=route, reaped=reaped or None)
+
+    # -- identity, state file, reaper ------------------------------------------------------------
+
+    def identity(self) -> dict[str, Any]:
+        return protocol.agent_identity(AGENT_VERSION, self.pid, self.boot_id)
+
+    def our_shadows(self) -> list[str]:
+        return sorted(sid for s in self.sessions.values() for sid in s.shadows.values())
+
+    def write_state(self) -> None:
+        """Record pid, pipe, boot id and every shadow this agent created and still holds."""
+        self.state_file.write({"pid": self.pid, "pipe": self.pipe, "boot_id": self.boot_id, "route": self.route,
+                               "started": self.started, "version": AGENT_VERSION, "shadows": self.our_shadows()})
+
+    def reap(self) -> list[str]:
+        """Delete the shadows a dead predecessor recorded (only those: DESIGN safety rule 11)."""
+        old = self.state_file.read()
+        if not old or self.engine.process_alive(int(old.get("pid", 0))) and old.get("pid") != self.pid:
+            return []
+        reaped = []
+        mgr = shadows_of(self.engine)
+        for sid in old.get("shadows") or []:
+            if mgr.delete(sid) == 0:
+                reaped.append(sid)
+        return reaped
+
+    def kill(self) -> None:
+        """The process dies (host restart, crash): memory and instance gone, shadows and state file stay."""
+        self.alive = False
+        for c in list(self.copies.values()):
+            c.cancel()
+        self.proc.die()
+        self.store = None
+
+    # -- the entry point -------------------------------------------------------------------------
+
+    def handle(self, body: str) -> bytes:
+        """Answer one request (the bytes the bootstrap relays) with one reply."""
+        with self.ahost.lock:
+            self.check_leases()
+            try:
+                doc = protocol.decode_request(body)
+            except protocol.ProtocolError as exc:
+                return protocol.encode({"ok": False, "result": {}, "error": exc.to_error(), "agent": self.identity()})
+            spec = protocol.OPS[doc["op"]]
+            replayable = spec.kind in ("mutating", "abort")
+            rid = doc["request_id"]
+            if replayable and rid in self.replies:
+                op, reply = self.replies[rid]
+                if op == doc["op"]:
+                    self.counters["replayed"] += 1
+                    self.journal.write("replayed", op=op, request_id=rid)
+                    return reply
+                return self._encode_error(AgentFailure(ERR_INVALID_REQUEST, f"request_id {rid} was already used for {op}, not {doc['op']}",
+                                                       "Use a new request_id for every logical request."))
+            self.counters["executed"] += 1
+            if doc.get("instance"):
+                self._adopt_instance(doc["instance"])
+            try:
+                result = self.dispatch(doc)
+                reply = protocol.encode(protocol.reply_ok(result, self.identity()))
+            except AgentFailure as exc:
+                reply = self._encode_error(exc)
+            except (ProcessCrash, EngineHang) as exc:
+                reply = self._encode_error(AgentFailure(jet.code_of("JET_errInstanceUnavailable"), f"the engine failed: {exc}"))
+            if replayable:
+                self.replies[rid] = (doc["op"], reply)
+                while len(self.replies) > REPLAY_CACHE:
+                    self.replies.popitem(last=False)
+            return reply
+
+    def _encode_error(self, exc: AgentFailure) -> bytes:
+        return protocol.encode(protocol.reply_error(exc.code, exc.name, exc.message, exc.hint, self.identity(), exc.result))
+
+    def _adopt_instance(self, inst: dict[str, Any]) -> None:
+        # The first request names the instance; later ones may add fields (never a different store).
+        for key, value in inst.items():
+            self.instance_cfg.setdefault(key, value)
+
+    def dispatch(self, doc: dict[str, Any]) -> dict[str, Any]:
+        from . import ops_info, ops_snapshot, ops_stream  # noqa: PLC0415 - the op modules import this one
+
+        handlers = {
+            "ping": self.op_ping, "status": self.op_status, "shutdown": self.op_shutdown, "install": self.op_install,
+            "workload": self.op_workload, "owner_stop": self.op_owner_stop, "owner_start": self.op_owner_start,
+            "copy_status": self.op_copy_status, "copy_cancel": self.op_copy_cancel,
+            "instance_info": ops_info.op_instance_info, "verify": ops_info.op_verify, "prune": ops_info.op_prune,
+            "restore": ops_info.op_restore,
+            **{name: getattr(ops_snapshot, f"op_{name}") for name in protocol.OPS if name.startswith("snapshot_")},
+            **{name: getattr(ops_stream, f"op_{name}") for name in protocol.OPS if name.startswith("stream_")},
+        }
+        handler = handlers[doc["op"]]
+        return handler(doc) if getattr(handler, "__self__", None) is self else handler(self, doc)
+
+    # -- sessions --------------------------------------------------------------------------------
+
+    def now(self) -> float:
+        return self.clock.monotonic()
+
+    def new_session(self, kind: str, owner: str, backup_type: str, args: dict[str, Any]) -> Session:
+        self._n += 1
+        sess = Session(new_session_id(self.boot_id, self._n), kind, owner, backup_type,
+                       session_lease=_lease(args.get("session_lease", DEFAULT_SESSION_LEASE), self.now()),
+                       owner_service=self.instance_cfg.get("owner_service"))
+        if kind == "snapshot":
+            sess.freeze_lease = _lease(args.get("freeze_lease", DEFAULT_FREEZE_LEASE), self.now())
+        self.sessions[sess.session_id] = sess
+        return sess
+
+    def session_for(self, doc: dict[str, Any], kind: str, *, gone_ok: bool = False) -> Session | None:
+        """Find the session a request names and renew its lease (every call naming it does).
+
+        Args:
+            doc: the request.
+            kind: ``snapshot`` or ``streaming``.
+            gone_ok: abort paths: a session that is gone (earlier boot, unknown, none for the
+                owner) is ``None``, not an error.
+
+        Raises:
+            AgentFailure: session lost (-10003: an id of an earlier agent boot), unknown (-10011),
+                another owner's session without ``force`` (-10012).
+        """
+        args = doc["args"]
+        sid = args.get("session_id")
+        if sid is None:
+            mine = [s for s in self.sessions.values() if s.kind == kind and s.live and (args.get("force") or s.owner == doc["owner"])]
+            if not mine and not args.get("force") and any(s.kind == kind and s.live for s in self.sessions.values()):
+                raise AgentFailure(ERR_OWNER_MISMATCH, f"the live {kind} session on this instance belongs to another owner",
+                                   result={"sessions": [s.brief() for s in self.sessions.values() if s.live]})
+            sess = mine[-1] if mine else None
+        else:
+            parts = split_session_id(sid)
+            if parts is None:
+                raise AgentFailure(ERR_UNKNOWN_SESSION, f"{sid!r} is not a session id of this agent", result={"session_id": sid})
+            if parts[0] != self.boot_id:
+                if gone_ok:
+                    return None
+                raise AgentFailure(ERR_SESSION_LOST, f"session lost (agent restarted at {_utc(self.started)}): {sid} belongs to agent boot "
+                                   f"{parts[0]}, this agent is boot {self.boot_id}; the engine state of that session died with its process",
+                                   result={"session_id": sid, "state": "lost"})
+            sess = self.sessions.get(sid)
+            if sess is None:
+                if gone_ok:
+                    return None
+                raise AgentFailure(ERR_UNKNOWN_SESSION, f"no session {sid} on this agent", result={"session_id": sid})
+        if sess is not None and sess.kind != kind:
+            raise AgentFailure(ERR_INVALID_REQUEST, f"session {sess.session_id} is a {sess.kind} session, not {kind}", result=sess.brief())
+        if sess is not None and sess.live:
+            sess.session_lease.renew(self.now())
+        return sess
+
+    def require_live(self, sess: Session) -> None:
+        """Refuse a step on a session that ended; a lease end reports the lease (-10001) with its reason."""
+        if sess.live:
+            return
+        if sess.state is S.ABORTED and "lease" in sess.reason:
+            raise AgentFailure(ERR_LEASE_EXPIRED, f"session {sess.session_id} was ended by the agent: {sess.reason}", result=sess.brief())
+        raise AgentFailure(protocol_sequence_error(), f"session {sess.session_id} is {sess.state.value}" + (f" ({sess.reason})" if sess.reason else ""),
+                           result=sess.brief())
+
+    def log(self, sess: Session, event: str, **fields: Any) -> None:
+        sess.times[event] = self.clock.time()
+        self.journal.write(event, session=sess.session_id, state=sess.state.value, owner=sess.owner, **fields)
+
+    # -- leases ----------------------------------------------------------------------------------
+
+    def check_leases(self) -> None:
+        """Run the freeze and session leases (on every request and from the host's ticker)."""
+        if not self.alive:
+            return
+        from . import ops_snapshot, ops_stream  # noqa: PLC0415
+
+        now = self.now()
+        for sess in list(self.sessions.values()):
+            if not sess.live:
+                continue
+            try:
+                if sess.state is S.FROZEN and sess.freeze_lease is not None and sess.freeze_lease.expired(now):
+                    ops_snapshot.thaw(self, sess, reason=f"thawed by lease (freeze_lease {sess.freeze_lease.seconds:g} s)")
+                if sess.session_lease.expired(now):
+                    reason = f"session lease expired ({sess.session_lease.seconds:g} s without a call naming the session)"
+                    if sess.kind == "snapshot":
+                        ops_snapshot.abort(self, sess, reason)
+                    else:
+                        ops_stream.abort(self, sess, reason)
+            except AgentFailure as exc:
+                self.journal.write("lease_action_failed", session=sess.session_id, error=exc.message)
+
+    # -- the instance ----------------------------------------------------------------------------
+
+    def spec(self) -> StoreSpec:
+        cfg = self.instance_cfg
+        if not cfg.get("log_path"):
+            raise AgentFailure(ERR_INVALID_REQUEST, "this op needs the instance block (log_path, databases)")
+        return StoreSpec(log_path=cfg["log_path"], system_path=cfg.get("system_path") or cfg["log_path"], db_paths=list(cfg.get("databases") or []),
+                         base=cfg.get("base_name") or "edb", instance_name=cfg.get("name") or "store", log_kb=cfg.get("log_file_size"),
+                         circular=None if cfg.get("circular_logging") is None else int(cfg["circular_logging"]), page_size=cfg.get("page_size"),
+                         create_paths=False)
+
+    def holders(self) -> list[tuple[int, str]]:
+        """Other processes holding the store's databases or current log open (share mode 0)."""
+        spec = self.spec()
+        paths = list(spec.db_paths) + [f"{spec.log_path.rstrip(chr(92))}\\{lognames.current_log_name(spec.base, 0)}"]
+        seen: dict[int, str] = {}
+        for path in paths:
+            for pid in self.engine.holders(path):
+                if pid != self.pid:
+                    seen[pid] = self.engine.process_name(pid)
+        return sorted(seen.items())
+
+    def ensure_store(self) -> HostedStore:
+        """Host the instance: JetInit (soft recovery) and attach its databases, or say who holds them.
+
+        Raises:
+            AgentFailure: -10006 naming the process that holds the store; an engine error otherwise.
+        """
+        if self.store is not None:
+            return self.store
+        held = self.holders()
+        if held:
+            who = ", ".join(f"{name or 'process'} (pid {pid})" for pid, name in held)
+            service = self.instance_cfg.get("owner_service")
+            hint = (f"Run owner_stop for {service} first (the role does it around the freeze)." if service else
+                    "v1 backs up only stores the agent hosts: set owner_service to pause the owning service, or stop that process.")
+            raise AgentFailure(ERR_OWNER_RUNNING, f"the store is held by {who}", hint, {"held_by": [{"pid": p, "process": n} for p, n in held]})
+        err, store = open_store(self.proc, self.spec(), create=False)
+        if err or store is None:
+            info = self.proc.jet_get_last_error_info()
+            raise AgentFailure(err, f"hosting instance {self.instance_cfg.get('name')!r} failed: {jet.lookup(err).text} {getattr(info, 'detail', '')}".strip())
+        self.store = store
+        self.journal.write("instance_attached", instance=self.instance_cfg.get("name"), databases=self.spec().db_paths)
+        return store
+
+    def release_store(self, why: str) -> None:
+        """Detach and JetTerm the instance (never while a session holds it: DESIGN safety rule 3)."""
+        if self.store is None or any(s.live and not s.engine_ended for s in self.sessions.values()):
+            return
+        self.workload = None
+        err = close_store(self.store)
+        self.store = None
+        self.journal.write("instance_released", reason=why, error=err or None)
+
+    def instance_state(self) -> Any:
+        return self.proc.instance_state(self.store.inst) if self.store is not None else None
+
+    # -- simple ops ------------------------------------------------------------------------------
+
+    def op_ping(self, doc: dict[str, Any]) -> dict[str, Any]:
+        return {"pong": True, "host": self.ahost.name, "request_id": doc["request_id"], "protocol": list(protocol.SUPPORTED_VERSIONS),
+                "route": self.route}
+
+    def op_status(self, doc: dict[str, Any]) -> dict[str, Any]:
+        sid = doc["args"].get("session_id")
+        named = self.sessions.get(sid or "")
+        if named is not None and named.live:
+            named.session_lease.renew(self.now())  # a status naming the session renews it, like every call
+        sessions = [self.session_view(s) for s in self.sessions.values() if sid in (None, s.session_id)]
+        return {"agent": "running", "pid": self.pid, "boot_id": self.boot_id, "started_utc": _utc(self.started), "route": self.route,
+                "counters": dict(self.counters), "sessions": sessions, "copies": {k: c.status() for k, c in self.copies.items()},
+                "shadows": self.our_shadows(), "instance_attached": self.store is not None, "owner_windows": list(self.owner_windows),
+                "workload": self.workload_view(), "journal": self.journal.tail(20), "changed": False}
+
+    def session_view(self, s: Session) -> dict[str, Any]:
+        out = {**s.brief(), "kind": s.kind, "owner": s.owner, "backup_type": s.backup_type, "shadows": dict(s.shadows),
+               "verified": s.verified, "set_dir": s.set_dir or None, "recorded_as": s.recorded_as,
+               "session_lease_remaining": round(s.session_lease.deadline - self.now(), 3)}
+        if s.freeze_lease is not None and s.state is S.FROZEN:
+            out["freeze_lease_remaining"] = round(s.freeze_lease.deadline - self.now(), 3)
+        return out
+
+    def op_shutdown(self, doc: dict[str, Any]) -> dict[str, Any]:
+        live = [s.brief() for s in self.sessions.values() if s.live]
+        if live:
+            raise AgentFailure(ERR_BACKUP_IN_PROGRESS, "a session holds the instance; the agent never terminates it under a session (JetTerm2 would hang)",
+                               "Abort or end the sessions first.", {"sessions": live})
+        self.release_store("shutdown")
+        self.journal.write("agent_shutdown", pid=self.pid)
+        self.alive = False  # the bridge ends the process once the reply is sent
+        return {"changed": True, "stopped": True, "pid": self.pid}
+
+    def op_install(self, doc: dict[str, Any]) -> dict[str, Any]:
+        version = doc["args"]["version"]
+        if version == AGENT_VERSION:
+            return {"changed": False, "version": AGENT_VERSION}
+        if any(s.live for s in self.sessions.values()):
+            raise AgentFailure(ERR_BACKUP_IN_PROGRESS, "the agent upgrades only when idle", "Retry once the sessions ended.")
+        self.ahost.install(version)
+        return {"changed": True, "version": version, "restart_required": True}
+
+    def op_copy_status(self, doc: dict[str, Any]) -> dict[str, Any]:
+        copy = self.copies.get(doc["args"]["copy_id"])
+        if copy is None:
+            raise AgentFailure(ERR_UNKNOWN_SESSION, f"no copy {doc['args']['copy_id']} on this agent")
+        for s in self.sessions.values():
+            if s.copy is copy and s.live:
+                s.session_lease.renew(self.now())  # polling a session's copy keeps the session alive
+        return {**copy.status(), "changed": False}
+
+    def op_copy_cancel(self, doc: dict[str, Any]) -> dict[str, Any]:
+        copy = self.copies.get(doc["args"]["copy_id"])
+        if copy is None:
+            return {"changed": False, "copy_id": doc["args"]["copy_id"], "state": "unknown"}
+        changed = copy.cancel()
+        return {"changed": changed, "copy_id": copy.copy_id, "state": copy.state}
+
+    # -- owner service (service-owned stores) ----------------------------------------------------
+
+    def _service(self, doc: dict[str, Any]) -> Any:
+        name = doc["args"]["service"]
+        expected = self.instance_cfg.get("owner_service")
+        if expected and expected.lower() != name.lower():
+            raise AgentFailure(ERR_INVALID_OPTION, f"service {name!r} is not this instance's owner_service ({expected!r})")
+        svc = self.ahost.service(name)
+        if svc is None:
+            raise AgentFailure(ERR_INVALID_OPTION, f"no service named {name!r} on {self.ahost.name}", "Check instance.owner_service.")
+        return svc
+
+    def op_owner_stop(self, doc: dict[str, Any]) -> dict[str, Any]:
+        svc = self._service(doc)
+        if not svc.running:
+            return {"changed": False, "service": svc.service_name, "state": "stopped"}
+        err = svc.stop()
+        self.owner_windows.append({"service": svc.service_name, "stopped_at": self.clock.time(), "started_at": None, "stopped_seconds": None})
+        self.journal.write("owner_stopped", service=svc.service_name, error=err or None)
+        return {"changed": True, "service": svc.service_name, "state": "stopped", "error": err or None}
+
+    def op_owner_start(self, doc: dict[str, Any]) -> dict[str, Any]:
+        svc = self._service(doc)
+        return self.start_owner(svc, "owner_start")
+
+    def start_owner(self, svc: Any, why: str) -> dict[str, Any]:
+        """Start the owning service, whatever state the backup is in (it aborts a live session first)."""
+        if svc.running:
+            return {"changed": False, "service": svc.service_name, "state": "running"}
+        from . import ops_snapshot, ops_stream  # noqa: PLC0415
+
+        for sess in list(self.sessions.values()):
+            if sess.live and not sess.engine_ended:
+                (ops_snapshot.abort if sess.kind == "snapshot" else ops_stream.abort)(self, sess, f"{why}: the owner {svc.service_name} is restarted")
+        self.release_store(why)
+        err = svc.start()
+        window = next((w for w in reversed(self.owner_windows) if w["service"] == svc.service_name and w["started_at"] is None), None)
+        if window is not None:
+            window["started_at"] = self.clock.time()
+            window["stopped_seconds"] = round(window["started_at"] - window["stopped_at"], 3)
+        self.journal.write("owner_started", service=svc.service_name, reason=why, error=err or None,
+                           stopped_seconds=window["stopped_seconds"] if window else None)
+        if err:
+            raise AgentFailure(err, f"starting {svc.service_name} failed: {jet.lookup(err).text}")
+        self.ahost.on_owner_started(svc)
+        return {"changed": True, "service": svc.service_name, "state": "running", "stopped_seconds": window["stopped_seconds"] if window else None}
+
+    # -- workload (agent-hosted stores) ----------------------------------------------------------
+
+    def op_workload(self, doc: dict[str, Any]) -> dict[str, Any]:
+        action = doc["args"]["action"]
+        if self.instance_cfg.get("owner_service"):
+            raise AgentFailure(ERR_INVALID_OPTION, "the workload op runs only in agent-hosted stores; this store belongs to "
+                               f"{self.instance_cfg['owner_service']}")
+        if action == "start":
+            changed = self.start_workload(doc["args"].get("rate", 2))
+            return {"changed": changed, **self.workload_view()}
+        if action == "stop":
+            changed, self.workload = self.workload is not None, None
+            return {"changed": changed, "running": False}
+        return {"changed": False, **self.workload_view()}
+
+    def start_workload(self, rate: int) -> bool:
+        store = self.ensure_store()
+        if self.workload is not None:
+            self.workload["rate"] = rate
+            return False
+        path, dbid = next(iter(store.dbids.items()))
+        ledger = Ledger(self.ahost.ledger_path(self.instance_cfg.get("name", "store")))
+        wl = Workload(self.proc, store.sesid, dbid, path, ledger, rng=random.Random(f"{self.route}|{self.boot_id}"))
+        self.workload = {"rate": rate, "wl": wl, "credit": 0.0}
+        self.journal.write("workload_started", rate=rate)
+        return True
+
+    def workload_view(self) -> dict[str, Any]:
+        if self.workload is None:
+            return {"running": False}
+        stats = self.workload["wl"].stats
+        return {"running": True, "rate": self.workload["rate"], "commits": stats.commits, "durable": stats.durable, "errors": stats.errors}
+
+    def workload_tick(self, seconds: float) -> None:
+        """Commit ``rate * seconds`` transactions (skipped while frozen: a commit would wait on the freeze)."""
+        wl = self.workload
+        st = self.instance_state()
+        if wl is None or st is None or st.io_frozen:
+            return
+        wl["credit"] = min(wl["credit"] + wl["rate"] * seconds, 2 * wl["rate"])
+        while wl["credit"] >= 1:
+            wl["credit"] -= 1
+            wl["wl"].commit_one()
+            wl["wl"].stats.commits += 1
+
+
+def protocol_sequence_error() -> int:
+    return jet.code_of("JET_errOSSnapshotInvalidSequence")
+
+
+def _lease(seconds: float, now: float) -> Any:
+    from .sessions import Lease  # noqa: PLC0415
+
+    lease = Lease(float(seconds))
+    lease.renew(now)
+    return lease
+
+
+def _utc(t: float) -> str:
+    import datetime  # noqa: PLC0415
+
+    return datetime.datetime.fromtimestamp(t, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+__all__ = ["AGENT_VERSION", "AgentProcess", "C"]

@@ -1,0 +1,213 @@
+"""Read-side and set-level ops of the simulated agent: instance_info, verify, prune, restore.
+
+Test-only code (the simulated agent): do not use directly. ``instance_info`` has two answers:
+from a running agent (its sessions, the attached instance) and, when no agent of the route runs,
+the *peek* answer: the bootstrap runs the installed agent once, read-only, which reads the
+database headers (``JetGetDatabaseFileInfo``: no JetInit, no instance) and lists the log folder
+from disk, and reports ``agent: not running``. No state file, no pipe, nothing started.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path, PureWindowsPath
+from typing import TYPE_CHECKING, Any
+
+from esesim.engine import EngineProcess, lognames, recovery
+
+from . import backupsets
+from ._collection import jet, manifest
+from .sessions import ERR_INVALID_OPTION, ERR_VERIFY_FAILED, AgentFailure, S, code
+from .verify import verify_set
+
+if TYPE_CHECKING:
+    from .core import AgentProcess
+    from .simhost import AgentHost
+
+
+def read_from_disk(ahost: AgentHost, instance: dict[str, Any], proc: EngineProcess) -> dict[str, Any]:
+    """Header facts, log generations and checkpoint read from disk (never JetInit)."""
+    log_path = instance["log_path"].rstrip("\\")
+    system_path = (instance.get("system_path") or log_path).rstrip("\\")
+    base = instance.get("base_name") or "edb"
+    dbs = []
+    for path in instance.get("databases") or []:
+        err, header = proc.jet_get_database_file_info(path)
+        entry: dict[str, Any] = {"path": path}
+        if err:
+            holders = [ahost.engine.process_name(p) or f"pid {p}" for p in ahost.engine.holders(path)]
+            entry.update(error={"jet": err, "name": jet.lookup(err).name, "message": jet.lookup(err).text}, held_by=holders or None)
+        else:
+            entry.update(backupsets.header_facts(path, header), state=header.dbstate,
+                         last_full=backupsets.mark_of(header.bkinfo_full_prev) if header.bkinfo_full_prev else None)
+        dbs.append(entry)
+    err, names = ahost.engine.listdir(log_path)
+    names = names if not err else []
+    styles = lognames.detect_styles(names, base) or {0x3}
+    legacy = max(styles)
+    gens = sorted(g for g in (lognames.parse_log_file_name(n, base, legacy) for n in names) if g)
+    _e, sysnames = ahost.engine.listdir(system_path)
+    chk = lognames.checkpoint_name(base, legacy)
+    return {
+        "name": instance.get("name"),
+        "log_path": log_path,
+        "system_path": system_path,
+        "base_name": base,
+        "databases": dbs,
+        "logs": {"generations": [gens[0], gens[-1]] if gens else None, "count": len(gens),
+                 "current": lognames.current_log_name(base, legacy) if lognames.current_log_name(base, legacy).lower() in map(str.lower, names) else None},
+        "checkpoint": chk if chk.lower() in map(str.lower, sysnames or []) else None,
+        "owner_service": instance.get("owner_service"),
+    }
+
+
+def peek_instance_info(ahost: AgentHost, instance: dict[str, Any]) -> dict[str, Any]:
+    """The one-shot, read-only answer when no agent runs (no state file, no pipe, no JetInit)."""
+    proc = EngineProcess(ahost.engine, "powershell.exe")
+    try:
+        facts = read_from_disk(ahost, instance, proc)
+    finally:
+        proc.die()
+    return {**facts, "agent": "not running", "sessions": [], "changed": False}
+
+
+def op_instance_info(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
+    if agent.store is None:
+        facts = read_from_disk(agent.ahost, agent.instance_cfg | doc["instance"], agent.proc)
+    else:
+        st = agent.instance_state()
+        facts = read_from_disk(agent.ahost, {**agent.instance_cfg, "databases": []}, agent.proc)
+        facts["databases"] = [{**backupsets.header_facts(d.path, d.file.header), "attached": True,
+                               "last_full": backupsets.mark_of(d.file.header.bkinfo_full_prev) if d.file.header.bkinfo_full_prev else None}
+                              for d in sorted(st.dbs.values(), key=lambda d: d.dbid)]
+        facts["checkpoint_generation"] = st.checkpoint.lgpos.gen if st.checkpoint is not None else None
+    return {**facts, "agent": "running", "pid": agent.pid, "boot_id": agent.boot_id, "instance_attached": agent.store is not None,
+            "sessions": [agent.session_view(s) for s in agent.sessions.values() if s.live], "changed": False}
+
+
+def op_verify(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
+    """Re-read a set at its destination against its manifest; with session_id it counts for truncation."""
+    args = doc["args"]
+    sess = None
+    if args.get("session_id"):
+        sess = agent.session_for(doc, _kind_of(agent, args["session_id"]))
+    real = agent.ahost.real_path(args["backup_set"])
+    result = verify_set(real)
+    out = {**result.to_dict(), "changed": False, "backup_set": args["backup_set"]}
+    if sess is not None:
+        if sess.set_dir and sess.set_dir.lower() == args["backup_set"].rstrip("\\").lower():
+            sess.verified = result.ok
+            agent.log(sess, "verified", ok=result.ok)
+        out.update(sess.brief())
+    if not result.ok:
+        err = result.error() or {}
+        raise AgentFailure(ERR_VERIFY_FAILED, err.get("message", "verification failed"), result=out)
+    return out
+
+
+def _kind_of(agent: AgentProcess, sid: str) -> str:
+    sess = agent.sessions.get(sid)
+    return sess.kind if sess is not None else "snapshot"
+
+
+def op_prune(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
+    args = doc["args"]
+    dest = _dest(args["dest"])
+    report = backupsets.prune(agent.ahost.real_path(dest), agent.ahost.name, agent.instance_cfg.get("name", "store") if agent.instance_cfg else
+                              doc.get("instance", {}).get("name", "store"), args["keep_full"], bool(args.get("dry_run")))
+    return {**report.to_dict(), "changed": report.changed and not args.get("dry_run")}
+
+
+def _dest(dest: str) -> str:
+    try:
+        return backupsets.check_dest(dest)
+    except backupsets.DestError as exc:
+        raise AgentFailure(ERR_INVALID_OPTION, f"dest: {exc}", exc.hint) from None
+
+
+def op_restore(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
+    """Restore a snapshot set into ``target`` (DESIGN safety rule 9).
+
+    The set is verified first; its files are staged into the target (the engine copies them into
+    place), the restore map points every database path the logs name at its new place, soft
+    recovery brings the store to Clean Shutdown, and the result is checked. Live files in the
+    target are moved aside first and put back if anything fails; they are deleted only once the
+    restored store is clean.
+    """
+    args = doc["args"]
+    set_win, target = args["backup_set"].rstrip("\\"), args["target"].rstrip("\\")
+    for sess in agent.sessions.values():
+        if sess.live:
+            sess.session_lease.renew(agent.now())  # restore checks renew leases too (DESIGN safety rule 2)
+    set_real = agent.ahost.real_path(set_win)
+    result = verify_set(set_real)
+    if not result.ok:
+        raise AgentFailure(ERR_VERIFY_FAILED, (result.error() or {}).get("message", "the set failed verification"), result=result.to_dict())
+    doc_m = manifest.loads((set_real / manifest.MANIFEST_NAME).read_bytes())
+    if doc_m["status"] != manifest.STATUS_COMPLETE:
+        raise AgentFailure(ERR_INVALID_OPTION, f"set {doc_m['set_id']} is {doc_m['status']}; only complete sets are restored")
+    if doc_m["method"] != "snapshot" or doc_m["backup_type"] not in ("full", "copy"):
+        raise AgentFailure(ERR_INVALID_OPTION, f"the simulated agent restores full or copy snapshot sets; {doc_m['set_id']} is a "
+                           f"{doc_m['method']} {doc_m['backup_type']} set", "Restore the full set of the chain.")
+    target_real = agent.ahost.real_path(target)
+    aside = None
+    if target_real.exists() and any(target_real.iterdir()):
+        if not args.get("overwrite"):
+            raise AgentFailure(ERR_INVALID_OPTION, f"target {target} is not empty", "Pick an empty target, or set overwrite: true.")
+        aside = target_real.with_name(target_real.name + f".before-restore-{doc_m['set_id']}")
+        target_real.rename(aside)  # originals moved aside until the restored store is clean
+        agent.journal.write("restore_moved_aside", target=target, aside=str(aside))
+    target_real.mkdir(parents=True, exist_ok=True)
+    files, rmap = [], {}
+    for f in doc_m["files"]:
+        name = PureWindowsPath(f["name"].replace("/", "\\")).name
+        dst = f"{target}\\logs\\{name}" if f["role"] == "log" else f"{target}\\{name}"
+        files.append((f"{set_win}\\{f['name'].replace('/', chr(92))}", dst))
+        if f["role"] == "database":
+            rmap[f["source"]] = dst
+    agent.engine.makedirs(f"{target}\\logs")
+    base = (doc_m.get("log_range") or {}).get("base_name") or "edb"
+    names = [PureWindowsPath(d).name for _s, d in files]
+    legacy = max(lognames.detect_styles(names, base) or {0x3})
+    err = _restore_image(agent, files, f"{target}\\logs", target, base, legacy, rmap)
+    states = {}
+    for dst in rmap.values():
+        e2, header = agent.proc.jet_get_database_file_info(dst)
+        states[dst] = header.dbstate if header is not None else e2
+    clean = not err and all(s == 3 for s in states.values())
+    if not clean:
+        shutil.rmtree(target_real, ignore_errors=True)
+        if aside is not None:
+            aside.rename(target_real)  # the originals come back
+        agent.journal.write("restore_failed", set_id=doc_m["set_id"], target=target, error=err or None)
+        raise AgentFailure(err or code("JET_errDatabaseInconsistent"), f"restore of {doc_m['set_id']} into {target} failed: "
+                           f"{jet.lookup(err).text if err else 'a database is not Clean Shutdown'}", result={"databases": states})
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
+    agent.journal.write("restored", set_id=doc_m["set_id"], target=target)
+    return {"changed": True, "set_id": doc_m["set_id"], "target": target, "restore_map": rmap, "databases": {k: "clean" for k in states},
+            "log_path": f"{target}\\logs", "replaced_originals": aside is not None}
+
+
+def _restore_image(agent: AgentProcess, files: list[tuple[str, str]], log_path: str, system_path: str, base: str, legacy: int,
+                   rmap: dict[str, str]) -> int:
+    """Stage the image into place, then soft recovery with the restore map (spec 5.3).
+
+    The set carries the log range and the current log as the shadow held it (ops_snapshot), so
+    soft recovery finds a complete stream; the restore map points the logged paths at the target.
+    """
+    for src, dst in files:
+        werr = agent.engine.copy_file(agent.pid, src, dst, overwrite=True)
+        if werr:
+            return jet.code_of("JET_errFileNotFound") if werr == 2 else jet.code_of("JET_errDiskIO")
+    res = recovery.soft_recover(agent.engine, agent.pid, agent.clock, log_path=log_path, system_path=system_path, base=base, legacy=legacy,
+                                restore_map=rmap)
+    agent.proc.last_recovery = res
+    return res.err
+
+
+def stale(sess_state: S) -> bool:
+    return sess_state not in (S.ENDED, S.ABORTED)
+
+
+__all__ = ["op_instance_info", "op_prune", "op_restore", "op_verify", "peek_instance_info", "Path"]

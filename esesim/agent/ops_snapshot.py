@@ -1,0 +1,363 @@
+"""Snapshot-family ops of the simulated agent (JetOSSnapshot* plus shadow copies, copies, manifests).
+
+Test-only code (the simulated agent): do not use directly. Every op checks in the same order as
+ESE does: arguments, session lookup, transition (``Session.can_switch_to``), then work, then
+``switch_to``. The agent always prepares with JET_bitExplicitPrepare + PrepareInstance and
+JET_bitContinueAfterThaw, so a second run on the same instance gets -2403 and never an empty
+session, and a thaw keeps the session for truncation and End.
+
+Service-owned stores (``owner_service``): the owner is stopped (``owner_stop``) just before
+prepare and must run again right after the thaw. The engine part of the session therefore ends at
+the thaw (End(0): ESE records the backup, the agent detaches and terminates its instance), and the
+copy, verification and manifest read the shadow copies while the service is back. Such a session
+cannot truncate logs (truncation needs the ESE session, which ends before the set is verified).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from esesim.engine import constants as C
+from esesim.engine import snapshot_states as SS
+from esesim.engine.shadow import shadows_of
+
+from . import backupsets
+from ._collection import jet, manifest
+from .copies import AgentCopy, shadow_source
+from .sessions import ERR_INVALID_OPTION, ERR_INVALID_REQUEST, AgentFailure, S, Session, code
+
+if TYPE_CHECKING:
+    from .core import AgentProcess
+
+ERR_NOTHING_FROZEN = code("JET_errClientNothingFrozen")
+ERR_NOT_VERIFIED = code("JET_errClientNotVerified")
+ERR_TIMEOUT = code("JET_errOSSnapshotTimeOut")
+GONE = {code("JET_errOSSnapshotInvalidSnapId"), code("JET_errNoBackup"), code("JET_errBackupAbortByServer")}
+
+
+def engine_failure(agent: AgentProcess, err: int, what: str, sess: Session | None = None) -> AgentFailure:
+    """An engine error as a reply: the catalogue text plus the engine's detail."""
+    detail = getattr(agent.proc.jet_get_last_error_info(), "detail", "") or ""
+    return AgentFailure(err, f"{what}: {jet.lookup(err).text}" + (f" ({detail})" if detail else ""), result=sess.brief() if sess else None)
+
+
+def _grbit(backup_type: str) -> int:
+    bits = SS.JET_bitExplicitPrepare | SS.JET_bitContinueAfterThaw
+    if backup_type in ("incremental", "differential"):
+        bits |= SS.JET_bitIncrementalSnapshot
+    if backup_type in ("copy", "differential"):
+        bits |= SS.JET_bitCopySnapshot
+    return bits
+
+
+def guard(agent: AgentProcess, args: dict[str, Any], backup_type: str) -> tuple[str, dict[str, Any] | None]:
+    """The incremental guard (DESIGN safety rule 8): header's last full vs the newest complete full at dest."""
+    if backup_type in ("full", "copy"):
+        return backup_type, None
+    dest = args.get("dest")
+    if not dest:
+        raise AgentFailure(ERR_INVALID_OPTION, f"a {backup_type} backup needs dest for the chain check", "Pass dest (the backup root).")
+    real = agent.ahost.real_path(_check_dest(dest))
+    st = agent.instance_state()
+    cat = backupsets.scan(real, agent.ahost.name, agent.instance_cfg.get("name", "store"))
+    last_fulls = {db.path: db.file.header.bkinfo_full_prev for db in st.dbs.values()}
+    result = backupsets.incremental_guard(cat, backup_type, last_fulls, args.get("incremental_fallback", "none"))
+    if result.decision == backupsets.GUARD_FAIL:
+        err = result.error or {}
+        raise AgentFailure(err.get("jet", code("JET_errMissingFullBackup")), err.get("message", result.reason), err.get("hint", ""),
+                           {"guard": result.to_dict()})
+    return result.backup_type, result.to_dict()
+
+
+def _check_dest(dest: str) -> str:
+    try:
+        return backupsets.check_dest(dest)
+    except backupsets.DestError as exc:
+        raise AgentFailure(ERR_INVALID_OPTION, f"dest: {exc}", exc.hint) from None
+
+
+def op_snapshot_prepare(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
+    args = doc["args"]
+    requested = args["backup_type"]
+    store = agent.ensure_store()
+    backup_type, guard_result = guard(agent, args, requested)
+    err, snapid = agent.proc.jet_os_snapshot_prepare(_grbit(backup_type))
+    if err:
+        raise engine_failure(agent, err, "JetOSSnapshotPrepare")
+    err = agent.proc.jet_os_snapshot_prepare_instance(snapid, store.inst)
+    if err:
+        failure = engine_failure(agent, err, "JetOSSnapshotPrepareInstance")
+        agent.proc.jet_os_snapshot_abort(snapid)
+        raise failure
+    sess = agent.new_session("snapshot", doc["owner"], backup_type, args)
+    sess.snapid, sess.guard = snapid, guard_result
+    agent.log(sess, "prepared", backup_type=backup_type, snapid=snapid)
+    return {**sess.brief(), "changed": True, "backup_type": backup_type, "requested_backup_type": requested, "guard": guard_result,
+            "instance": agent.instance_cfg.get("name"), "owner": sess.owner, "freeze_lease": sess.freeze_lease.seconds if sess.freeze_lease else None,
+            "session_lease": sess.session_lease.seconds}
+
+
+def _capture(agent: AgentProcess, sess: Session, ranges: list[Any]) -> dict[str, Any]:
+    """What the freeze covered, read while frozen: files to copy, log range, header facts."""
+    st = agent.instance_state()
+    rng = ranges[0]
+    log = st.log
+    # Every generation of the range plus the current log as the shadow holds it: soft recovery of
+    # the image needs the log stream up to its current log (spec 5.3), so the set carries it too.
+    last = max(rng.gen_high, log.gen)
+    logs = [(g, log.current_path() if g == log.gen else log.archived_path(g)) for g in range(rng.gen_low, last + 1)]
+    dbs = sorted(st.dbs.values(), key=lambda d: d.dbid)
+    return {
+        "databases": [d.path for d in dbs],
+        "logs": logs,
+        "checkpoint": st.checkpoint_path(),
+        "log_range": {"base_name": st.base, "gen_low": rng.gen_low, "gen_high": last},
+        "lgpos_mark": rng.lgpos_mark.to_list(),
+        "header": {"databases": [backupsets.header_facts(d.path, d.file.header) for d in dbs],
+                   "log_signature": str(dbs[0].file.header.sign_log) if dbs and dbs[0].file.header.sign_log else None},
+        "volumes": sorted({p[0].upper() for p in [*(d.path for d in dbs), st.log_path, st.system_path]}),
+    }
+
+
+def op_snapshot_freeze(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
+    sess = agent.session_for(doc, "snapshot")
+    agent.require_live(sess)
+    if not sess.can_switch_to(S.FROZEN):
+        sess.switch_to(S.FROZEN)  # raises the invalid-sequence failure
+    lease = sess.freeze_lease.seconds if sess.freeze_lease else 30
+    agent.proc.jet_set_system_parameter(0, 0, C.JET_paramOSSnapshotTimeout, int((lease + 30) * 1000))
+    t0 = agent.now()
+    err, infos = agent.proc.jet_os_snapshot_freeze(sess.snapid)
+    if err:
+        raise engine_failure(agent, err, "JetOSSnapshotFreeze", sess)
+    if not infos:
+        abort(agent, sess, "the freeze covered no instance")
+        raise AgentFailure(ERR_NOTHING_FROZEN, f"snapshot {sess.session_id}: the freeze covered no instance; the session was aborted", result=sess.brief())
+    _err, ranges = agent.proc.sim_os_snapshot_log_ranges(sess.snapid)  # read between Freeze and Thaw
+    sess.freeze = _capture(agent, sess, ranges)
+    mgr = shadows_of(agent.engine)
+    for letter in sess.freeze["volumes"]:
+        werr, sid = mgr.create(letter, tag=f"esent.backup:{agent.route}:{sess.session_id}")
+        if werr:
+            abort(agent, sess, f"shadow copy of {letter}: failed with Win32 error {werr}")
+            raise AgentFailure(code("JET_errDiskIO"), f"creating the shadow copy of {letter}: failed (Win32 error {werr}); the session was aborted",
+                               result=sess.brief())
+        sess.shadows[letter] = sid
+        agent.write_state()  # recorded at once: a crash from here on leaves a shadow the reaper must find
+    sess.switch_to(S.FROZEN)
+    sess.freeze_lease.renew(agent.now())
+    agent.log(sess, "frozen", shadows=dict(sess.shadows), log_range=sess.freeze["log_range"])
+    window = None
+    if doc["args"].get("auto_thaw"):
+        thaw(agent, sess, "auto_thaw: the shadow copies exist")
+        window = round(agent.now() - t0, 6)
+    return {**sess.brief(), "changed": True, "instances": [i.name for i in infos], "databases": sess.freeze["databases"],
+            "log_range": sess.freeze["log_range"], "shadows": dict(sess.shadows), "auto_thawed": window is not None, "freeze_window": window}
+
+
+def thaw(agent: AgentProcess, sess: Session, reason: str) -> None:
+    """Thaw (caller, auto_thaw or freeze lease); service-owned stores also end the engine part here."""
+    err = agent.proc.jet_os_snapshot_thaw(sess.snapid)
+    if err and err != ERR_TIMEOUT:
+        raise engine_failure(agent, err, "JetOSSnapshotThaw", sess)
+    # -2402: ESE's own timer thawed first (it runs longer than the lease, so only a stalled agent sees this).
+    sess.switch_to(S.THAWED, reason)
+    agent.log(sess, "thawed", reason=reason, engine_timeout=err == ERR_TIMEOUT or None)
+    if sess.owner_service and err == 0:
+        end_engine(agent, sess)
+        agent.release_store("the owner service must restart after the thaw")
+
+
+def end_engine(agent: AgentProcess, sess: Session) -> None:
+    """JetOSSnapshotEnd(0) and what ESE recorded (the header's backup info of this session's type)."""
+    err = agent.proc.jet_os_snapshot_end(sess.snapid, 0)
+    if err:
+        raise engine_failure(agent, err, "JetOSSnapshotEnd", sess)
+    sess.engine_ended = True
+    sess.recorded_as = sess.backup_type
+    slot = SS.STAMP_SLOT[(sess.backup_type in ("incremental", "differential"), sess.backup_type in ("copy", "differential"))]
+    st = agent.instance_state()
+    headers = [getattr(d.file.header, slot) for d in st.dbs.values()] if st is not None else []
+    sess.mark = backupsets.mark_of(headers[0]) if headers and headers[0] is not None else None
+    agent.log(sess, "engine_ended", recorded_as=sess.recorded_as)
+
+
+def op_snapshot_thaw(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
+    sess = agent.session_for(doc, "snapshot")
+    if sess.state in (S.THAWED, S.TRUNCATED, S.ENDED) and "thawed" in sess.times:
+        return {**sess.brief(), "changed": False, "thawed_by": next((e.get("reason") for e in agent.journal.history(sess.session_id)
+                                                                     if e["event"] == "thawed"), None)}
+    agent.require_live(sess)
+    thaw(agent, sess, "snapshot_thaw")
+    return {**sess.brief(), "changed": True, "thawed_by": "snapshot_thaw"}
+
+
+def op_snapshot_copy(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
+    args = doc["args"]
+    sess = agent.session_for(doc, "snapshot")
+    agent.require_live(sess)
+    if not sess.shadows:
+        raise AgentFailure(code("JET_errOSSnapshotInvalidSequence"), f"session {sess.session_id} has no shadow copy yet; freeze first", result=sess.brief())
+    if sess.copy is not None and sess.copy.state in ("running", "done"):
+        raise AgentFailure(ERR_INVALID_REQUEST, f"session {sess.session_id} already has copy {sess.copy.copy_id} ({sess.copy.state})",
+                           "Poll that copy, or cancel it before copying again.", {**sess.brief(), "copy_id": sess.copy.copy_id})
+    dest = _check_dest(args["dest"])
+    mgr = shadows_of(agent.engine)
+    fz = sess.freeze
+    files: list[tuple[str, str, str, int | None]] = []  # (source path, set name, role, generation)
+    if sess.backup_type in ("full", "copy"):
+        files += [(p, Path(p.replace("\\", "/")).name, "database", None) for p in fz["databases"]]
+    files += [(p, "logs/" + Path(p.replace("\\", "/")).name, "log", g) for g, p in fz["logs"]]
+    files.append((fz["checkpoint"], Path(fz["checkpoint"].replace("\\", "/")).name, "checkpoint", None))
+    sources = []
+    for path, name, role, gen in files:
+        shadow = mgr.get(sess.shadows.get(path[0].upper(), ""))
+        size = shadow.size(path) if shadow is not None else -1
+        if size < 0:
+            raise AgentFailure(code("JET_errFileNotFound"), f"{path} is not in the shadow copy of {path[0]}:", result=sess.brief())
+        sources.append(shadow_source(lambda o, n, sh=shadow, p=path: sh.read(p, o, n), size, name, role, path, agent.ahost.lock, gen))
+    return start_copy(agent, sess, sources, dest, args.get("verify", True), "snapshot", fz["log_range"], fz["header"])
+
+
+def start_copy(agent: AgentProcess, sess: Session, sources: list[Any], dest: str, verify: bool, method: str,
+               log_range: dict[str, Any] | None, header: dict[str, Any]) -> dict[str, Any]:
+    """Name the set folder, then hand the sources to a background copy (free space checked first)."""
+    host, instance = agent.ahost.name, agent.instance_cfg.get("name", "store")
+    root = backupsets.instance_root(agent.ahost.real_path(dest), host, instance)
+    set_id = manifest.new_set_name(sess.backup_type, when=_utcnow(agent))
+    parent = None
+    if sess.backup_type in ("incremental", "differential"):
+        try:
+            parent = manifest.choose_parent(backupsets.scan(agent.ahost.real_path(dest), host, instance).manifests, sess.backup_type, log_range)
+        except manifest.ChainError as exc:
+            raise AgentFailure(code("JET_errMissingFullBackup"), exc.message, exc.hint, sess.brief()) from None
+    sess.parent = parent
+    margs = {"host": host, "instance": instance, "method": method, "header": header, "log_range": log_range, "parent": parent,
+             "session_id": sess.session_id, "agent": {"version": agent.identity()["version"], "boot_id": agent.boot_id}}
+
+    def on_verified(ok: bool, s: Session = sess) -> None:
+        s.verified = ok
+        agent.log(s, "set_written", set_id=set_id, verified=ok)
+
+    copy = AgentCopy(sources, root / set_id, f"{dest.rstrip(chr(92))}\\{host}\\{instance}\\{set_id}", verify=verify, manifest_args=margs,
+                     lock=agent.ahost.lock, on_verified=on_verified)
+    sess.copy, sess.verified = copy, False
+    sess.set_dir = copy.set_win
+    agent.copies[copy.copy_id] = copy
+    copy.start()
+    agent.log(sess, "copy_started", copy_id=copy.copy_id, set_id=set_id, files=len(sources))
+    return {**sess.brief(), "changed": True, "copy_id": copy.copy_id, "set_id": set_id, "set_dir": copy.set_win,
+            "bytes_total": copy.job.bytes_total, "files_total": len(sources)}
+
+
+def _utcnow(agent: AgentProcess) -> Any:
+    import datetime  # noqa: PLC0415
+
+    return datetime.datetime.fromtimestamp(agent.clock.time(), datetime.UTC)
+
+
+def require_verified(agent: AgentProcess, sess: Session) -> None:
+    """DESIGN safety rule 4: truncate only after this session's set was verified at the destination."""
+    if not sess.verified:
+        raise AgentFailure(ERR_NOT_VERIFIED, f"session {sess.session_id}: its set was not verified at the destination"
+                           + (f" ({sess.set_dir})" if sess.set_dir else " (no copy yet)"), result=sess.brief())
+
+
+def op_snapshot_truncate_log(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
+    sess = agent.session_for(doc, "snapshot")
+    agent.require_live(sess)
+    if sess.backup_type == "copy":
+        raise AgentFailure(code("JET_errOSSnapshotInvalidSequence"), "a copy backup never truncates logs", result=sess.brief())
+    if sess.engine_ended:
+        raise AgentFailure(code("JET_errOSSnapshotInvalidSequence"),
+                           f"session {sess.session_id} released its service-owned store at the thaw; its logs cannot be truncated by this session",
+                           "Service-owned stores keep their logs in v1 (circular logging or the owner's own truncation).", sess.brief())
+    if not sess.can_switch_to(S.TRUNCATED):
+        sess.switch_to(S.TRUNCATED)
+    require_verified(agent, sess)
+    err = agent.proc.jet_os_snapshot_truncate_log(sess.snapid, SS.JET_bitAllDatabasesSnapshot)
+    if err:
+        raise engine_failure(agent, err, "JetOSSnapshotTruncateLog", sess)
+    sess.switch_to(S.TRUNCATED)
+    agent.log(sess, "truncated")
+    return {**sess.brief(), "changed": True}
+
+
+def op_snapshot_end(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
+    sess = agent.session_for(doc, "snapshot")
+    if sess.state is S.ENDED:
+        return {**sess.brief(), "changed": False, "recorded_as": sess.recorded_as, "set_dir": sess.set_dir or None}
+    agent.require_live(sess)
+    if sess.copy is not None and sess.copy.state == "running":
+        raise AgentFailure(ERR_INVALID_REQUEST, f"copy {sess.copy.copy_id} is still running", "Wait for the copy (or cancel it) before End.",
+                           sess.brief())
+    if not sess.can_switch_to(S.ENDED):
+        sess.switch_to(S.ENDED)
+    if not sess.engine_ended:
+        end_engine(agent, sess)
+    final = finish_set(agent, sess)
+    delete_shadows(agent, sess)
+    sess.switch_to(S.ENDED, "snapshot_end")
+    agent.log(sess, "ended", recorded_as=sess.recorded_as, manifest=final)
+    return {**sess.brief(), "changed": True, "recorded_as": sess.recorded_as, "set_dir": sess.set_dir or None, "manifest_status": final,
+            "mark": sess.mark}
+
+
+def finish_set(agent: AgentProcess, sess: Session) -> str | None:
+    """Finalise the pending-end manifest after End (complete, with recorded_as and the mark)."""
+    copy = sess.copy
+    if copy is None or copy.state != "done":
+        return None
+    try:
+        doc = backupsets.finalise_set(copy.set_real, sess.recorded_as or "abort", mark=sess.mark, when=_utcnow(agent))
+    except manifest.ManifestError as exc:
+        agent.log(sess, "manifest_not_finalised", error=str(exc))
+        return None
+    return doc["status"]
+
+
+def delete_shadows(agent: AgentProcess, sess: Session) -> None:
+    mgr = shadows_of(agent.engine)
+    for sid in list(sess.shadows.values()):
+        mgr.delete(sid)
+    if sess.shadows:
+        agent.log(sess, "shadows_deleted", shadows=sorted(sess.shadows.values()))
+    sess.shadows.clear()
+    agent.write_state()
+
+
+def abort(agent: AgentProcess, sess: Session, reason: str) -> None:
+    """Abort a live snapshot session: engine abort (gone is fine), copy cancelled, set failed, shadows deleted."""
+    if sess.copy is not None:
+        sess.copy.cancel()
+    if not sess.engine_ended:
+        err = agent.proc.jet_os_snapshot_abort(sess.snapid)
+        if err and err not in GONE:
+            agent.log(sess, "abort_error", error=err)
+    if sess.copy is not None and sess.copy.wait(5) and sess.copy.set_real.is_dir():
+        try:
+            backupsets.fail_set(sess.copy.set_real, {"jet": code("errBackupAbortByCaller"), "name": "errBackupAbortByCaller", "message": reason})
+        except manifest.ManifestError:
+            pass  # no manifest (copy failed before one) or already final
+    delete_shadows(agent, sess)
+    sess.switch_to(S.ABORTED, reason)
+    agent.log(sess, "aborted", reason=reason)
+    if sess.owner_service:
+        agent.release_store(f"abort: {reason}")
+        svc = agent.ahost.service(sess.owner_service)
+        if svc is not None and not svc.running and "owner" not in reason:
+            agent.start_owner(svc, f"abort: {reason}")  # the owner is restarted whatever failed
+
+
+def op_snapshot_abort(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
+    sess = agent.session_for(doc, "snapshot", gone_ok=True)
+    if sess is None or not sess.live:
+        out = {"changed": False, "state": "gone" if sess is None else sess.state.value}
+        if sess is not None:
+            out.update(sess.brief())
+        elif doc["args"].get("session_id"):
+            out.update(snapshot_id=doc["args"]["session_id"], session_id=doc["args"]["session_id"])
+        return out
+    abort(agent, sess, "snapshot_abort" + (" (force)" if doc["args"].get("force") else ""))
+    return {**sess.brief(), "changed": True}

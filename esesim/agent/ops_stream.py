@@ -1,0 +1,256 @@
+"""Streaming-family ops of the simulated agent (JetBeginExternalBackupInstance ... End/Stop).
+
+Test-only code (the simulated agent): do not use directly. The copy reads through the backup
+API on the copy thread, one chunk per call under the host lock, into a page-aligned buffer (the
+engine checks alignment, as esent.dll does with VirtualAlloc memory): first every database
+(attach info, open, read, close), then ``JetGetLogInfoInstance2`` (which rolls the log and names
+the generations) and every log. ESE has no timeout for streaming backups, so the session lease
+is what ends a forgotten one: ``JetEndExternalBackupInstance2(EndAbort)``, else
+``JetStopBackupInstance``.
+"""
+
+from __future__ import annotations
+
+import mmap
+from collections.abc import Iterator
+from pathlib import PureWindowsPath
+from typing import TYPE_CHECKING, Any
+
+from esesim.engine import streaming_states as ST
+
+from .copier import CopySource
+from .ops_snapshot import GONE, _check_dest, engine_failure, finish_set, guard, require_verified, start_copy
+from .sessions import ERR_INVALID_REQUEST, AgentFailure, S, Session
+
+if TYPE_CHECKING:
+    from .core import AgentProcess
+
+CHUNK_PAGES = 16
+RECORDED = {("full", True): "full", ("full", False): "copy", ("incremental", True): "incremental", ("incremental", False): "differential"}
+
+
+def op_stream_begin(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
+    args = doc["args"]
+    store = agent.ensure_store()
+    backup_type, guard_result = guard(agent, args, args["backup_type"])
+    err = agent.proc.jet_begin_external_backup_instance(store.inst, ST.JET_bitBackupIncremental if backup_type == "incremental" else 0)
+    if err:
+        raise engine_failure(agent, err, "JetBeginExternalBackupInstance")
+    sess = agent.new_session("streaming", doc["owner"], backup_type, args)
+    sess.state, sess.guard = S.BEGUN, guard_result  # a new session starts in its first state
+    agent.log(sess, "begun", backup_type=backup_type)
+    return {**sess.brief(), "changed": True, "backup_type": backup_type, "requested_backup_type": args["backup_type"], "guard": guard_result,
+            "owner": sess.owner, "session_lease": sess.session_lease.seconds}
+
+
+class _Reader:
+    """Reads one file through the backup API into a page-aligned buffer, chunk by chunk."""
+
+    def __init__(self, agent: AgentProcess, path: str) -> None:
+        self.agent = agent
+        self.path = path
+        self.chunk = CHUNK_PAGES * agent.proc.page_size
+        self.mem = mmap.mmap(-1, self.chunk)  # page-aligned, like VirtualAlloc
+
+    def chunks(self) -> Iterator[bytes]:
+        agent, inst = self.agent, self.agent.store.inst
+        view = memoryview(self.mem)
+        try:
+            with agent.ahost.lock:
+                err, (h, _lo, _hi) = agent.proc.jet_open_file_instance(inst, self.path)
+            if err:
+                raise OSError(f"JetOpenFileInstance({self.path}) failed with {err}")
+            while True:
+                with agent.ahost.lock:
+                    err, n = agent.proc.jet_read_file_instance(inst, h, view, self.chunk)
+                    data = bytes(view[:n])
+                if err:
+                    raise OSError(f"JetReadFileInstance({self.path}) failed with {err}")
+                if n == 0:
+                    break
+                yield data
+            with agent.ahost.lock:
+                agent.proc.jet_close_file_instance(inst, h)
+        finally:
+            view.release()
+            self.mem.close()
+
+
+def _source(agent: AgentProcess, path: str, size: int, name: str, role: str, gen: int | None = None) -> CopySource:
+    return CopySource(name, role, size, lambda: _Reader(agent, path).chunks(), path, gen)
+
+
+def _file_source(agent: AgentProcess, path: str, name: str) -> CopySource:
+    """The checkpoint, read in one go under the lock (4 KiB) so the copy gets one consistent image."""
+    from esesim.engine.volumes import ACCESS_READ, SHARE_DELETE, SHARE_READ, SHARE_WRITE  # noqa: PLC0415
+
+    host = agent.engine
+    werr, hid = host.open(agent.pid, path, ACCESS_READ, SHARE_READ | SHARE_WRITE | SHARE_DELETE)
+    if werr:
+        raise AgentFailure(agent_code("JET_errCheckpointFileNotFound"), f"cannot read the checkpoint {path} (Win32 error {werr})")
+    try:
+        _e, size = host.size(hid)
+        _e, data = host.read(hid, 0, size)
+    finally:
+        host.close(hid)
+    return CopySource(name, "checkpoint", len(data), lambda: iter([data]), path)
+
+
+def op_stream_copy(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
+    args = doc["args"]
+    sess = agent.session_for(doc, "streaming")
+    agent.require_live(sess)
+    if sess.copy is not None:
+        raise AgentFailure(ERR_INVALID_REQUEST, f"session {sess.session_id} already has copy {sess.copy.copy_id} ({sess.copy.state})",
+                           "A streaming backup reads each file once; start a new backup to copy again.", {**sess.brief(), "copy_id": sess.copy.copy_id})
+    dest = _check_dest(args["dest"])
+    st = agent.instance_state()
+    inst = agent.store.inst
+    sources: list[CopySource] = []
+    if sess.backup_type == "full":
+        err, names = agent.proc.jet_get_attach_info_instance(inst)
+        if err:
+            raise engine_failure(agent, err, "JetGetAttachInfoInstance", sess)
+        for name in names:
+            db = st.db_by_path(name)
+            size = (db.file.header.page_count + 1) * db.file.page_size  # the header pages plus every page plus the trailer
+            sources.append(_source(agent, name, size, PureWindowsPath(name).name, "database"))
+    header = {"databases": [_facts(d) for d in sorted(st.dbs.values(), key=lambda d: d.dbid)],
+              "log_signature": str(st.log.sign_log) if st.log.sign_log else None}
+    log_range: dict[str, Any] = {"base_name": st.base, "gen_low": 0, "gen_high": 0}
+
+    def logs() -> list[CopySource]:
+        with agent.ahost.lock:
+            err, (paths, info) = agent.proc.jet_get_log_info_instance2(inst)
+            if err:
+                raise engine_failure(agent, err, "JetGetLogInfoInstance2", sess)
+            out = []
+            for path in paths:
+                gen = _gen_of(path, st)
+                out.append(_source(agent, path, agent.engine.file_size(path), "logs/" + PureWindowsPath(path).name, "log", gen))
+            # The manifest format wants the checkpoint in every set; the streaming API does not hand
+            # it out, so the agent reads it from disk (shared read: ESE writes it with a plain open).
+            chk = st.checkpoint_path()
+            out.append(_file_source(agent, chk, PureWindowsPath(chk).name))
+            gens = [s.generation for s in out if s.generation]
+            log_range.update(gen_low=min(gens) if gens else 0, gen_high=max(gens) if gens else 0)
+            return out
+
+    result = start_copy(agent, sess, sources, dest, args.get("verify", True), "streaming", log_range, header)
+    sess.copy._more = logs
+    if not sources:
+        pass  # an incremental has only logs: the first phase is empty and the logs follow at once
+    return result
+
+
+def _mark(bk: Any) -> dict[str, Any]:
+    from . import backupsets  # noqa: PLC0415
+
+    return backupsets.mark_of(bk)
+
+
+def _facts(db: Any) -> dict[str, Any]:
+    from . import backupsets  # noqa: PLC0415
+
+    return backupsets.header_facts(db.path, db.file.header)
+
+
+def _gen_of(path: str, st: Any) -> int | None:
+    from esesim.engine import lognames  # noqa: PLC0415
+
+    return lognames.parse_log_file_name(PureWindowsPath(path).name, st.base, st.legacy)
+
+
+def op_stream_truncate_log(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
+    sess = agent.session_for(doc, "streaming")
+    agent.require_live(sess)
+    if not sess.can_switch_to(S.TRUNCATED):
+        sess.switch_to(S.TRUNCATED)
+    require_verified(agent, sess)
+    err = agent.proc.jet_truncate_log_instance(agent.store.inst)
+    if err:
+        raise engine_failure(agent, err, "JetTruncateLogInstance", sess)
+    sess.switch_to(S.TRUNCATED)
+    agent.log(sess, "truncated")
+    return {**sess.brief(), "changed": True}
+
+
+def _end(agent: AgentProcess, sess: Session, normal: bool) -> str:
+    inst = agent.store.inst
+    truncated = sess.state is S.TRUNCATED
+    err = agent.proc.jet_end_external_backup_instance2(inst, ST.JET_bitBackupEndNormal if normal else ST.JET_bitBackupEndAbort)
+    if err and err not in GONE:
+        raise engine_failure(agent, err, "JetEndExternalBackupInstance2", sess)
+    outcome = agent.proc.backup_state(inst).outcome
+    return RECORDED[(sess.backup_type, truncated)] if outcome == "normal" else "abort"
+
+
+def op_stream_end(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
+    sess = agent.session_for(doc, "streaming")
+    normal = doc["args"]["result"] == "normal"
+    if sess.state is S.ENDED and normal:
+        return {**sess.brief(), "changed": False, "recorded_as": sess.recorded_as}
+    if not sess.live and not normal:
+        return {**sess.brief(), "changed": False, "recorded_as": sess.recorded_as}
+    agent.require_live(sess)
+    if sess.copy is not None and sess.copy.state == "running":
+        if normal:
+            raise AgentFailure(ERR_INVALID_REQUEST, f"copy {sess.copy.copy_id} is still running", "Wait for the copy before End.", sess.brief())
+        sess.copy.cancel()
+        sess.copy.wait(5)
+    sess.recorded_as = _end(agent, sess, normal)
+    slot = {"full": "bkinfo_full_prev", "copy": "bkinfo_copy_prev", "incremental": "bkinfo_inc_prev", "differential": "bkinfo_diff_prev"}
+    st = agent.instance_state()
+    stamped = [getattr(d.file.header, slot[sess.recorded_as]) for d in st.dbs.values()] if sess.recorded_as in slot else []
+    sess.mark = _mark(stamped[0]) if stamped and stamped[0] is not None else None
+    final = finish_set(agent, sess) if sess.recorded_as != "abort" else _fail_set(sess, "stream_end result=abort")
+    sess.switch_to(S.ENDED if normal and sess.recorded_as != "abort" else S.ABORTED, "stream_end " + doc["args"]["result"])
+    agent.log(sess, "ended" if sess.state is S.ENDED else "aborted", recorded_as=sess.recorded_as, manifest=final)
+    if normal and sess.recorded_as == "abort":
+        raise AgentFailure(agent_code("JET_errBackupAbortByServer"), "ESE recorded the backup as aborted at End",
+                           result={**sess.brief(), "recorded_as": "abort"})
+    return {**sess.brief(), "changed": True, "recorded_as": sess.recorded_as, "set_dir": sess.set_dir or None, "manifest_status": final}
+
+
+def agent_code(name: str) -> int:
+    from .sessions import code  # noqa: PLC0415
+
+    return code(name)
+
+
+def _fail_set(sess: Session, reason: str) -> str | None:
+    from . import backupsets  # noqa: PLC0415
+
+    if sess.copy is None or not sess.copy.set_real.is_dir():
+        return None
+    try:
+        return backupsets.fail_set(sess.copy.set_real, {"jet": agent_code("errBackupAbortByCaller"), "name": "errBackupAbortByCaller",
+                                                        "message": reason})["status"]
+    except Exception:  # no manifest yet, or already final
+        return None
+
+
+def abort(agent: AgentProcess, sess: Session, reason: str) -> None:
+    """Stop a live streaming session: End(abort), and JetStopBackupInstance if that fails."""
+    if sess.copy is not None:
+        sess.copy.cancel()
+        sess.copy.wait(5)
+    if agent.store is not None:
+        err = agent.proc.jet_end_external_backup_instance2(agent.store.inst, ST.JET_bitBackupEndAbort)
+        if err and err not in GONE:
+            agent.proc.jet_stop_backup_instance(agent.store.inst)
+    sess.recorded_as = "abort"
+    _fail_set(sess, reason)
+    sess.switch_to(S.ABORTED, reason)
+    agent.log(sess, "aborted", reason=reason)
+
+
+def op_stream_stop(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
+    sess = agent.session_for(doc, "streaming", gone_ok=True)
+    if sess is None or not sess.live:
+        out: dict[str, Any] = {"changed": False, "state": "gone" if sess is None else sess.state.value}
+        if sess is not None:
+            out.update(sess.brief())
+        return out
+    abort(agent, sess, "stream_stop")
+    return {**sess.brief(), "changed": True}

@@ -1,0 +1,170 @@
+"""Agent sessions: ids, states as data, leases on the injectable clock, the agent's own errors.
+
+Test-only code (the simulated agent): do not use directly. The C# agent keeps the same table.
+
+A session is what one backup run holds between its tasks: a snapshot session (wrapping one
+JET_OSSNAPID) or a streaming session (wrapping the instance's external backup). Its id is
+opaque, ``<agent boot id>:<n>:<random>``: the boot id tells a session of an earlier agent
+process ("session lost") from an unknown one. States and the allowed transitions are data
+(STYLE rule 9): ``ALLOWED = {target: {sources}}``; ``Session.switch_to`` is the only
+assignment of ``state`` and refuses what the table does not list.
+"""
+
+from __future__ import annotations
+
+import enum
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._collection import jet
+
+
+class AgentFailure(Exception):
+    """An op failed: a JET number (engine or client band), the message, a hint, result keys."""
+
+    def __init__(self, code: int, message: str, hint: str = "", result: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.hint = hint or jet.lookup(code).hint
+        self.result = result or {}
+
+    @property
+    def name(self) -> str:
+        return jet.lookup(self.code).name
+
+    def to_error(self) -> dict[str, Any]:
+        """The reply's ``error`` object."""
+        return {"jet": self.code, "name": self.name, "message": self.message, "hint": self.hint}
+
+
+def code(name: str) -> int:
+    """The catalogue number of a JET name (one catalogue: plugins/plugin_utils/_jet_errors.py)."""
+    return jet.code_of(name)
+
+
+ERR_LEASE_EXPIRED = code("JET_errClientLeaseExpired")
+ERR_AGENT_NOT_RUNNING = code("JET_errClientAgentNotRunning")
+ERR_SESSION_LOST = code("JET_errClientSessionLost")
+ERR_OWNER_RUNNING = code("JET_errClientOwnerStillRunning")
+ERR_VERIFY_FAILED = code("JET_errClientVerifyFailed")
+ERR_INVALID_REQUEST = code("JET_errClientInvalidRequest")
+ERR_UNKNOWN_SESSION = code("JET_errClientUnknownSession")
+ERR_OWNER_MISMATCH = code("JET_errClientOwnerMismatch")
+ERR_INVALID_OPTION = code("JET_errClientInvalidOption")
+ERR_INVALID_SEQUENCE = code("JET_errOSSnapshotInvalidSequence")
+ERR_BACKUP_IN_PROGRESS = code("JET_errBackupInProgress")
+
+
+class SState(enum.Enum):
+    """Agent session states (both families; ``kind`` says which ops apply)."""
+
+    PREPARED = "prepared"          # snapshot: JetOSSnapshotPrepare + PrepareInstance done
+    FROZEN = "frozen"              # snapshot: frozen, shadows taken
+    THAWED = "thawed"              # snapshot: thawed (ContinueAfterThaw: AllowLogTruncate)
+    TRUNCATED = "truncated"        # snapshot or streaming: logs truncated after a verified set
+    BEGUN = "begun"                # streaming: JetBeginExternalBackupInstance done
+    ENDED = "ended"                # completed normally (End / EndExternalBackup normal)
+    ABORTED = "aborted"            # aborted, stopped or ended by a lease; ``reason`` says why
+
+
+S = SState
+LIVE = frozenset({S.PREPARED, S.FROZEN, S.THAWED, S.TRUNCATED, S.BEGUN})
+
+# target: sources, with the scenario of each entry.
+ALLOWED: dict[SState, frozenset[SState]] = {
+    # Freeze only from Prepare (a second freeze of the same session is an invalid sequence).
+    S.FROZEN: frozenset({S.PREPARED}),
+    # Thaw by the caller, by auto_thaw, or by the freeze lease.
+    S.THAWED: frozenset({S.FROZEN}),
+    # Truncation after the thaw (snapshot) or during the streaming log phase; repeatable.
+    S.TRUNCATED: frozenset({S.THAWED, S.TRUNCATED, S.BEGUN}),
+    # Normal end: after the thaw (truncated or not), a streaming backup, or a session never frozen.
+    S.ENDED: frozenset({S.PREPARED, S.THAWED, S.TRUNCATED, S.BEGUN}),
+    # Abort from every live state (the caller, the session lease, owner_start over a live session).
+    S.ABORTED: frozenset({S.PREPARED, S.FROZEN, S.THAWED, S.TRUNCATED, S.BEGUN}),
+}
+
+
+@dataclass
+class Lease:
+    """A deadline on the agent's clock (monotonic seconds); ``renew`` moves it ``seconds`` ahead."""
+
+    seconds: float
+    deadline: float = 0.0
+
+    def renew(self, now: float) -> None:
+        self.deadline = now + self.seconds
+
+    def expired(self, now: float) -> bool:
+        return now >= self.deadline
+
+
+@dataclass
+class Session:
+    """One backup session held by the agent between tasks."""
+
+    session_id: str
+    kind: str  # "snapshot" or "streaming"
+    owner: str
+    backup_type: str
+    session_lease: Lease
+    freeze_lease: Lease | None = None
+    state: SState = S.PREPARED
+    reason: str = ""
+    snapid: int = 0
+    shadows: dict[str, str] = field(default_factory=dict)  # volume letter -> shadow id
+    freeze: dict[str, Any] = field(default_factory=dict)  # what the freeze covered (paths, ranges, headers)
+    copy: Any = None  # the AgentCopy of this session
+    set_dir: str = ""  # Windows path of the set folder
+    verified: bool = False
+    recorded_as: str | None = None
+    mark: dict[str, Any] | None = None
+    engine_ended: bool = False  # the engine part ended early (service-owned store released at thaw)
+    owner_service: str | None = None
+    times: dict[str, float] = field(default_factory=dict)  # event -> clock.time()
+    parent: dict[str, Any] | None = None
+    guard: dict[str, Any] | None = None
+
+    def can_switch_to(self, target: SState) -> bool:
+        return self.state in ALLOWED[target]
+
+    def switch_to(self, target: SState, reason: str = "") -> None:
+        """The only assignment of ``state``.
+
+        Raises:
+            AgentFailure: the table does not allow the move (an invalid sequence).
+        """
+        if not self.can_switch_to(target):
+            raise AgentFailure(ERR_INVALID_SEQUENCE, f"session {self.session_id} is {self.state.value}; it cannot become {target.value}",
+                               "Run the steps in order: prepare, freeze, thaw, copy, truncate, end (or abort).",
+                               result=self.brief())
+        self.state = target
+        if reason:
+            self.reason = reason
+
+    @property
+    def live(self) -> bool:
+        return self.state in LIVE
+
+    def brief(self) -> dict[str, Any]:
+        """The keys every reply about a session carries (also on failures)."""
+        key = "snapshot_id" if self.kind == "snapshot" else "session_id"
+        out = {key: self.session_id, "session_id": self.session_id, "state": self.state.value}
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+
+def new_session_id(boot_id: str, n: int) -> str:
+    """``<boot id>:<n>:<random>``: opaque to the controller, parsed only by the agent."""
+    return f"{boot_id}:{n}:{secrets.token_hex(4)}"
+
+
+def split_session_id(session_id: str) -> tuple[str, int] | None:
+    """(boot id, n) of a well-formed id, else None."""
+    parts = session_id.split(":")
+    if len(parts) != 3 or not parts[0] or not parts[1].isdigit():
+        return None
+    return parts[0], int(parts[1])

@@ -1,0 +1,279 @@
+"""The bridge from a simulated Windows host (esesim.winrm.SimHost) to its simulated agents.
+
+Test-only code: do not use directly. ``attach_agent(sim_host)`` plays the part of the
+collection's bootstrap on that host, exactly as the script does (plugins/plugin_utils/_bootstrap.py):
+
+1. read the routing line ``ESENTBACKUP1 <key> [peek]``; anything else: exit 1, -10010;
+2. look up ``C:\\ProgramData\\esent.backup\\agents\\<key>.json``; when its pid runs, relay the
+   request to that agent (the pipe);
+3. otherwise, ``peek`` requests (``instance_info``, ``status``) run the installed agent once,
+   read-only (no state file, no pipe, no JetInit) and print its answer: ``agent: not running``;
+4. otherwise start the agent of that route (``agent.ps1 -Route <key>``), which writes its state
+   file and reaps the shadow copies a dead predecessor left, then relay; without
+   ``C:\\ProgramData\\esent.backup\\agent.ps1`` the answer is exit 1 with -10013.
+
+The host owns the engine side of the machine: one engine ``Host`` whose volumes are the sim
+file system's drive folders, the simulated services (``OwnerService``) with their workloads, the
+agents by route, and the host-wide lock every engine access takes. A host restart kills every
+agent (and every service, which starts again, as an automatic service would).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from esesim.engine import Host, Ledger, OwnerService, StoreSpec, SystemClock, Workload, close_store, open_store
+from esesim.winrm._collection import protocol
+from esesim.winrm.fs import engine_lock_provider
+
+from .core import AgentProcess
+from .ops_info import peek_instance_info
+
+AGENT_DIR = "C:\\ProgramData\\esent.backup"
+LAUNCHER = AGENT_DIR + "\\agent.ps1"
+PEEK_OPS = frozenset({"instance_info", "status"})
+
+
+def _bootstrap_error(code: int, message: str) -> bytes:
+    """The reply the bootstrap script itself prints (name and hint left empty, as in the script)."""
+    return json.dumps({"ok": False, "result": {}, "error": {"jet": code, "name": "", "message": message, "hint": ""},
+                       "agent": {"version": "bootstrap", "pid": 0, "boot_id": ""}}, separators=(",", ":")).encode()
+
+
+class AgentHost:
+    """The agent side of one simulated host: engine, services, agents by route, the lock."""
+
+    def __init__(self, name: str, drives: dict[str, Path], root: Path, *, clock: Any = None) -> None:
+        self.name = name
+        self.root = Path(root)
+        self.engine = Host(self.root, clock=clock if clock is not None else SystemClock(), computer_name=name.upper())
+        for letter, folder in drives.items():
+            self.engine.add_volume(letter, Path(folder))
+        # One lock for every engine object of the host: WinRM handler threads, copy threads, the
+        # lease ticker and the demo workload all reach them, and none of them is thread-safe.
+        self.lock = threading.RLock()
+        self.agents: dict[str, AgentProcess] = {}
+        self.services: dict[str, OwnerService] = {}
+        self.workloads: dict[str, dict[str, Any]] = {}
+        self.version = ""
+        self._ticker: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._last_tick = time.monotonic()
+
+    # -- paths -----------------------------------------------------------------------------------
+
+    def real_path(self, win_path: str) -> Path:
+        err, real, _vol = self.engine.resolve(win_path)
+        if err:
+            from .sessions import ERR_INVALID_OPTION, AgentFailure  # noqa: PLC0415
+
+            raise AgentFailure(ERR_INVALID_OPTION, f"{win_path}: no such drive on {self.name}")
+        return real
+
+    def state_path(self, route: str) -> Path:
+        return self.real_path(f"{AGENT_DIR}\\agents\\{route}.json")
+
+    def journal_path(self, route: str) -> Path:
+        return self.real_path(f"{AGENT_DIR}\\journal\\{route}.jsonl")
+
+    def ledger_path(self, store: str) -> Path:
+        path = self.root / "ledgers" / f"{store}.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def installed(self) -> bool:
+        return self.real_path(LAUNCHER).is_file()
+
+    def install(self, version: str = "1.0.0-sim") -> None:
+        """Put the (simulated) compiled agent in place, as ``esent.backup.agent: state=present`` does."""
+        path = self.real_path(LAUNCHER)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"# esent.backup agent launcher {version} (simulated)\n")
+        self.version = version
+
+    def uninstall(self) -> None:
+        self.real_path(LAUNCHER).unlink(missing_ok=True)
+
+    # -- services --------------------------------------------------------------------------------
+
+    def add_service(self, service_name: str, spec: StoreSpec, *, workload_rate: float = 0.0, create: bool = True) -> OwnerService:
+        """Register a simulated Windows service hosting a store (created if missing) and start it."""
+        with self.lock:
+            svc = OwnerService(self.engine, spec, image=f"{service_name}.exe", service_name=service_name)
+            self.services[service_name.lower()] = svc
+            err = svc.start()
+            if err:
+                raise RuntimeError(f"service {service_name} failed to start: {err}")
+            if workload_rate:
+                self.workloads[service_name.lower()] = {"rate": workload_rate, "credit": 0.0, "wl": None}
+                self.on_owner_started(svc)
+            return svc
+
+    def service(self, name: str) -> OwnerService | None:
+        return self.services.get(name.lower())
+
+    def on_owner_started(self, svc: OwnerService) -> None:
+        """A service (re)started: its workload continues in the new process."""
+        w = self.workloads.get(svc.service_name.lower())
+        if w is None or svc.store is None or svc.proc is None:
+            return
+        path, dbid = next(iter(svc.store.dbids.items()))
+        ledger = w.get("ledger") or Ledger(self.ledger_path(svc.service_name))
+        w.update(ledger=ledger, wl=Workload(svc.proc, svc.store.sesid, dbid, path, ledger, rng=random.Random(svc.pid)))
+
+    def create_store(self, spec: StoreSpec) -> int:
+        """Create a store on disk (a throw-away process: create, attach, detach clean)."""
+        from esesim.engine import EngineProcess  # noqa: PLC0415
+
+        with self.lock:
+            proc = EngineProcess(self.engine, "esentutl.exe")
+            spec.create_paths = True
+            err, store = open_store(proc, spec)
+            if store is not None:
+                err = close_store(store)
+            proc.die()
+            return err
+
+    # -- the bootstrap's part --------------------------------------------------------------------
+
+    def entry(self, data: bytes, call: Any) -> bytes:
+        """The WinRM side: stdin of the bootstrap in, stdout out; ``call.extra['rc']`` is the exit code."""
+        text = data.decode("utf-8", "replace")
+        head, sep, body = text.partition("\n")
+        parts = head.strip().split(" ")
+        if (not sep or len(parts) not in (2, 3) or parts[0] != protocol.FRAME_MAGIC or not parts[1].isalnum()
+                or (len(parts) == 3 and parts[2] != "peek")):
+            call.extra["rc"] = 1
+            return _bootstrap_error(-10010, "stdin must start with the line ESENTBACKUP1 <routing key>")
+        route, peek = parts[1], len(parts) == 3
+        with self.lock:
+            agent = self.agents.get(route)
+            if agent is not None and not (agent.alive and self.engine.process_alive(agent.pid)):
+                agent = None
+            if agent is None:
+                if not self.installed:
+                    call.extra["rc"] = 1
+                    return _bootstrap_error(-10013, f"agent not installed: {LAUNCHER} is missing")
+                if peek:
+                    return self._peek(body)
+                agent = AgentProcess(self, route, self._instance_of(body))
+                self.agents[route] = agent
+        reply = agent.handle(body)
+        if not agent.alive:  # shutdown: the process exits after its reply
+            with self.lock:
+                agent.kill()
+                agent.state_file.remove()
+                self.agents.pop(route, None)
+        return reply
+
+    @staticmethod
+    def _instance_of(body: str) -> dict[str, Any] | None:
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            return None
+        inst = doc.get("instance") if isinstance(doc, dict) else None
+        return inst if isinstance(inst, dict) else None
+
+    def _peek(self, body: str) -> bytes:
+        """``agent.ps1 -Peek``: one read-only answer with no agent process left behind."""
+        try:
+            doc = protocol.decode_request(body)
+        except protocol.ProtocolError as exc:
+            return protocol.encode({"ok": False, "result": {}, "error": exc.to_error(), "agent": protocol.agent_identity("1.0.0-sim", 0, "")})
+        ident = protocol.agent_identity("1.0.0-sim", 0, "")
+        if doc["op"] == "status":
+            return protocol.encode(protocol.reply_ok({"agent": "not running", "sessions": [], "changed": False}, ident))
+        if doc["op"] not in PEEK_OPS or not doc.get("instance"):
+            return protocol.encode(protocol.reply_error(-10002, "JET_errClientAgentNotRunning", f"{doc['op']} needs a running agent", "", ident))
+        return protocol.encode(protocol.reply_ok(peek_instance_info(self, doc["instance"]), ident))
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def restart(self) -> None:
+        """Host restart: every agent process dies; services die and start again (soft recovery)."""
+        with self.lock:
+            for agent in self.agents.values():
+                agent.kill()
+            self.agents.clear()
+            for svc in self.services.values():
+                was_running = svc.running
+                svc.crash()
+                if was_running:
+                    svc.start()
+                    self.on_owner_started(svc)
+
+    def tick(self) -> None:
+        """Leases of every agent, then the workloads (a few commits per second per store)."""
+        now = time.monotonic()
+        dt, self._last_tick = min(now - self._last_tick, 2.0), now
+        with self.lock:
+            for agent in list(self.agents.values()):
+                agent.check_leases()
+                agent.workload_tick(dt)
+            for key, w in self.workloads.items():
+                svc = self.services[key]
+                if not svc.running or w["wl"] is None:
+                    continue
+                w["credit"] = min(w["credit"] + w["rate"] * dt, 2 * w["rate"])
+                while w["credit"] >= 1:
+                    w["credit"] -= 1
+                    try:
+                        w["wl"].commit_one()
+                        w["wl"].stats.commits += 1
+                    except Exception:  # a crashed service stops committing until it restarts
+                        w["wl"] = None
+                        break
+
+    def start_ticker(self, interval: float = 0.2) -> None:
+        """A background ticker for a single host (fleets share one thread for every host)."""
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.tick()
+                except Exception:  # noqa: S112 - a tick that fails is retried on the next one
+                    continue
+
+        self._ticker = threading.Thread(target=loop, name=f"agent-ticker-{self.name}", daemon=True)
+        self._ticker.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join(timeout=2)
+        with self.lock:
+            for agent in self.agents.values():
+                agent.kill()
+            self.agents.clear()
+            for svc in self.services.values():
+                svc.stop()
+
+
+def attach_agent(sim_host: Any, *, clock: Any = None, install: bool = True, ticker: bool = True) -> AgentHost:
+    """Give a SimHost its agent side: the bootstrap's entry point, restart hook and engine locks.
+
+    Args:
+        sim_host: an ``esesim.winrm.SimHost``.
+        clock: the engine clock (a ``SimClock`` in tests: leases move only when told).
+        install: put ``agent.ps1`` in place (False: the host answers -10013 until installed).
+        ticker: run a lease/workload ticker thread for this host.
+
+    Returns:
+        The AgentHost (also ``sim_host.agent_host``).
+    """
+    ahost = AgentHost(sim_host.name, dict(sim_host.fs.drives), Path(sim_host.root) / ".engine", clock=clock)
+    if install:
+        ahost.install()
+    sim_host.agents.set_entry(ahost.entry)
+    sim_host.agents.restart_hooks.append(ahost.restart)
+    sim_host.fs.locks.add_provider(engine_lock_provider(ahost.engine))
+    sim_host.agent_host = ahost
+    if ticker:
+        ahost.start_ticker()
+    return ahost

@@ -1,0 +1,54 @@
+"""The conformance suite (tests/conformance/README.md) passes against the simulated agent."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from runner import SimTarget, match, play
+
+from esesim.winrm._collection import protocol
+
+HERE = Path(__file__).resolve().parent
+TRANSCRIPTS = sorted((HERE / "transcripts").glob("*.jsonl"))
+
+
+@pytest.fixture
+def target(tmp_path: Path) -> Iterator[SimTarget]:
+    t = SimTarget(tmp_path)
+    yield t
+    t.close()
+
+
+@pytest.mark.parametrize("path", TRANSCRIPTS, ids=[p.stem for p in TRANSCRIPTS])
+def test_transcript_passes(path: Path, target: SimTarget) -> None:
+    assert play(path, target) > 0
+
+
+def test_transcripts_cover_every_op() -> None:
+    sent: set[str] = set()
+    for path in TRANSCRIPTS:
+        for line in path.read_text().splitlines():
+            if line.strip() and not line.lstrip().startswith("#"):
+                step = json.loads(line)
+                for key in ("send", "poll"):
+                    if key in step:
+                        sent.add(step[key]["op"])
+    assert set(protocol.OPS) <= sent, f"ops without a transcript: {sorted(set(protocol.OPS) - sent)}"
+
+
+@pytest.mark.parametrize(("expected", "actual", "ok"), [
+    ({"a": "<int>"}, {"a": 1, "b": 2}, True),
+    ({"a": "<int>"}, {"a": True}, False),
+    ({"a": ["<any>"]}, {"a": [1, 2]}, False),
+    ({"a": "<re:^x-\\d+$>"}, {"a": "x-12"}, True),
+    ({"a": "<absent>"}, {}, True),
+])
+def test_matcher_rules(expected: dict, actual: dict, ok: bool) -> None:
+    if ok:
+        match(expected, actual)
+    else:
+        with pytest.raises(AssertionError):
+            match(expected, actual)
