@@ -164,14 +164,14 @@ class AgentProcess:
             self.instance_cfg.setdefault(key, value)
 
     def dispatch(self, doc: dict[str, Any]) -> dict[str, Any]:
-        from . import ops_info, ops_snapshot, ops_stream  # noqa: PLC0415 - the op modules import this one
+        from . import ops_info, ops_restore, ops_snapshot, ops_stream  # noqa: PLC0415 - the op modules import this one
 
         handlers = {
             "ping": self.op_ping, "status": self.op_status, "shutdown": self.op_shutdown, "install": self.op_install,
             "workload": self.op_workload, "owner_stop": self.op_owner_stop, "owner_start": self.op_owner_start,
             "copy_status": self.op_copy_status, "copy_cancel": self.op_copy_cancel,
             "instance_info": ops_info.op_instance_info, "verify": ops_info.op_verify, "prune": ops_info.op_prune,
-            "restore": ops_info.op_restore,
+            "restore": ops_restore.op_restore,
             **{name: getattr(ops_snapshot, f"op_{name}") for name in protocol.OPS if name.startswith("snapshot_")},
             **{name: getattr(ops_stream, f"op_{name}") for name in protocol.OPS if name.startswith("stream_")},
         }

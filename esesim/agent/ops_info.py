@@ -1,4 +1,4 @@
-"""Read-side and set-level ops of the simulated agent: instance_info, verify, prune, restore.
+"""Read-side and set-level ops of the simulated agent: instance_info, verify, prune (restore: ops_restore.py).
 
 Test-only code (the simulated agent): do not use directly. ``instance_info`` has two answers:
 from a running agent (its sessions, the attached instance) and, when no agent of the route runs,
@@ -9,15 +9,14 @@ from disk, and reports ``agent: not running``. No state file, no pipe, nothing s
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path, PureWindowsPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from esesim.engine import EngineProcess, lognames, recovery
+from esesim.engine import EngineProcess, lognames
 
 from . import backupsets
-from ._collection import jet, manifest
-from .sessions import ERR_INVALID_OPTION, ERR_VERIFY_FAILED, AgentFailure, S, code
+from ._collection import jet
+from .sessions import ERR_INVALID_OPTION, ERR_VERIFY_FAILED, AgentFailure, S
 from .verify import verify_set
 
 if TYPE_CHECKING:
@@ -125,89 +124,8 @@ def _dest(dest: str) -> str:
         raise AgentFailure(ERR_INVALID_OPTION, f"dest: {exc}", exc.hint) from None
 
 
-def op_restore(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
-    """Restore a snapshot set into ``target`` (DESIGN safety rule 9).
-
-    The set is verified first; its files are staged into the target (the engine copies them into
-    place), the restore map points every database path the logs name at its new place, soft
-    recovery brings the store to Clean Shutdown, and the result is checked. Live files in the
-    target are moved aside first and put back if anything fails; they are deleted only once the
-    restored store is clean.
-    """
-    args = doc["args"]
-    set_win, target = args["backup_set"].rstrip("\\"), args["target"].rstrip("\\")
-    for sess in agent.sessions.values():
-        if sess.live:
-            sess.session_lease.renew(agent.now())  # restore checks renew leases too (DESIGN safety rule 2)
-    set_real = agent.ahost.real_path(set_win)
-    result = verify_set(set_real)
-    if not result.ok:
-        raise AgentFailure(ERR_VERIFY_FAILED, (result.error() or {}).get("message", "the set failed verification"), result=result.to_dict())
-    doc_m = manifest.loads((set_real / manifest.MANIFEST_NAME).read_bytes())
-    if doc_m["status"] != manifest.STATUS_COMPLETE:
-        raise AgentFailure(ERR_INVALID_OPTION, f"set {doc_m['set_id']} is {doc_m['status']}; only complete sets are restored")
-    if doc_m["method"] != "snapshot" or doc_m["backup_type"] not in ("full", "copy"):
-        raise AgentFailure(ERR_INVALID_OPTION, f"the simulated agent restores full or copy snapshot sets; {doc_m['set_id']} is a "
-                           f"{doc_m['method']} {doc_m['backup_type']} set", "Restore the full set of the chain.")
-    target_real = agent.ahost.real_path(target)
-    aside = None
-    if target_real.exists() and any(target_real.iterdir()):
-        if not args.get("overwrite"):
-            raise AgentFailure(ERR_INVALID_OPTION, f"target {target} is not empty", "Pick an empty target, or set overwrite: true.")
-        aside = target_real.with_name(target_real.name + f".before-restore-{doc_m['set_id']}")
-        target_real.rename(aside)  # originals moved aside until the restored store is clean
-        agent.journal.write("restore_moved_aside", target=target, aside=str(aside))
-    target_real.mkdir(parents=True, exist_ok=True)
-    files, rmap = [], {}
-    for f in doc_m["files"]:
-        name = PureWindowsPath(f["name"].replace("/", "\\")).name
-        dst = f"{target}\\logs\\{name}" if f["role"] == "log" else f"{target}\\{name}"
-        files.append((f"{set_win}\\{f['name'].replace('/', chr(92))}", dst))
-        if f["role"] == "database":
-            rmap[f["source"]] = dst
-    agent.engine.makedirs(f"{target}\\logs")
-    base = (doc_m.get("log_range") or {}).get("base_name") or "edb"
-    names = [PureWindowsPath(d).name for _s, d in files]
-    legacy = max(lognames.detect_styles(names, base) or {0x3})
-    err = _restore_image(agent, files, f"{target}\\logs", target, base, legacy, rmap)
-    states = {}
-    for dst in rmap.values():
-        e2, header = agent.proc.jet_get_database_file_info(dst)
-        states[dst] = header.dbstate if header is not None else e2
-    clean = not err and all(s == 3 for s in states.values())
-    if not clean:
-        shutil.rmtree(target_real, ignore_errors=True)
-        if aside is not None:
-            aside.rename(target_real)  # the originals come back
-        agent.journal.write("restore_failed", set_id=doc_m["set_id"], target=target, error=err or None)
-        raise AgentFailure(err or code("JET_errDatabaseInconsistent"), f"restore of {doc_m['set_id']} into {target} failed: "
-                           f"{jet.lookup(err).text if err else 'a database is not Clean Shutdown'}", result={"databases": states})
-    if aside is not None:
-        shutil.rmtree(aside, ignore_errors=True)
-    agent.journal.write("restored", set_id=doc_m["set_id"], target=target)
-    return {"changed": True, "set_id": doc_m["set_id"], "target": target, "restore_map": rmap, "databases": {k: "clean" for k in states},
-            "log_path": f"{target}\\logs", "replaced_originals": aside is not None}
-
-
-def _restore_image(agent: AgentProcess, files: list[tuple[str, str]], log_path: str, system_path: str, base: str, legacy: int,
-                   rmap: dict[str, str]) -> int:
-    """Stage the image into place, then soft recovery with the restore map (spec 5.3).
-
-    The set carries the log range and the current log as the shadow held it (ops_snapshot), so
-    soft recovery finds a complete stream; the restore map points the logged paths at the target.
-    """
-    for src, dst in files:
-        werr = agent.engine.copy_file(agent.pid, src, dst, overwrite=True)
-        if werr:
-            return jet.code_of("JET_errFileNotFound") if werr == 2 else jet.code_of("JET_errDiskIO")
-    res = recovery.soft_recover(agent.engine, agent.pid, agent.clock, log_path=log_path, system_path=system_path, base=base, legacy=legacy,
-                                restore_map=rmap)
-    agent.proc.last_recovery = res
-    return res.err
-
-
 def stale(sess_state: S) -> bool:
     return sess_state not in (S.ENDED, S.ABORTED)
 
 
-__all__ = ["op_instance_info", "op_prune", "op_restore", "op_verify", "peek_instance_info", "Path"]
+__all__ = ["op_instance_info", "op_prune", "op_verify", "peek_instance_info", "Path"]

@@ -16,18 +16,23 @@ rescue must still run and abort the session.
 
 from __future__ import annotations
 
+import copy
+import datetime
+import hashlib
 import os
 import random
+import re
 import socket
+import tempfile
 import time
 import typing as t
 
-from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
+from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure, AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ._bootstrap import BOOTSTRAP_SCRIPT
-from ._jet_errors import lookup
+from ._jet_errors import code_of, lookup
 from ._options import check_local_dest, check_windows_path, instance_argument_spec
 from ._protocol import ProtocolError, build_request, frame_request, parse_reply
 
@@ -43,6 +48,21 @@ BACKOFF_CAP_SECONDS = 12.0
 POLL_ATTEMPTS = 5
 SUPPORTED_CONNECTIONS = ("winrm",)
 ERR_CONNECTION_LOST = -10015  # JET_errClientConnectionLost
+AGENT_DIR = "C:\\ProgramData\\esent.backup"
+LAUNCHER = AGENT_DIR + "\\agent.ps1"
+ERR_NOT_INSTALLED = -10013
+AGENT_VERSION = "0.1.0"
+# The launcher the bootstrap starts (agent.ps1 -Route <key> [-Peek]). It loads the agent assembly
+# compiled once per version next to it; the bytes identify the version, so a launcher that
+# differs is an upgrade.
+LAUNCHER_TEXT = (
+    f"# esent.backup agent launcher {AGENT_VERSION}: installed by esent.backup.agent; do not edit.\r\n"
+    "param([string]$Route, [switch]$Peek)\r\n"
+    "$ErrorActionPreference = 'Stop'\r\n"
+    f"$dll = Join-Path $PSScriptRoot 'esent.backup.agent-{AGENT_VERSION}.dll'\r\n"
+    "Add-Type -LiteralPath $dll\r\n"
+    "exit [EsentBackup.Agent.Program]::Run($Route, [bool]$Peek)\r\n"
+)
 
 
 class _AgentError(Exception):
@@ -80,8 +100,14 @@ class EseStepAction(ActionBase):
 
     OP = ""
     ARGUMENT_SPEC: dict = {}
+    # Documented result keys and their values when a step has nothing to say (also on failures
+    # and in check mode), so a playbook can always read them (STYLE rule 4).
+    RESULT_DEFAULTS: dict = {}
     USES_INSTANCE = True
     SESSION_KEY = ""
+    # Rules between options, in Ansible's argument-spec form (validate_argument_spec's keywords).
+    REQUIRED_IF: list = []
+    MUTUALLY_EXCLUSIVE: list = []
     # Options whose value must be a Windows absolute path on the host (dest has its own check).
     WINDOWS_PATH_OPTIONS: tuple = ()
     TRANSFERS_FILES = False
@@ -106,8 +132,9 @@ class EseStepAction(ActionBase):
                 result.update(self.predict(params))
             else:
                 result.update(self.execute(params))
-        except _AgentError as err:
-            result.update(err.result)
+        except _AgentError as caught:
+            err = self._translate_error(caught)
+            result.update(self._rename_session_keys(err.result))
             result.update(failed=True, msg=f"{err.name or 'JET error'} ({err.jet}): {err.message}", jet_error=err.jet,
                           jet_error_name=err.name, hint=err.hint)
         except _StepFailure as err:
@@ -123,8 +150,24 @@ class EseStepAction(ActionBase):
                                 "The agent's session lease ends it in any case."))
             if session:
                 result[self.SESSION_KEY] = session
+        if self.SESSION_KEY and params.get(self.SESSION_KEY) and not result.get(self.SESSION_KEY):
+            result[self.SESSION_KEY] = params[self.SESSION_KEY]
+        for key, value in self.RESULT_DEFAULTS.items():
+            result.setdefault(key, copy.deepcopy(value))
         result.setdefault("changed", False)
         return result
+
+    def _translate_error(self, err: _AgentError) -> _AgentError:
+        """Hook: restate an agent error in the step's terms (the snapshot family does, see EseSnapshotStep)."""
+        return err
+
+    def _rename_session_keys(self, data: dict) -> dict:
+        """Name the agent's ``session_id`` as this step documents it (``snapshot_id`` for the snapshot family)."""
+        data = dict(data or {})
+        if self.SESSION_KEY and self.SESSION_KEY != "session_id" and "session_id" in data:
+            sid = data.pop("session_id")
+            data.setdefault(self.SESSION_KEY, sid)
+        return data
 
     def execute(self, params: dict) -> dict:
         """Run the step for real: one agent call by default."""
@@ -164,7 +207,8 @@ class EseStepAction(ActionBase):
 
     def _validate_params(self) -> dict:
         try:
-            _validation, params = self.validate_argument_spec(argument_spec=self._argument_spec())
+            _validation, params = self.validate_argument_spec(argument_spec=self._argument_spec(), required_if=self.REQUIRED_IF,
+                                                              mutually_exclusive=self.MUTUALLY_EXCLUSIVE)
         except AnsibleActionFail as err:
             raise _StepFailure(f"invalid options: {err.message}") from None
         if self.USES_INSTANCE:
@@ -232,11 +276,14 @@ class EseStepAction(ActionBase):
             _ConnectionLost: every attempt lost the connection.
         """
         request = build_request(op, self._owner(), instance if instance is not None else self._instance_block(), args)
-        stdin = frame_request(request)
+        return self._call_agent_request(op, request, frame_request(request), attempts)
+
+    def _call_agent_request(self, op: str, request: dict, stdin: str, attempts: int) -> dict:
+        """Run one framed request through the bootstrap (see ``_call_agent``)."""
         last_error = ""
         for attempt in range(1, attempts + 1):
             try:
-                res = self._low_level_execute_command(BOOTSTRAP_SCRIPT, in_data=stdin)
+                res = self._execute(BOOTSTRAP_SCRIPT, stdin)
             except AnsibleConnectionFailure as err:
                 last_error = str(err)
                 if attempt == attempts:
@@ -248,11 +295,43 @@ class EseStepAction(ActionBase):
                 time.sleep(delay)
                 continue
             reply = parse_reply(res.get("stdout", ""))
+            if not reply["ok"] and reply["error"]["jet"] == ERR_NOT_INSTALLED and self._params.get("agent_auto_install") and op != "status":
+                # agent_auto_install: install once, then send the very same request (same request_id).
+                display.v(f"esent.backup: the agent is not installed; installing it (agent_auto_install) before {op}")
+                self._params = {**self._params, "agent_auto_install": False}
+                self._install_agent()
+                return self._call_agent_request(op, request, stdin, attempts)
             if not reply["ok"]:
                 error = reply["error"]
                 raise _AgentError(error["jet"], error["name"], error["message"], error["hint"], reply.get("result"))
             return reply["result"]
         raise _ConnectionLost(f"lost the connection to the host during {op} after {attempts} attempts: {last_error}")
+
+    def _execute(self, script: str, stdin: t.Optional[str] = None) -> dict:
+        """The one call site of ``_low_level_execute_command``: raw script text, never pre-encoded."""
+        return self._low_level_execute_command(script, in_data=stdin)
+
+    def _remote_launcher(self) -> bytes:
+        with tempfile.TemporaryDirectory(prefix="esent-backup-") as tmp:
+            local = os.path.join(tmp, "agent.ps1")
+            try:
+                self._connection.fetch_file(LAUNCHER, local)
+                with open(local, "rb") as handle:
+                    return handle.read()
+            except (AnsibleError, OSError):
+                return b""
+
+    def _install_agent(self) -> None:
+        # The folder may be new: Ansible's own mkdtemp script creates exactly this name; it fails harmlessly when it exists.
+        self._execute(self._connection._shell.mkdtemp(basefile="esent.backup", tmpdir="C:\\ProgramData"))
+        with tempfile.TemporaryDirectory(prefix="esent-backup-") as tmp:
+            local = os.path.join(tmp, "agent.ps1")
+            with open(local, "wb") as handle:
+                handle.write(LAUNCHER_TEXT.encode())
+            self._connection.put_file(local, LAUNCHER)
+        if self._remote_launcher() != LAUNCHER_TEXT.encode():
+            raise _StepFailure(f"installing the agent failed: {LAUNCHER} does not hold the launcher (sha256 "
+                               f"{hashlib.sha256(LAUNCHER_TEXT.encode()).hexdigest()}) after the copy")
 
     def _reset_connection(self) -> None:
         try:
@@ -302,3 +381,109 @@ class EseStepAction(ActionBase):
                 except Exception as err:  # pylint: disable=broad-exception-caught
                     # The first error is the one that matters; a failed cancel is only a warning.
                     display.warning(f"esent.backup: could not cancel copy {copy_id}: {err}")
+
+
+# -- the snapshot family -----------------------------------------------------------------------
+
+SESSION_ID = re.compile(r"[^\s:]+:\d+:[^\s:]+")  # <agent boot id>:<n>:<random> (DESIGN section 2.5)
+LIVE_STATES = ("prepared", "frozen", "thawed", "truncated")
+# What a snapshot step does from each state of the agent's session, for check mode (it reads the
+# state with the read op ``status`` and answers from here; the agent's own table decides the real
+# run, and the integration tests hold the two together):
+#   "change:<state>"  the step acts and leaves the session in <state>;
+#   "same"            nothing to do, ``changed: false`` (a repeat the agent shows completed);
+#   anything else     the JET name of the error the step fails with.
+# A state a row does not list fails with JET_errOSSnapshotInvalidSequence, except sessions that
+# are over (see ``_over``).
+SNAPSHOT_OUTCOMES: dict = {
+    "snapshot_freeze": {"prepared": "change:frozen"},
+    "snapshot_thaw": {"frozen": "change:thawed", "thawed": "same", "truncated": "same", "ended": "same"},
+    "snapshot_copy": {"frozen": "change:frozen", "thawed": "change:thawed", "truncated": "change:truncated"},
+    "snapshot_truncate_log": {"thawed": "change:truncated", "truncated": "change:truncated"},
+    "snapshot_end": {"prepared": "change:ended", "thawed": "change:ended", "truncated": "change:ended", "ended": "same"},
+    "snapshot_abort": {**{state: "change:aborted" for state in LIVE_STATES}, "ended": "same", "aborted": "same", "gone": "same"},
+}
+
+
+class EseSnapshotStep(EseStepAction):
+    """A step on an existing snapshot session: ``snapshot_id`` in, ``session_id`` on the wire.
+
+    Check mode reads the session with ``status`` (a read that starts no agent) and predicts from
+    ``SNAPSHOT_OUTCOMES``: the same keys as a real run, ``changed`` as the real run would say,
+    and the real run's error when it would fail.
+    """
+
+    SESSION_KEY = "snapshot_id"
+    ARGUMENT_SPEC: dict = {"snapshot_id": {"type": "str", "required": True}}
+
+    def build_args(self, params: dict) -> dict:
+        return {"session_id": params["snapshot_id"]}
+
+    def _validate_params(self) -> dict:
+        params = super()._validate_params()
+        sid = params.get("snapshot_id")
+        if sid is not None and not SESSION_ID.fullmatch(sid):
+            raise _StepFailure(f"snapshot_id must be an id that esent.backup.snapshot_prepare returned (<boot id>:<n>:<random>), got {sid!r}")
+        return params
+
+    def _session_view(self, snapshot_id: t.Optional[str]) -> t.Optional[dict]:
+        """The agent's view of one session (state, owner, backup_type, verified, ...), or None when it has none."""
+        status = self._call_agent("status", {"session_id": snapshot_id} if snapshot_id else {}, attempts=POLL_ATTEMPTS)
+        for view in status.get("sessions") or []:
+            if snapshot_id is None or view.get("session_id") == snapshot_id:
+                return view
+        return None
+
+    def _predict_outcome(self, params: dict, op: t.Optional[str] = None) -> tuple[str, t.Optional[dict]]:
+        """Return (new state or "same", the session view); raise the error the real run would meet."""
+        view = self._session_view(params["snapshot_id"])
+        op = op or self.OP
+        sid = params["snapshot_id"]
+        if view is None:
+            raise _AgentError(-10011, "JET_errClientUnknownSession", f"no session {sid} on this agent (check mode)", "",
+                              {"snapshot_id": sid, "state": "gone"})
+        state = view.get("state", "")
+        outcome = SNAPSHOT_OUTCOMES[op].get(state)
+        if outcome is None:
+            name, message = self._over(view) if state not in LIVE_STATES else ("JET_errOSSnapshotInvalidSequence", f"session {sid} is {state}")
+            raise _AgentError(lookup_code(name), name, f"{message} (check mode)", "", {"snapshot_id": sid, "state": state, "reason": view.get("reason")})
+        return ("same" if outcome == "same" else outcome.split(":", 1)[1]), view
+
+    @staticmethod
+    def _over(view: dict) -> tuple[str, str]:
+        """The error a step meets on a session that is over: the lease's, or an invalid id."""
+        reason = view.get("reason") or ""
+        if view.get("state") == "aborted" and "lease" in reason:
+            return "JET_errClientLeaseExpired", f"session {view.get('session_id')} was ended by the agent: {reason}"
+        return "JET_errOSSnapshotInvalidSnapId", f"session {view.get('session_id')} is {view.get('state')}" + (f" ({reason})" if reason else "")
+
+    def _translate_error(self, err: _AgentError) -> _AgentError:
+        # ESE forgets a snapshot id at End and Abort, so any later call with it gets
+        # JET_errOSSnapshotInvalidSnapId. The agent keeps the session for its journal and answers
+        # such a call with JET_errOSSnapshotInvalidSequence and the state; the step reports what
+        # ESE would. A session the lease ended keeps the agent's own -10001 and its reason.
+        state = (err.result or {}).get("state")
+        if err.jet == lookup_code("JET_errOSSnapshotInvalidSequence") and state in ("ended", "aborted"):
+            name, message = self._over({**err.result, "session_id": err.result.get("snapshot_id") or err.result.get("session_id")})
+            return _AgentError(lookup_code(name), name, message, "", err.result)
+        return err
+
+    def shape_session(self, reply: dict) -> dict:
+        """The keys every snapshot step returns: snapshot_id, state and (when over) the reason."""
+        out = {"snapshot_id": reply.get("snapshot_id") or reply.get("session_id"), "state": reply.get("state"), "changed": bool(reply.get("changed"))}
+        if reply.get("reason") and out["state"] in ("ended", "aborted") and not str(reply["reason"]).startswith(self.OP):
+            out["reason"] = reply["reason"]
+        return out
+
+
+def lookup_code(name: str) -> int:
+    """The catalogue number of a JET name."""
+    return code_of(name)
+
+
+def utc_in(seconds: t.Optional[float]) -> t.Optional[str]:
+    """The controller's UTC time ``seconds`` from now, ISO 8601 with a Z, or None."""
+    if seconds is None:
+        return None
+    when = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=float(seconds))
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")

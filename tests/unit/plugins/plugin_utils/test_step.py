@@ -76,7 +76,7 @@ def _request(stdin: str) -> dict:
 
 def test_success_sends_one_framed_request_and_returns_the_result(monkeypatch: pytest.MonkeyPatch) -> None:
     result, sent = _run(_Step, {"instance": INSTANCE, "snapshot_id": "s1"}, [_ok({"state": "frozen"})], monkeypatch=monkeypatch)
-    assert result == {"state": "frozen", "changed": False}
+    assert result == {"state": "frozen", "changed": False, "snapshot_id": "s1"}  # the session id is kept on every result
     request = _request(sent[0])
     assert request["op"] == "status" and request["args"] == {"session_id": "s1"} and request["instance"]["base_name"] == "edb"
 

@@ -1,0 +1,55 @@
+# Copyright: (c) 2026, esent.backup developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""esent.backup.snapshot_copy: copy the set from the shadow copies in the background, then poll it."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+
+from ..plugin_utils._step import EseSnapshotStep
+
+
+class ActionModule(EseSnapshotStep):
+    """Start the agent's background copy into ``dest`` and poll it to the end (cancelled on any way out)."""
+
+    OP = "snapshot_copy"
+    ARGUMENT_SPEC = {
+        "snapshot_id": {"type": "str", "required": True},
+        "dest": {"type": "str", "required": True},
+        "verify": {"type": "bool", "default": True},
+    }
+    RESULT_DEFAULTS = {"snapshot_id": None, "state": None, "backup_set": None, "files": [], "size_bytes": 0, "duration": 0.0,
+                       "throughput_bytes": 0, "verified": False}
+
+    def build_args(self, params: dict) -> dict:
+        return {"session_id": params["snapshot_id"], "dest": params["dest"], "verify": params["verify"]}
+
+    def execute(self, params: dict) -> dict:
+        started = time.monotonic()
+        reply = self._call_agent(self.OP, self.build_args(params))
+        status = self._wait_for_copy(reply["copy_id"], params)
+        duration = max(time.monotonic() - started, 1e-6)
+        backup_set = status.get("set_dir") or reply.get("set_dir")
+        files = status.get("files") or self._manifest_files(backup_set)
+        size = sum(f["size_bytes"] for f in files) if files else status.get("bytes_total", 0)
+        return {**self.shape_session(reply), "changed": True, "copy_id": reply["copy_id"], "backup_set": backup_set,
+                "set_id": status.get("set_id") or reply.get("set_id"), "files": files, "size_bytes": size, "duration": round(duration, 3),
+                "throughput_bytes": int(size / duration), "verified": bool((status.get("verify") or {}).get("ok"))}
+
+    def _manifest_files(self, backup_set: str) -> list:
+        """The set's files from its manifest (copy_status gives counts only), fetched over the connection."""
+        with tempfile.TemporaryDirectory(prefix="esent-backup-") as tmp:
+            local = os.path.join(tmp, "manifest.json")
+            self._connection.fetch_file(backup_set.rstrip("\\") + "\\manifest.json", local)
+            with open(local, encoding="utf-8") as handle:
+                doc = json.load(handle)
+        return [{"path": backup_set.rstrip("\\") + "\\" + f["name"].replace("/", "\\"), "size_bytes": f["size_bytes"], "sha256": f["sha256"],
+                 "role": f.get("role"), "source": f.get("source")} for f in doc.get("files") or []]
+
+    def predict(self, params: dict) -> dict:
+        state, _view = self._predict_outcome(params)
+        return {"changed": True, "snapshot_id": params["snapshot_id"], "state": state, "verified": False}

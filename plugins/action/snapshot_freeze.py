@@ -1,0 +1,47 @@
+# Copyright: (c) 2026, esent.backup developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""esent.backup.snapshot_freeze: JetOSSnapshotFreeze and a shadow copy of every volume in use."""
+
+from __future__ import annotations
+
+from ..plugin_utils._step import POLL_ATTEMPTS, EseSnapshotStep, utc_in
+
+
+class ActionModule(EseSnapshotStep):
+    """Freeze the prepared session; with ``auto_thaw`` thaw as soon as the shadows exist."""
+
+    OP = "snapshot_freeze"
+    ARGUMENT_SPEC = {
+        "snapshot_id": {"type": "str", "required": True},
+        "auto_thaw": {"type": "bool", "default": False},
+    }
+    RESULT_DEFAULTS = {"snapshot_id": None, "state": None, "instances": [], "log_range": None, "shadow_ids": {},
+                       "freeze_deadline": None, "freeze_window": None}
+
+    def build_args(self, params: dict) -> dict:
+        return {"session_id": params["snapshot_id"], "auto_thaw": params["auto_thaw"]}
+
+    def shape_result(self, reply: dict, params: dict) -> dict:
+        out = self.shape_session(reply)
+        names = reply.get("instances") or [params["instance"]["name"]]
+        # One agent hosts one instance, so every database the freeze covered belongs to it.
+        out["instances"] = [{"name": name, "databases": list(reply.get("databases") or [])} for name in names]
+        rng = reply.get("log_range") or {}
+        out["log_range"] = {"base_name": rng.get("base_name"), "low": rng.get("gen_low", rng.get("low")),
+                            "high": rng.get("gen_high", rng.get("high"))} if rng else None
+        out["shadow_ids"] = dict(reply.get("shadow_ids") or reply.get("shadows") or {})
+        out["freeze_window"] = reply.get("freeze_window") if reply.get("auto_thawed", reply.get("freeze_window") is not None) else None
+        out["freeze_deadline"] = reply.get("freeze_deadline")
+        if out["state"] == "frozen" and not out["freeze_deadline"]:
+            # The agent thaws on its own at the freeze lease; say when, in the controller's clock.
+            view = self._call_agent("status", {"session_id": params["snapshot_id"]}, attempts=POLL_ATTEMPTS)
+            remaining = next((s.get("freeze_lease_remaining") for s in view.get("sessions") or []
+                              if s.get("session_id") == params["snapshot_id"]), None)
+            out["freeze_deadline"] = utc_in(remaining)
+        return out
+
+    def predict(self, params: dict) -> dict:
+        state, _view = self._predict_outcome(params)
+        state = "thawed" if params["auto_thaw"] else state
+        return {"changed": True, "snapshot_id": params["snapshot_id"], "state": state}

@@ -1,0 +1,64 @@
+# Copyright: (c) 2026, esent.backup developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""esent.backup.snapshot_prepare: JetOSSnapshotPrepare (explicit prepare) and PrepareInstance."""
+
+from __future__ import annotations
+
+from ..plugin_utils._protocol import BACKUP_TYPES
+from ..plugin_utils._step import EseStepAction, _AgentError, _StepFailure
+
+
+class ActionModule(EseStepAction):
+    """Start a snapshot session on the instance; returns its ``snapshot_id``."""
+
+    OP = "snapshot_prepare"
+    SESSION_KEY = "snapshot_id"
+    ARGUMENT_SPEC = {
+        "backup_type": {"type": "str", "default": "full", "choices": list(BACKUP_TYPES)},
+        "freeze_lease": {"type": "int", "default": 30},
+        "session_lease": {"type": "int", "default": 1800},
+        "incremental_fallback": {"type": "str", "default": "none", "choices": ["none", "full"]},
+        "dest": {"type": "str"},
+    }
+    # The incremental guard compares the header's last full with the newest full set at dest.
+    REQUIRED_IF = [("backup_type", "incremental", ("dest",)), ("backup_type", "differential", ("dest",))]
+    RESULT_DEFAULTS = {"snapshot_id": None, "state": None, "instances": [], "backup_type": None, "owner": None,
+                       "freeze_lease": None, "session_lease": None}
+
+    def _validate_params(self) -> dict:
+        params = super()._validate_params()
+        for option in ("freeze_lease", "session_lease"):
+            if params[option] < 1:
+                raise _StepFailure(f"{option} must be at least 1 second, got {params[option]}")
+        if params["session_lease"] <= params["freeze_lease"]:
+            raise _StepFailure(f"session_lease ({params['session_lease']}) must be longer than freeze_lease ({params['freeze_lease']}): "
+                               "the session outlives its freeze")
+        return params
+
+    def build_args(self, params: dict) -> dict:
+        return {key: params.get(key) for key in ("backup_type", "freeze_lease", "session_lease", "incremental_fallback", "dest")}
+
+    def shape_result(self, reply: dict, params: dict) -> dict:
+        return {
+            "changed": bool(reply.get("changed")),
+            "snapshot_id": reply.get("snapshot_id") or reply.get("session_id"),
+            "state": reply.get("state"),
+            "instances": [reply.get("instance") or params["instance"]["name"]],
+            "backup_type": reply.get("backup_type"),
+            "owner": reply.get("owner"),
+            "freeze_lease": reply.get("freeze_lease"),
+            "session_lease": reply.get("session_lease"),
+        }
+
+    def predict(self, params: dict) -> dict:
+        # instance_info is a read that never starts an agent; a live session means the real
+        # prepare would meet JET_errOSSnapshotNotAllowed (explicit prepare: never an empty session).
+        info = self._call_agent("instance_info", {})
+        live = [s for s in info.get("sessions") or [] if s.get("state") in ("prepared", "frozen", "thawed", "truncated", "begun")]
+        if live:
+            raise _AgentError(-2403, "JET_errOSSnapshotNotAllowed", f"instance {params['instance']['name']} is held by session "
+                              f"{live[0].get('session_id')} ({live[0].get('state')}, owner {live[0].get('owner')}) (check mode)", "")
+        return {"changed": True, "snapshot_id": None, "state": "prepared", "instances": [params["instance"]["name"]],
+                "backup_type": params["backup_type"], "owner": self._owner(), "freeze_lease": params["freeze_lease"],
+                "session_lease": params["session_lease"]}

@@ -1,0 +1,42 @@
+# Copyright: (c) 2026, esent.backup developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+"""esent.backup.snapshot_truncate_log: JetOSSnapshotTruncateLog (all databases), only after a verified set."""
+
+from __future__ import annotations
+
+from ..plugin_utils._step import EseSnapshotStep, _AgentError
+
+
+class ActionModule(EseSnapshotStep):
+    """Truncate the logs the session's verified set holds; refused for copy backups and unverified sets."""
+
+    OP = "snapshot_truncate_log"
+    RESULT_DEFAULTS = {"snapshot_id": None, "state": None, "truncated_generations": []}
+
+    def execute(self, params: dict) -> dict:
+        before = self._generations()
+        reply = self._call_agent(self.OP, self.build_args(params))
+        out = self.shape_session(reply)
+        if "truncated_generations" in reply:
+            out["truncated_generations"] = list(reply["truncated_generations"])
+        else:
+            # The agent says what it did only by state; the log folder before and after says which generations went.
+            after = self._generations()
+            out["truncated_generations"] = list(range(before[0], after[0])) if before and after else []
+        return out
+
+    def _generations(self) -> list:
+        logs = self._call_agent("instance_info", {}).get("logs") or {}
+        return list(logs.get("generations") or [])
+
+    def predict(self, params: dict) -> dict:
+        state, view = self._predict_outcome(params)
+        sid = params["snapshot_id"]
+        if view.get("backup_type") == "copy":
+            raise _AgentError(-2401, "JET_errOSSnapshotInvalidSequence", "a copy backup never truncates logs (check mode)", "",
+                              {"snapshot_id": sid, "state": view.get("state")})
+        if not view.get("verified"):
+            raise _AgentError(-10018, "JET_errClientNotVerified", f"session {sid}: its set was not verified at the destination (check mode)", "",
+                              {"snapshot_id": sid, "state": view.get("state")})
+        return {"changed": True, "snapshot_id": sid, "state": state}

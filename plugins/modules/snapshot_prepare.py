@@ -1,0 +1,167 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, esent.backup developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# This module is implemented as an action plugin (plugins/action/snapshot_prepare.py); this file holds its documentation.
+
+DOCUMENTATION = r"""
+module: snapshot_prepare
+short_description: Start a snapshot backup session on an ESE instance
+version_added: 0.1.0
+description:
+  - Starts a snapshot session with C(JetOSSnapshotPrepare) (always with explicit prepare and
+    C(JET_bitContinueAfterThaw)) and C(JetOSSnapshotPrepareInstance) for the instance, in the
+    agent that hosts it, and returns its RV(snapshot_id) for the later steps.
+  - A second prepare of an instance that a session already holds fails with
+    C(JET_errOSSnapshotNotAllowed) (-2403); a session is never empty.
+  - The session belongs to this playbook run (or the AWX job, or C(esent_backup_owner)); see
+    M(esent.backup.snapshot_abort) for aborting without an id.
+options:
+  backup_type:
+    description:
+      - The kind of backup, with the VSS names.
+      - V(full) copies databases, logs and checkpoint and allows log truncation.
+      - V(incremental) copies the logs since the last full or incremental and the checkpoint.
+      - V(copy) is a full that ESE does not record as the last full and never truncates logs.
+      - V(differential) copies the logs since the last full without recording an incremental.
+      - V(incremental) and V(differential) need O(dest) for the chain check.
+    type: str
+    default: full
+    choices: [full, incremental, copy, differential]
+  freeze_lease:
+    description:
+      - Seconds the instance may stay frozen. When they pass, the agent thaws on its own and keeps
+        the session (the shadow copies are already complete). At least 1.
+      - The agent raises ESE's own freeze timeout above this lease.
+    type: int
+    default: 30
+  session_lease:
+    description:
+      - Seconds without a call naming the session after which the agent aborts it and deletes its
+        shadow copies. Every step naming the session (and every copy poll) renews it.
+      - Must be longer than O(freeze_lease).
+    type: int
+    default: 1800
+  incremental_fallback:
+    description:
+      - What to do when an V(incremental) or V(differential) cannot continue the chain at O(dest)
+        (the header's last full is not the newest complete full set there).
+      - V(none) fails with C(JET_errMissingFullBackup) (-560) and a hint; V(full) takes a full
+        backup instead (the result's RV(backup_type) says so).
+    type: str
+    default: none
+    choices: [none, full]
+  dest:
+    description:
+      - The backup root the chain check reads (C(<dest>/<host>/<instance>/...)), a local absolute
+        path on the host. Required when O(backup_type) is V(incremental) or V(differential);
+        ignored otherwise.
+      - UNC paths are refused in v1; a folder inside the live log or system folder is refused.
+    type: str
+extends_documentation_fragment:
+  - esent.backup.instance
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+attributes:
+  check_mode:
+    support: full
+    details: Reads the instance (C(instance_info), which starts no agent) and predicts; a session
+      holding the instance is reported as the failure the real run would meet.
+  diff_mode:
+    support: none
+  platform:
+    platforms: windows
+  action:
+    support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
+seealso:
+  - name: JetOSSnapshotPrepare function
+    description: ESE's call that starts a snapshot session.
+    link: https://learn.microsoft.com/en-us/windows/win32/extensible-storage-engine/jetossnapshotprepare-function
+  - name: JetOSSnapshotPrepareInstance function
+    description: Adds an instance to a session prepared with JET_bitExplicitPrepare.
+    link: https://learn.microsoft.com/en-us/windows/win32/extensible-storage-engine/jetossnapshotprepareinstance-function
+  - module: esent.backup.snapshot_freeze
+  - module: esent.backup.snapshot_abort
+author:
+  - esent.backup developers (@esent-backup)
+"""
+
+EXAMPLES = r"""
+- name: Start a full snapshot session
+  esent.backup.snapshot_prepare:
+    instance:
+      name: demo_agent
+      log_path: L:\EseStores\agent\logs
+      system_path: D:\EseStores\agent
+      databases:
+        - D:\EseStores\agent\agent.edb
+    backup_type: full
+    freeze_lease: 20
+  register: prepared
+
+- name: Start an incremental, falling back to a full when the chain at dest is broken
+  esent.backup.snapshot_prepare:
+    instance: "{{ esent_instances[1] }}"
+    backup_type: incremental
+    dest: E:\EseBackups
+    incremental_fallback: full
+  register: prepared
+"""
+
+RETURN = r"""
+snapshot_id:
+  description: Opaque id of the session; pass it to the later steps. None in check mode.
+  returned: always
+  type: str
+  sample: 5f2c9a1b:1:9e0d44aa
+state:
+  description: The session's state (V(prepared) after a successful run).
+  returned: always
+  type: str
+  sample: prepared
+instances:
+  description: Names of the instances the session holds (one per agent).
+  returned: always
+  type: list
+  elements: str
+  sample: [demo_agent]
+backup_type:
+  description: The backup type the session takes (V(full) when O(incremental_fallback=full) applied).
+  returned: always
+  type: str
+  sample: full
+owner:
+  description: The owner the session is recorded with (playbook run, AWX job or C(esent_backup_owner)).
+  returned: always
+  type: str
+  sample: awx-job-4711
+freeze_lease:
+  description: Seconds of the freeze lease.
+  returned: always
+  type: int
+  sample: 30
+session_lease:
+  description: Seconds of the session lease.
+  returned: always
+  type: int
+  sample: 1800
+jet_error:
+  description: The JET error number (ESE's, or the client band -10000..-11999 for the collection's own).
+  returned: failure
+  type: int
+  sample: -2403
+jet_error_name:
+  description: The JET error name.
+  returned: failure
+  type: str
+  sample: JET_errOSSnapshotNotAllowed
+hint:
+  description: What to do about the error.
+  returned: failure
+  type: str
+  sample: Abort the session that holds the instance first.
+"""

@@ -1,0 +1,96 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, esent.backup developers
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+# This module is implemented as an action plugin (plugins/action/snapshot_truncate_log.py); this file holds its documentation.
+
+DOCUMENTATION = r"""
+module: snapshot_truncate_log
+short_description: Truncate the logs a verified snapshot set holds
+version_added: 0.1.0
+description:
+  - Truncates the instance's logs with C(JetOSSnapshotTruncateLog) and C(JET_bitAllDatabasesSnapshot),
+    after the thaw.
+  - Refused unless this session's set was verified at the destination
+    (C(JET_errClientNotVerified), -10018), and for a V(copy) backup
+    (C(JET_errOSSnapshotInvalidSequence), -2401), which never truncates.
+options:
+  snapshot_id:
+    description:
+      - The id M(esent.backup.snapshot_prepare) returned.
+      - An id of an earlier agent process fails with C(JET_errClientSessionLost) (-10003); an id of a
+        session that ended or was aborted fails with C(JET_errOSSnapshotInvalidSnapId) (-2404).
+    type: str
+    required: true
+extends_documentation_fragment:
+  - esent.backup.instance
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
+attributes:
+  check_mode:
+    support: full
+    details: Reads the session's state with C(status) (a read) and predicts the change, or the error the real run would meet.
+  diff_mode:
+    support: none
+  platform:
+    platforms: windows
+  action:
+    support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
+seealso:
+  - name: JetOSSnapshotTruncateLog function
+    description: Truncates the logs of a snapshot session.
+    link: https://learn.microsoft.com/en-us/windows/win32/extensible-storage-engine/jetossnapshottruncatelog-function
+  - module: esent.backup.snapshot_copy
+author:
+  - esent.backup developers (@esent-backup)
+"""
+
+EXAMPLES = r"""
+- name: Truncate the logs the verified set holds
+  esent.backup.snapshot_truncate_log:
+    instance: "{{ esent_instances[1] }}"
+    snapshot_id: "{{ prepared.snapshot_id }}"
+"""
+
+RETURN = r"""
+snapshot_id:
+  description: The session's id (also on failures).
+  returned: always
+  type: str
+  sample: 5f2c9a1b:1:9e0d44aa
+state:
+  description: The session's state after the step (prepared, frozen, thawed, truncated, ended, aborted).
+  returned: always
+  type: str
+  sample: truncated
+reason:
+  description: Why a session is over when it ended other than by this step (the agent's journal).
+  returned: when the agent recorded one
+  type: str
+  sample: session lease expired (1800 s without a call naming the session)
+truncated_generations:
+  description: Log generations deleted from the log folder by the truncation.
+  returned: always
+  type: list
+  elements: int
+  sample: [1, 2, 3]
+jet_error:
+  description: The JET error number (ESE's, or the client band -10000..-11999 for the collection's own).
+  returned: failure
+  type: int
+  sample: -2401
+jet_error_name:
+  description: The JET error name.
+  returned: failure
+  type: str
+  sample: JET_errOSSnapshotInvalidSequence
+hint:
+  description: What to do about the error.
+  returned: failure
+  type: str
+  sample: "Run the steps in order: prepare, freeze, thaw, copy, truncate, end (or abort)."
+"""

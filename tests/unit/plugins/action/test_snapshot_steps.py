@@ -1,0 +1,165 @@
+"""The snapshot-family plugins: request building, result shaping and check-mode prediction.
+
+The host is a scripted ``_low_level_execute_command`` (STYLE rule 13, transcript style); the
+real agent over WinRM is covered by tests/integration/test_modules_snapshot.py.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from ansible_collections.esent.backup.plugins.plugin_utils import _protocol, _step
+
+INSTANCE = {"name": "demo", "log_path": "L:\\Logs", "databases": ["D:\\Db\\demo.edb"]}
+AGENT = {"version": "0.1.0", "pid": 7, "boot_id": "b"}
+SID = "b00t:1:abcd"
+
+
+def _ok(result: dict) -> dict:
+    return {"rc": 0, "stdout": json.dumps({"ok": True, "result": result, "error": None, "agent": AGENT}), "stderr": ""}
+
+
+def _err(jet: int, message: str = "boom", result: dict | None = None) -> dict:
+    reply = {"ok": False, "result": result or {}, "error": {"jet": jet, "name": "", "message": message, "hint": ""}, "agent": AGENT}
+    return {"rc": 1, "stdout": json.dumps(reply), "stderr": ""}
+
+
+def _run(name: str, args: dict, transcript: list, *, check: bool = False, monkeypatch: pytest.MonkeyPatch,
+         connection: dict | None = None, patch: dict | None = None) -> tuple[dict, list]:
+    cls = importlib.import_module(f"ansible_collections.esent.backup.plugins.action.{name}").ActionModule
+    sent: list = []
+    monkeypatch.setattr(_step.time, "sleep", lambda s: None)
+    task = SimpleNamespace(args={"instance": INSTANCE, **args}, check_mode=check, become=False, async_val=0, action=f"esent.backup.{name}")
+    conn = SimpleNamespace(transport="winrm", _shell=SimpleNamespace(tmpdir="x"), reset=lambda: None, **(connection or {}))
+    step = cls(task, conn, SimpleNamespace(become=False), None, None, None)
+    for attr, value in (patch or {}).items():
+        setattr(step, attr, value.__get__(step) if callable(value) else value)
+    script = iter(transcript)
+
+    def execute(cmd: str, in_data: str | None = None, **kw: object) -> dict:
+        sent.append(_protocol.decode_request(_protocol.unframe_request(in_data)[1]))
+        return next(script)
+
+    step._low_level_execute_command = execute
+    return step.run(task_vars={"esent_backup_owner": "me"}), sent
+
+
+def test_prepare_sends_the_options_and_returns_the_documented_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    reply = {"snapshot_id": SID, "session_id": SID, "state": "prepared", "changed": True, "backup_type": "full", "instance": "demo",
+             "owner": "me", "freeze_lease": 20, "session_lease": 600}
+    result, sent = _run("snapshot_prepare", {"freeze_lease": 20, "session_lease": 600}, [_ok(reply)], monkeypatch=monkeypatch)
+    assert sent[0]["op"] == "snapshot_prepare" and sent[0]["owner"] == "me"
+    assert sent[0]["args"] == {"backup_type": "full", "freeze_lease": 20, "session_lease": 600, "incremental_fallback": "none"}
+    assert result == {"changed": True, "snapshot_id": SID, "state": "prepared", "instances": ["demo"], "backup_type": "full", "owner": "me",
+                      "freeze_lease": 20, "session_lease": 600}
+
+
+def test_prepare_check_mode_predicts_not_allowed_when_a_session_holds_the_instance(monkeypatch: pytest.MonkeyPatch) -> None:
+    info = {"sessions": [{"session_id": SID, "state": "thawed", "owner": "other"}]}
+    result, sent = _run("snapshot_prepare", {}, [_ok(info)], check=True, monkeypatch=monkeypatch)
+    assert [r["op"] for r in sent] == ["instance_info"]
+    assert result["failed"] and result["jet_error"] == -2403 and result["jet_error_name"] == "JET_errOSSnapshotNotAllowed"
+
+
+def test_freeze_shapes_instances_log_range_shadows_and_asks_for_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    reply = {"snapshot_id": SID, "session_id": SID, "state": "frozen", "changed": True, "instances": ["demo"], "databases": ["D:\\Db\\demo.edb"],
+             "log_range": {"base_name": "edb", "gen_low": 3, "gen_high": 7}, "shadows": {"D": "{s1}", "L": "{s2}"}, "auto_thawed": False,
+             "freeze_window": None}
+    status = {"sessions": [{"session_id": SID, "state": "frozen", "freeze_lease_remaining": 29.5}]}
+    result, sent = _run("snapshot_freeze", {"snapshot_id": SID}, [_ok(reply), _ok(status)], monkeypatch=monkeypatch)
+    assert sent[0]["args"] == {"session_id": SID, "auto_thaw": False} and sent[1]["op"] == "status"
+    assert result["instances"] == [{"name": "demo", "databases": ["D:\\Db\\demo.edb"]}]
+    assert result["log_range"] == {"base_name": "edb", "low": 3, "high": 7} and result["shadow_ids"] == {"D": "{s1}", "L": "{s2}"}
+    assert result["freeze_deadline"].endswith("Z") and result["freeze_window"] is None and "session_id" not in result
+
+
+@pytest.mark.parametrize(
+    ("state", "reason", "jet"),
+    [("ended", "snapshot_end", -2404), ("aborted", "snapshot_abort", -2404), ("aborted", "session lease expired (60 s ...)", -10001)],
+)
+def test_a_step_on_a_session_that_is_over(state: str, reason: str, jet: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    agent_jet = -10001 if "lease" in reason else -2401
+    failure = _err(agent_jet, f"session {SID} is {state}", {"snapshot_id": SID, "session_id": SID, "state": state, "reason": reason})
+    result, _ = _run("snapshot_freeze", {"snapshot_id": SID}, [failure], monkeypatch=monkeypatch)
+    assert result["failed"] and result["jet_error"] == jet and result["snapshot_id"] == SID and result["state"] == state
+    view = {"sessions": [{"session_id": SID, "state": state, "reason": reason}]}
+    predicted, _ = _run("snapshot_freeze", {"snapshot_id": SID}, [_ok(view)], check=True, monkeypatch=monkeypatch)
+    assert predicted["failed"] and predicted["jet_error"] == jet
+
+
+@pytest.mark.parametrize(
+    ("name", "state", "changed"),
+    [("snapshot_thaw", "frozen", True), ("snapshot_thaw", "thawed", False), ("snapshot_end", "thawed", True), ("snapshot_end", "ended", False),
+     ("snapshot_abort", "truncated", True), ("snapshot_abort", "ended", False)],
+)
+def test_check_mode_predicts_from_the_session_state_and_never_mutates(name: str, state: str, changed: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    view = {"sessions": [{"session_id": SID, "state": state, "kind": "snapshot", "owner": "me", "backup_type": "full"}]}
+    result, sent = _run(name, {"snapshot_id": SID}, [_ok(view)], check=True, monkeypatch=monkeypatch)
+    assert [r["op"] for r in sent] == ["status"] and _protocol.OPS["status"].kind == "read"
+    assert result["changed"] is changed and not result.get("failed") and result["snapshot_id"] == SID
+
+
+def test_abort_check_mode_without_id_refuses_another_owners_session(monkeypatch: pytest.MonkeyPatch) -> None:
+    view = {"sessions": [{"session_id": SID, "state": "frozen", "kind": "snapshot", "owner": "other"}]}
+    result, _ = _run("snapshot_abort", {}, [_ok(view)], check=True, monkeypatch=monkeypatch)
+    assert result["failed"] and result["jet_error"] == -10012
+    forced, _ = _run("snapshot_abort", {"force": True}, [_ok(view)], check=True, monkeypatch=monkeypatch)
+    assert forced["changed"] and forced["snapshot_id"] == SID
+
+
+def test_truncate_reports_the_generations_that_left_the_log_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    transcript = [_ok({"logs": {"generations": [1, 9]}}), _ok({"snapshot_id": SID, "state": "truncated", "changed": True}),
+                  _ok({"logs": {"generations": [5, 9]}})]
+    result, sent = _run("snapshot_truncate_log", {"snapshot_id": SID}, transcript, monkeypatch=monkeypatch)
+    assert [r["op"] for r in sent] == ["instance_info", "snapshot_truncate_log", "instance_info"]
+    assert result["truncated_generations"] == [1, 2, 3, 4] and result["state"] == "truncated"
+
+
+def test_truncate_check_mode_refuses_copy_backups_and_unverified_sets(monkeypatch: pytest.MonkeyPatch) -> None:
+    for view, jet in (({"backup_type": "copy", "verified": True}, -2401), ({"backup_type": "full", "verified": False}, -10018)):
+        status = {"sessions": [{"session_id": SID, "state": "thawed", **view}]}
+        result, _ = _run("snapshot_truncate_log", {"snapshot_id": SID}, [_ok(status)], check=True, monkeypatch=monkeypatch)
+        assert result["failed"] and result["jet_error"] == jet
+
+
+def test_copy_polls_to_done_and_lists_the_files_from_the_manifest(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    manifest = {"files": [{"name": "demo.edb", "size_bytes": 8192, "sha256": "a" * 64, "role": "database", "source": "D:\\Db\\demo.edb"},
+                          {"name": "logs/edb00001.log", "size_bytes": 100, "sha256": "b" * 64, "role": "log", "source": "L:\\Logs\\edb00001.log"}]}
+
+    def fetch_file(remote: str, local: str) -> None:
+        assert remote == "E:\\Bk\\set1\\manifest.json"
+        with open(local, "w", encoding="utf-8") as handle:
+            json.dump(manifest, handle)
+
+    transcript = [_ok({"snapshot_id": SID, "state": "thawed", "changed": True, "copy_id": "c1", "set_dir": "E:\\Bk\\set1"}),
+                  _ok({"state": "running", "bytes_done": 1, "bytes_total": 8292}),
+                  _ok({"state": "done", "bytes_done": 8292, "bytes_total": 8292, "set_dir": "E:\\Bk\\set1", "set_id": "set1", "verify": {"ok": True}})]
+    result, sent = _run("snapshot_copy", {"snapshot_id": SID, "dest": "E:\\Bk", "poll_interval": 0}, transcript, monkeypatch=monkeypatch,
+                        connection={"fetch_file": fetch_file})
+    assert [r["op"] for r in sent] == ["snapshot_copy", "copy_status", "copy_status"]
+    assert result["backup_set"] == "E:\\Bk\\set1" and result["verified"] and result["size_bytes"] == 8292
+    assert [f["path"] for f in result["files"]] == ["E:\\Bk\\set1\\demo.edb", "E:\\Bk\\set1\\logs\\edb00001.log"]
+
+
+@pytest.mark.parametrize("sid", ["nonsense", "[1, 2]", "a:b:c"])
+def test_a_malformed_snapshot_id_is_refused_before_any_call(sid: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    result, sent = _run("snapshot_end", {"snapshot_id": sid}, [], monkeypatch=monkeypatch)
+    assert result["failed"] and "snapshot_id" in result["msg"] and sent == []
+
+
+def test_agent_auto_install_installs_once_and_replays_the_same_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    installs: list = []
+    transcript = [_err(-10013, "agent not installed"), _ok({"sessions": [], "agent": "not running", "databases": []})]
+    result, sent = _run("instance_info", {"agent_auto_install": True}, transcript, monkeypatch=monkeypatch,
+                        patch={"_install_agent": lambda self: installs.append(1)})
+    assert installs == [1] and len(sent) == 2 and sent[0]["request_id"] == sent[1]["request_id"]
+    assert result["agent"] == "not running"
+
+
+def test_instance_info_without_the_agent_installed_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    result, _ = _run("instance_info", {}, [_err(-10013, "agent not installed")], monkeypatch=monkeypatch)
+    assert not result.get("failed") and result["agent"] == "not installed" and result["databases"] == []

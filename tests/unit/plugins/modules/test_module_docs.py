@@ -1,0 +1,114 @@
+"""Each module's documentation matches its action plugin: options, RETURN, EXAMPLES, ansible-doc (STYLE rule 11)."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ansible_collections.esent.backup.plugins.doc_fragments.instance import ModuleDocFragment
+
+REPO = Path(__file__).resolve().parents[4]
+MODULES = sorted(p.stem for p in (REPO / "plugins" / "modules").glob("*.py") if not p.name.startswith("_"))
+TASK_KEYWORDS = {"name", "register", "when", "vars", "loop", "check_mode", "ignore_errors", "failed_when", "changed_when", "tags", "until",
+                 "retries", "delay", "no_log", "environment", "module_defaults"}
+
+
+def _blocks(name: str) -> dict:
+    tree = ast.parse((REPO / "plugins" / "modules" / f"{name}.py").read_text())
+    return {n.targets[0].id: n.value.value for n in tree.body if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant)}
+
+
+def _doc_options(name: str) -> dict:
+    doc = yaml.safe_load(_blocks(name)["DOCUMENTATION"])
+    options = dict(yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]) if "esent.backup.instance" in doc["extends_documentation_fragment"] else {}
+    options.update(doc.get("options") or {})
+    return options
+
+
+def _normal(options: dict, doc: bool) -> dict:
+    """The comparable part of an option table, from docs (``suboptions``) or an argument spec (``options``)."""
+    out = {}
+    for key, opt in options.items():
+        sub = opt.get("suboptions" if doc else "options")
+        out[key] = {"type": opt.get("type", "str"), "default": opt.get("default"), "choices": opt.get("choices"),
+                    "required": bool(opt.get("required", False)), "elements": opt.get("elements"),
+                    "suboptions": _normal(sub, doc) if sub else None}
+    return out
+
+
+def _spec(name: str) -> dict:
+    action = importlib.import_module(f"ansible_collections.esent.backup.plugins.action.{name}").ActionModule
+    return action._argument_spec(action.__new__(action))
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_documented_options_equal_the_action_argument_spec(name: str) -> None:
+    assert _normal(_doc_options(name), doc=True) == _normal(_spec(name), doc=False)
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_every_option_has_a_description_and_a_default_choices_or_required(name: str) -> None:
+    def walk(options: dict, where: str) -> None:
+        for key, opt in options.items():
+            assert opt.get("description"), f"{where}{key} has no description"
+            assert all(isinstance(line, str) for line in (opt["description"] if isinstance(opt["description"], list) else [opt["description"]]))
+            assert "type" in opt, f"{where}{key} has no type"
+            if opt.get("suboptions"):
+                walk(opt["suboptions"], f"{where}{key}.")
+    walk(_doc_options(name), "")
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_every_return_key_has_description_returned_type_and_sample(name: str) -> None:
+    ret = yaml.safe_load(_blocks(name)["RETURN"])
+    assert ret
+    for key, entry in ret.items():
+        missing = {"description", "returned", "type", "sample"} - set(entry)
+        assert not missing, f"RETURN {key} lacks {missing}"
+        for sub, sub_entry in (entry.get("contains") or {}).items():
+            assert {"description", "returned", "type"} <= set(sub_entry), f"RETURN {key}.{sub}"
+    assert {"jet_error", "jet_error_name", "hint"} <= set(ret), "failure keys are documented"
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_examples_parse_and_every_task_is_named_and_uses_fqcn(name: str) -> None:
+    tasks = yaml.safe_load(_blocks(name)["EXAMPLES"])
+    assert isinstance(tasks, list) and tasks
+    for task in tasks:
+        assert task.get("name"), task
+        modules = [k for k in task if k not in TASK_KEYWORDS]
+        assert len(modules) == 1 and modules[0].count(".") == 2, modules
+    assert any(f"esent.backup.{name}" in task for task in tasks)
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_attributes_declare_check_mode_and_the_windows_platform(name: str) -> None:
+    doc = yaml.safe_load(_blocks(name)["DOCUMENTATION"])
+    attrs = doc["attributes"]
+    assert attrs["check_mode"]["support"] == "full" and attrs["platform"]["platforms"] == "windows"
+    assert attrs["action"]["support"] == "full" and attrs["async"]["support"] == "none"
+    assert "ansible.builtin.action_common_attributes" in doc["extends_documentation_fragment"]
+    assert doc["module"] == name and doc.get("seealso")
+
+
+def test_ansible_doc_renders_every_module() -> None:
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / "build" / "collections"), ANSIBLE_NOCOLOR="1")
+    proc = subprocess.run([str(Path(sys.executable).parent / "ansible-doc"), *(f"esent.backup.{m}" for m in MODULES)],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    for name in MODULES:
+        assert f"esent.backup.{name}" in proc.stdout
+    assert "ERROR" not in proc.stderr
+
+
+def test_every_module_has_an_action_plugin_and_joins_the_group() -> None:
+    runtime = yaml.safe_load((REPO / "meta" / "runtime.yml").read_text())
+    assert sorted(runtime["action_groups"]["all"]) == MODULES
+    assert sorted(p.stem for p in (REPO / "plugins" / "action").glob("*.py")) == MODULES
