@@ -8,8 +8,8 @@ APT_PACKAGES := $(shell grep -v '^\#' requirements/apt.txt 2>/dev/null | xargs)
 
 .PHONY: test demo venv demo-venv lint sanity pytest lock generate clean
 
-test: venv
-	@bash tools/stages.sh
+test:
+	@PYTHON="$(PYTHON)" bash tools/stages.sh venv ruff yamllint ansible-lint sanity pytest
 
 venv:
 	@PYTHON="$(PYTHON)" bash tools/bootstrap.sh $(VENV) requirements/dev.lock "$(APT_PACKAGES)" editable

@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Run the test stages in order, timing each; every stage runs even after a failure so one run
 # shows everything that is wrong. The last line printed is pytest's summary line.
-# usage: stages.sh [stage ...]   (default: ruff yamllint ansible-lint sanity pytest)
+# usage: stages.sh [stage ...]   (default: venv ruff yamllint ansible-lint sanity pytest)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 venv=${VENV:-.venv}
 export PATH="$PWD/$venv/bin:$PATH"
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(ruff yamllint ansible-lint sanity pytest)
+[ ${#stages[@]} -gt 0 ] || stages=(venv ruff yamllint ansible-lint sanity pytest)
 mkdir -p build/logs
 
 run_stage() {
     case "$1" in
+        # apt packages and the venv from the lock; skipped when the stamp matches
+        venv) bash tools/bootstrap.sh "$venv" requirements/dev.lock "$(grep -v '^#' requirements/apt.txt | xargs)" editable ;;
         ruff) ruff check . ;;
         yamllint) yamllint --strict . ;;
         ansible-lint) ansible-lint --nocolor -q ;;
