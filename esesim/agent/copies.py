@@ -5,7 +5,8 @@ hashes; this wrapper follows the job on its own thread and, once every file is w
 the destination (verify.py; never the source stream) and writes the set's manifest: ``pending-end``
 when the copy and the verification passed (End comes later and finalises it), ``failed`` naming
 the error otherwise, so a partial set never gets a final manifest (DESIGN safety rule 6).
-``copy_status`` stays ``running`` until the manifest is on disk.
+``copy_status`` stays ``running`` until the manifest is on disk; once ``done`` it lists the set's
+files (path, size_bytes, sha256, role, source) as the manifest does.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class AgentCopy:
         self._phase = "copying"
         self._final: str | None = None
         self._error: dict[str, Any] | None = None
+        self._files: list[dict[str, Any]] | None = None  # the set's files once its manifest is written
         self.verify_result: dict[str, Any] | None = None
         self._done = threading.Event()
 
@@ -127,6 +129,7 @@ class AgentCopy:
             backupsets.write_manifest(self.set_real, doc)
             with self._lock:
                 self._on_verified(bool(verified_utc))
+            self._files = [self._entry(f) for f in doc["files"]]
             self._final = STATE_DONE
         except Exception as exc:  # a bug must end the job as failed, never leave it running
             self._fail({"jet": -10010, "name": "JET_errClientInvalidRequest", "message": f"writing the manifest failed: {exc!r}"}, STATE_FAILED, files)
@@ -143,6 +146,11 @@ class AgentCopy:
         except Exception:  # noqa: S110 - the failed manifest is best effort; the error is reported anyway
             pass
         self._final = state
+
+    def _entry(self, f: dict[str, Any]) -> dict[str, Any]:
+        """One file of the final ``copy_status``: its Windows path in the set, size, SHA-256, role and source."""
+        return {"path": self.set_win.rstrip("\\") + "\\" + f["name"].replace("/", "\\"), "size_bytes": f["size_bytes"], "sha256": f["sha256"],
+                "role": f.get("role"), "source": f.get("source")}
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._done.wait(timeout)
@@ -164,4 +172,6 @@ class AgentCopy:
             st["files_total"] += len(earlier.sources)
         st.update(state=self.state, phase=self._final or self._phase, set_dir=self.set_win, set_id=self.set_real.name,
                   error=self._error if self._final and self._final != STATE_DONE else None, verify=self.verify_result)
+        # The final status lists the set's files (as its manifest does), so the controller needs no fetch.
+        st["files"] = [dict(f) for f in self._files] if self._final == STATE_DONE and self._files is not None else None
         return st

@@ -32,6 +32,7 @@ from .sessions import (
     ERR_BACKUP_IN_PROGRESS,
     ERR_INVALID_OPTION,
     ERR_INVALID_REQUEST,
+    ERR_INVALID_SNAPID,
     ERR_LEASE_EXPIRED,
     ERR_OWNER_MISMATCH,
     ERR_OWNER_RUNNING,
@@ -236,12 +237,20 @@ class AgentProcess:
         return sess
 
     def require_live(self, sess: Session) -> None:
-        """Refuse a step on a session that ended; a lease end reports the lease (-10001) with its reason."""
+        """Refuse a step on a session that is over.
+
+        A lease end reports the lease (-10001) with its reason. Otherwise a snapshot session
+        answers as ESE does for an id it forgot at End or Abort, JET_errOSSnapshotInvalidSnapId
+        (-2404, ese-semantics 2.3); the agent keeps the session only for its journal, so the
+        reply still carries the state and reason. A streaming session has no id in ESE and keeps
+        the invalid sequence (-2401).
+        """
         if sess.live:
             return
         if sess.state is S.ABORTED and "lease" in sess.reason:
             raise AgentFailure(ERR_LEASE_EXPIRED, f"session {sess.session_id} was ended by the agent: {sess.reason}", result=sess.brief())
-        raise AgentFailure(protocol_sequence_error(), f"session {sess.session_id} is {sess.state.value}" + (f" ({sess.reason})" if sess.reason else ""),
+        err = ERR_INVALID_SNAPID if sess.kind == "snapshot" else protocol_sequence_error()
+        raise AgentFailure(err, f"session {sess.session_id} is {sess.state.value}" + (f" ({sess.reason})" if sess.reason else ""),
                            result=sess.brief())
 
     def log(self, sess: Session, event: str, **fields: Any) -> None:

@@ -24,6 +24,20 @@ if TYPE_CHECKING:
     from .simhost import AgentHost
 
 
+# The header's backup slots (ese-semantics 4.6) as instance_info reports them.
+LAST_BACKUP_SLOTS = (("last_full", "bkinfo_full_prev"), ("last_incremental", "bkinfo_inc_prev"), ("last_copy", "bkinfo_copy_prev"),
+                     ("last_differential", "bkinfo_diff_prev"))
+
+
+def last_backups(header: Any) -> dict[str, Any]:
+    """``last_full``/``last_incremental``/``last_copy``/``last_differential``: each slot's mark (time, generations, snapshot), or None."""
+    out = {}
+    for key, slot in LAST_BACKUP_SLOTS:
+        info = getattr(header, slot)
+        out[key] = backupsets.mark_of(info) if info else None
+    return out
+
+
 def read_from_disk(ahost: AgentHost, instance: dict[str, Any], proc: EngineProcess) -> dict[str, Any]:
     """Header facts, log generations and checkpoint read from disk (never JetInit)."""
     log_path = instance["log_path"].rstrip("\\")
@@ -37,8 +51,7 @@ def read_from_disk(ahost: AgentHost, instance: dict[str, Any], proc: EngineProce
             holders = [ahost.engine.process_name(p) or f"pid {p}" for p in ahost.engine.holders(path)]
             entry.update(error={"jet": err, "name": jet.lookup(err).name, "message": jet.lookup(err).text}, held_by=holders or None)
         else:
-            entry.update(backupsets.header_facts(path, header), state=header.dbstate,
-                         last_full=backupsets.mark_of(header.bkinfo_full_prev) if header.bkinfo_full_prev else None)
+            entry.update(backupsets.header_facts(path, header), state=header.dbstate, **last_backups(header))
         dbs.append(entry)
     err, names = ahost.engine.listdir(log_path)
     names = names if not err else []
@@ -76,8 +89,7 @@ def op_instance_info(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]
     else:
         st = agent.instance_state()
         facts = read_from_disk(agent.ahost, {**agent.instance_cfg, "databases": []}, agent.proc)
-        facts["databases"] = [{**backupsets.header_facts(d.path, d.file.header), "attached": True,
-                               "last_full": backupsets.mark_of(d.file.header.bkinfo_full_prev) if d.file.header.bkinfo_full_prev else None}
+        facts["databases"] = [{**backupsets.header_facts(d.path, d.file.header), "attached": True, **last_backups(d.file.header)}
                               for d in sorted(st.dbs.values(), key=lambda d: d.dbid)]
         facts["checkpoint_generation"] = st.checkpoint.lgpos.gen if st.checkpoint is not None else None
     return {**facts, "agent": "running", "pid": agent.pid, "boot_id": agent.boot_id, "instance_attached": agent.store is not None,

@@ -15,6 +15,7 @@ cannot truncate logs (truncation needs the ESE session, which ends before the se
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -153,7 +154,18 @@ def op_snapshot_freeze(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, An
         thaw(agent, sess, "auto_thaw: the shadow copies exist")
         window = round(agent.now() - t0, 6)
     return {**sess.brief(), "changed": True, "instances": [i.name for i in infos], "databases": sess.freeze["databases"],
-            "log_range": sess.freeze["log_range"], "shadows": dict(sess.shadows), "auto_thawed": window is not None, "freeze_window": window}
+            "log_range": sess.freeze["log_range"], "shadows": dict(sess.shadows), "auto_thawed": window is not None, "freeze_window": window,
+            "freeze_deadline": freeze_deadline(agent, sess)}
+
+
+def freeze_deadline(agent: AgentProcess, sess: Session) -> str | None:
+    """When the freeze lease thaws a frozen session: ISO 8601 UTC on the host's clock (None once thawed).
+
+    The lease runs on the monotonic clock; the wall time is now plus what remains of it.
+    """
+    if sess.state is not S.FROZEN or sess.freeze_lease is None:
+        return None
+    return _utc_text(agent.clock.time() + max(0.0, sess.freeze_lease.deadline - agent.now()))
 
 
 def thaw(agent: AgentProcess, sess: Session, reason: str) -> None:
@@ -221,8 +233,12 @@ def op_snapshot_copy(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]
 
 
 def start_copy(agent: AgentProcess, sess: Session, sources: list[Any], dest: str, verify: bool, method: str,
-               log_range: dict[str, Any] | None, header: dict[str, Any]) -> dict[str, Any]:
-    """Name the set folder, then hand the sources to a background copy (free space checked first)."""
+               log_range: dict[str, Any] | None, header: dict[str, Any], more: Callable[[], list[Any]] | None = None) -> dict[str, Any]:
+    """Name the set folder, then hand the sources to a background copy (free space checked first).
+
+    ``more`` is a second phase whose files are known only after the first (streaming logs); it is
+    given to the copy before it starts, never set on a running copy.
+    """
     host, instance = agent.ahost.name, agent.instance_cfg.get("name", "store")
     root = backupsets.instance_root(agent.ahost.real_path(dest), host, instance)
     set_id = manifest.new_set_name(sess.backup_type, when=_utcnow(agent))
@@ -241,7 +257,7 @@ def start_copy(agent: AgentProcess, sess: Session, sources: list[Any], dest: str
         agent.log(s, "set_written", set_id=set_id, verified=ok)
 
     copy = AgentCopy(sources, root / set_id, f"{dest.rstrip(chr(92))}\\{host}\\{instance}\\{set_id}", verify=verify, manifest_args=margs,
-                     lock=agent.ahost.lock, on_verified=on_verified)
+                     lock=agent.ahost.lock, on_verified=on_verified, more=more)
     sess.copy, sess.verified = copy, False
     sess.set_dir = copy.set_win
     agent.copies[copy.copy_id] = copy
@@ -249,6 +265,12 @@ def start_copy(agent: AgentProcess, sess: Session, sources: list[Any], dest: str
     agent.log(sess, "copy_started", copy_id=copy.copy_id, set_id=set_id, files=len(sources))
     return {**sess.brief(), "changed": True, "copy_id": copy.copy_id, "set_id": set_id, "set_dir": copy.set_win,
             "bytes_total": copy.job.bytes_total, "files_total": len(sources)}
+
+
+def _utc_text(when: float) -> str:
+    import datetime  # noqa: PLC0415
+
+    return datetime.datetime.fromtimestamp(when, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _utcnow(agent: AgentProcess) -> Any:
@@ -276,12 +298,28 @@ def op_snapshot_truncate_log(agent: AgentProcess, doc: dict[str, Any]) -> dict[s
     if not sess.can_switch_to(S.TRUNCATED):
         sess.switch_to(S.TRUNCATED)
     require_verified(agent, sess)
+    before = log_generations(agent)
     err = agent.proc.jet_os_snapshot_truncate_log(sess.snapid, SS.JET_bitAllDatabasesSnapshot)
     if err:
         raise engine_failure(agent, err, "JetOSSnapshotTruncateLog", sess)
+    gone = deleted_generations(before, log_generations(agent))
     sess.switch_to(S.TRUNCATED)
-    agent.log(sess, "truncated")
-    return {**sess.brief(), "changed": True}
+    agent.log(sess, "truncated", generations=gone)
+    return {**sess.brief(), "changed": True, "truncated_generations": gone}
+
+
+def log_generations(agent: AgentProcess) -> list[int]:
+    """The archived log generations of the hosted instance on disk, as its log manager lists them."""
+    st = agent.instance_state()
+    return list(st.log.list_generations()) if st is not None and st.log is not None else []
+
+
+def deleted_generations(before: list[int], after: list[int]) -> list[int]:
+    """The generations a truncation deleted. The call runs under the host lock, so nothing else
+    touched the log folder between the two listings: the difference is exactly what the engine's
+    truncation removed (the engine call itself reports only an error code, as esent.dll does)."""
+    remaining = set(after)
+    return [g for g in before if g not in remaining]
 
 
 def op_snapshot_end(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
@@ -305,16 +343,35 @@ def op_snapshot_end(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def finish_set(agent: AgentProcess, sess: Session) -> str | None:
-    """Finalise the pending-end manifest after End (complete, with recorded_as and the mark)."""
+    """Finalise the pending-end manifest after End (complete, with recorded_as and the mark).
+
+    When ESE recorded another type than the session asked for, the parent follows the record:
+    an incremental ended without truncation is recorded as a differential, which builds on the
+    newest complete full, not on the incremental the copy chose (and a full recorded as a copy
+    has none, as it already had).
+    """
     copy = sess.copy
     if copy is None or copy.state != "done":
         return None
     try:
-        doc = backupsets.finalise_set(copy.set_real, sess.recorded_as or "abort", mark=sess.mark, when=_utcnow(agent))
-    except manifest.ManifestError as exc:
+        parent = _recorded_parent(sess, copy)
+        doc = backupsets.finalise_set(copy.set_real, sess.recorded_as or "abort", mark=sess.mark, parent=parent, when=_utcnow(agent))
+    except (manifest.ManifestError, manifest.ChainError) as exc:
         agent.log(sess, "manifest_not_finalised", error=str(exc))
         return None
     return doc["status"]
+
+
+def _recorded_parent(sess: Session, copy: Any) -> Any:
+    """The final manifest's parent: kept unless ESE recorded another type (see ``finish_set``)."""
+    recorded = sess.recorded_as
+    if recorded in (None, "abort", sess.backup_type):
+        return manifest.KEEP_PARENT
+    if recorded in ("full", "copy"):
+        return None
+    root = copy.set_real.parent  # <dest>/<host>/<instance>
+    others = [m for m in backupsets.scan(root.parent.parent, root.parent.name, root.name).manifests if m["set_id"] != copy.set_real.name]
+    return manifest.choose_parent(others, recorded, None)
 
 
 def delete_shadows(agent: AgentProcess, sess: Session) -> None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from esesim.engine import streaming_states as ST
 
 from .copier import CopySource
-from .ops_snapshot import GONE, _check_dest, engine_failure, finish_set, guard, require_verified, start_copy
+from .ops_snapshot import GONE, _check_dest, deleted_generations, engine_failure, finish_set, guard, log_generations, require_verified, start_copy
 from .sessions import ERR_INVALID_REQUEST, AgentFailure, S, Session
 
 if TYPE_CHECKING:
@@ -136,11 +136,9 @@ def op_stream_copy(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
             log_range.update(gen_low=min(gens) if gens else 0, gen_high=max(gens) if gens else 0)
             return out
 
-    result = start_copy(agent, sess, sources, dest, args.get("verify", True), "streaming", log_range, header)
-    sess.copy._more = logs
-    if not sources:
-        pass  # an incremental has only logs: the first phase is empty and the logs follow at once
-    return result
+    # The log phase goes to the copy before it starts: an incremental has no database, so its empty
+    # first phase ends at once and the follower thread must already know the logs follow.
+    return start_copy(agent, sess, sources, dest, args.get("verify", True), "streaming", log_range, header, more=logs)
 
 
 def _mark(bk: Any) -> dict[str, Any]:
@@ -167,12 +165,14 @@ def op_stream_truncate_log(agent: AgentProcess, doc: dict[str, Any]) -> dict[str
     if not sess.can_switch_to(S.TRUNCATED):
         sess.switch_to(S.TRUNCATED)
     require_verified(agent, sess)
+    before = log_generations(agent)
     err = agent.proc.jet_truncate_log_instance(agent.store.inst)
     if err:
         raise engine_failure(agent, err, "JetTruncateLogInstance", sess)
+    gone = deleted_generations(before, log_generations(agent))
     sess.switch_to(S.TRUNCATED)
-    agent.log(sess, "truncated")
-    return {**sess.brief(), "changed": True}
+    agent.log(sess, "truncated", generations=gone)
+    return {**sess.brief(), "changed": True, "truncated_generations": gone}
 
 
 def _end(agent: AgentProcess, sess: Session, normal: bool) -> str:

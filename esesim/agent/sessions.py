@@ -54,6 +54,7 @@ ERR_UNKNOWN_SESSION = code("JET_errClientUnknownSession")
 ERR_OWNER_MISMATCH = code("JET_errClientOwnerMismatch")
 ERR_INVALID_OPTION = code("JET_errClientInvalidOption")
 ERR_INVALID_SEQUENCE = code("JET_errOSSnapshotInvalidSequence")
+ERR_INVALID_SNAPID = code("JET_errOSSnapshotInvalidSnapId")
 ERR_BACKUP_IN_PROGRESS = code("JET_errBackupInProgress")
 
 

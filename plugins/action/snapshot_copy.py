@@ -5,12 +5,11 @@
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import time
 
 from ..plugin_utils._step import EseSnapshotStep
+
+FILE_KEYS = ("path", "size_bytes", "sha256", "role", "source")
 
 
 class ActionModule(EseSnapshotStep):
@@ -34,21 +33,12 @@ class ActionModule(EseSnapshotStep):
         status = self._wait_for_copy(reply["copy_id"], params)
         duration = max(time.monotonic() - started, 1e-6)
         backup_set = status.get("set_dir") or reply.get("set_dir")
-        files = status.get("files") or self._manifest_files(backup_set)
+        # The final copy_status lists the set's files as its manifest does: no second read of the host.
+        files = [{key: f.get(key) for key in FILE_KEYS} for f in status.get("files") or []]
         size = sum(f["size_bytes"] for f in files) if files else status.get("bytes_total", 0)
         return {**self.shape_session(reply), "changed": True, "copy_id": reply["copy_id"], "backup_set": backup_set,
                 "set_id": status.get("set_id") or reply.get("set_id"), "files": files, "size_bytes": size, "duration": round(duration, 3),
                 "throughput_bytes": int(size / duration), "verified": bool((status.get("verify") or {}).get("ok"))}
-
-    def _manifest_files(self, backup_set: str) -> list:
-        """The set's files from its manifest (copy_status gives counts only), fetched over the connection."""
-        with tempfile.TemporaryDirectory(prefix="esent-backup-") as tmp:
-            local = os.path.join(tmp, "manifest.json")
-            self._connection.fetch_file(backup_set.rstrip("\\") + "\\manifest.json", local)
-            with open(local, encoding="utf-8") as handle:
-                doc = json.load(handle)
-        return [{"path": backup_set.rstrip("\\") + "\\" + f["name"].replace("/", "\\"), "size_bytes": f["size_bytes"], "sha256": f["sha256"],
-                 "role": f.get("role"), "source": f.get("source")} for f in doc.get("files") or []]
 
     def predict(self, params: dict) -> dict:
         state, _view = self._predict_outcome(params)

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ..plugin_utils._step import POLL_ATTEMPTS, EseSnapshotStep, utc_in
+from ..plugin_utils._step import EseSnapshotStep
 
 
 class ActionModule(EseSnapshotStep):
@@ -32,13 +32,8 @@ class ActionModule(EseSnapshotStep):
                             "high": rng.get("gen_high", rng.get("high"))} if rng else None
         out["shadow_ids"] = dict(reply.get("shadow_ids") or reply.get("shadows") or {})
         out["freeze_window"] = reply.get("freeze_window") if reply.get("auto_thawed", reply.get("freeze_window") is not None) else None
+        # When the agent's freeze lease thaws the instance, on the host's clock (None once thawed).
         out["freeze_deadline"] = reply.get("freeze_deadline")
-        if out["state"] == "frozen" and not out["freeze_deadline"]:
-            # The agent thaws on its own at the freeze lease; say when, in the controller's clock.
-            view = self._call_agent("status", {"session_id": params["snapshot_id"]}, attempts=POLL_ATTEMPTS)
-            remaining = next((s.get("freeze_lease_remaining") for s in view.get("sessions") or []
-                              if s.get("session_id") == params["snapshot_id"]), None)
-            out["freeze_deadline"] = utc_in(remaining)
         return out
 
     def predict(self, params: dict) -> dict:

@@ -14,21 +14,11 @@ class ActionModule(EseSnapshotStep):
     OP = "snapshot_truncate_log"
     RESULT_DEFAULTS = {"snapshot_id": None, "state": None, "truncated_generations": []}
 
-    def execute(self, params: dict) -> dict:
-        before = self._generations()
-        reply = self._call_agent(self.OP, self.build_args(params))
+    def shape_result(self, reply: dict, params: dict) -> dict:
         out = self.shape_session(reply)
-        if "truncated_generations" in reply:
-            out["truncated_generations"] = list(reply["truncated_generations"])
-        else:
-            # The agent says what it did only by state; the log folder before and after says which generations went.
-            after = self._generations()
-            out["truncated_generations"] = list(range(before[0], after[0])) if before and after else []
+        # The agent lists what the engine's truncation deleted (the log folder around the call, under its lock).
+        out["truncated_generations"] = list(reply.get("truncated_generations") or [])
         return out
-
-    def _generations(self) -> list:
-        logs = self._call_agent("instance_info", {}).get("logs") or {}
-        return list(logs.get("generations") or [])
 
     def predict(self, params: dict) -> dict:
         state, view = self._predict_outcome(params)

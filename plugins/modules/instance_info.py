@@ -130,17 +130,17 @@ databases:
       returned: always
       sample: {"gen_low": 1, "gen_high": 3, "time_utc": "2026-03-01T02:00:00Z", "snapshot": true}
     last_incremental:
-      description: The last incremental backup the header records, None when none or not reported by the agent.
+      description: The last incremental backup the header records (generations, time, snapshot or streaming), None when none.
       type: dict
       returned: always
       sample: {"gen_low": 4, "gen_high": 6, "time_utc": "2026-03-01T03:00:00Z", "snapshot": true}
     last_copy:
-      description: The last copy backup the header records, None when none or not reported by the agent.
+      description: The last copy backup the header records (generations, time, snapshot or streaming), None when none.
       type: dict
       returned: always
       sample: null
     last_differential:
-      description: The last differential backup the header records, None when none or not reported by the agent.
+      description: The last differential backup the header records (generations, time, snapshot or streaming), None when none.
       type: dict
       returned: always
       sample: null

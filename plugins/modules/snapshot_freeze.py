@@ -137,7 +137,7 @@ shadow_ids:
   type: dict
   sample: {"D": "{9b1e4c7e-1f57-4d7a-9a55-3d1c0f2b6a11}", "L": "{5d0b3e2a-7c1d-4e8f-8a9b-0c1d2e3f4a5b}"}
 freeze_deadline:
-  description: UTC time (controller clock) at which the freeze lease thaws the instance; None unless still frozen.
+  description: UTC time (ISO 8601, the host's clock) at which the agent's freeze lease thaws the instance; None when O(auto_thaw) already thawed it.
   returned: always
   type: str
   sample: "2026-03-01T02:00:30Z"

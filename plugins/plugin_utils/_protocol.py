@@ -93,6 +93,21 @@ _SESSION_LEASE = Field("session_lease", "int", minimum=1, description="Seconds w
 _FORCE = Field("force", "bool", description="Act on a session of any owner.")
 _FALLBACK = Field("incremental_fallback", "str", choices=("none", "full"), description="What to do when the chain check fails.")
 
+# Result keys the step plugins rely on beyond the session's own (snapshot_id/session_id, state,
+# reason, changed); the conformance transcripts hold every agent to them:
+#   snapshot_freeze        freeze_deadline: ISO 8601 UTC on the host's clock when the freeze lease
+#                          thaws the instance; null when auto_thaw already thawed.
+#   snapshot_truncate_log, stream_truncate_log
+#                          truncated_generations: the generations the truncation deleted, ascending.
+#   copy_status            files: once state is done, the set's files as its manifest lists them
+#                          ({path, size_bytes, sha256, role, source}; path is the host's path in the
+#                          set folder); null before.
+#   instance_info          databases[].last_full, last_incremental, last_copy, last_differential: the
+#                          header's backup slots ({lgpos_mark, gen_low, gen_high, snapshot, time_utc})
+#                          or null.
+# A step on a snapshot session that ended or was aborted fails with JET_errOSSnapshotInvalidSnapId
+# (-2404), as ESE answers for an id it forgot; one the session lease ended, with
+# JET_errClientLeaseExpired (-10001) and the lease's reason. Abort ops answer ok, changed false.
 OPS = {
     spec.name: spec
     for spec in (

@@ -17,7 +17,6 @@ rescue must still run and abort the session.
 from __future__ import annotations
 
 import copy
-import datetime
 import hashlib
 import os
 import random
@@ -63,6 +62,48 @@ LAUNCHER_TEXT = (
     "Add-Type -LiteralPath $dll\r\n"
     "exit [EsentBackup.Agent.Program]::Run($Route, [bool]$Peek)\r\n"
 )
+
+
+# What a socket dropped in the middle of a command looks like when it reaches the action. The
+# winrm plugin turns only timeouts into AnsibleConnectionFailure; a connection closed or reset
+# mid-Receive comes out as what requests raised (ConnectionError wrapping urllib3's ProtocolError
+# wrapping http.client's RemoteDisconnected or ConnectionResetError), or as an AnsibleError that
+# carries it in its chain or quotes its text. Only these count; any other error is not retried.
+_DROPPED_TYPES = frozenset({"requests.exceptions.ConnectionError", "urllib3.exceptions.ProtocolError"})
+_DROPPED_TEXTS = ("Connection aborted", "RemoteDisconnected", "Remote end closed connection without response", "Connection reset by peer",
+                  "ConnectionResetError", "Connection broken:", "BrokenPipeError")
+
+
+def connection_dropped(err: BaseException) -> bool:
+    """Tell whether an error of one host call means the connection was lost mid-call.
+
+    Args:
+        err: what ``_low_level_execute_command`` raised.
+
+    Returns:
+        True for AnsibleConnectionFailure; for an OS-level connection error (reset, aborted,
+        broken pipe, refused; http.client's RemoteDisconnected is one) anywhere in the chain
+        (``__cause__``, ``__context__``, and the exceptions requests and urllib3 wrap in their
+        arguments); for requests' ConnectionError and urllib3's ProtocolError themselves; and for
+        an AnsibleError whose text quotes one of those (the requests/urllib3 wording). False for
+        anything else, so an ordinary failure is never repeated.
+    """
+    seen: set = set()
+    todo: list = [err]
+    while todo:
+        exc = todo.pop()
+        if id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        if isinstance(exc, (AnsibleConnectionFailure, ConnectionError)):
+            return True
+        kind = type(exc)
+        if f"{kind.__module__}.{kind.__qualname__}" in _DROPPED_TYPES:
+            return True
+        if isinstance(exc, AnsibleError) and any(text in str(exc) for text in _DROPPED_TEXTS):
+            return True
+        todo.extend(e for e in (exc.__cause__, exc.__context__, *getattr(exc, "args", ())) if isinstance(e, BaseException))
+    return False
 
 
 class _AgentError(Exception):
@@ -132,8 +173,7 @@ class EseStepAction(ActionBase):
                 result.update(self.predict(params))
             else:
                 result.update(self.execute(params))
-        except _AgentError as caught:
-            err = self._translate_error(caught)
+        except _AgentError as err:
             result.update(self._rename_session_keys(err.result))
             result.update(failed=True, msg=f"{err.name or 'JET error'} ({err.jet}): {err.message}", jet_error=err.jet,
                           jet_error_name=err.name, hint=err.hint)
@@ -156,10 +196,6 @@ class EseStepAction(ActionBase):
             result.setdefault(key, copy.deepcopy(value))
         result.setdefault("changed", False)
         return result
-
-    def _translate_error(self, err: _AgentError) -> _AgentError:
-        """Hook: restate an agent error in the step's terms (the snapshot family does, see EseSnapshotStep)."""
-        return err
 
     def _rename_session_keys(self, data: dict) -> dict:
         """Name the agent's ``session_id`` as this step documents it (``snapshot_id`` for the snapshot family)."""
@@ -284,8 +320,12 @@ class EseStepAction(ActionBase):
         for attempt in range(1, attempts + 1):
             try:
                 res = self._execute(BOOTSTRAP_SCRIPT, stdin)
-            except AnsibleConnectionFailure as err:
-                last_error = str(err)
+            except Exception as err:  # pylint: disable=broad-exception-caught
+                # Only a lost connection is retried (the same request_id: the agent replays an op
+                # that already ran); any other error is the task's failure, raised as it came.
+                if not connection_dropped(err):
+                    raise
+                last_error = f"{type(err).__name__}: {err}"
                 if attempt == attempts:
                     break
                 delay = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
@@ -457,17 +497,6 @@ class EseSnapshotStep(EseStepAction):
             return "JET_errClientLeaseExpired", f"session {view.get('session_id')} was ended by the agent: {reason}"
         return "JET_errOSSnapshotInvalidSnapId", f"session {view.get('session_id')} is {view.get('state')}" + (f" ({reason})" if reason else "")
 
-    def _translate_error(self, err: _AgentError) -> _AgentError:
-        # ESE forgets a snapshot id at End and Abort, so any later call with it gets
-        # JET_errOSSnapshotInvalidSnapId. The agent keeps the session for its journal and answers
-        # such a call with JET_errOSSnapshotInvalidSequence and the state; the step reports what
-        # ESE would. A session the lease ended keeps the agent's own -10001 and its reason.
-        state = (err.result or {}).get("state")
-        if err.jet == lookup_code("JET_errOSSnapshotInvalidSequence") and state in ("ended", "aborted"):
-            name, message = self._over({**err.result, "session_id": err.result.get("snapshot_id") or err.result.get("session_id")})
-            return _AgentError(lookup_code(name), name, message, "", err.result)
-        return err
-
     def shape_session(self, reply: dict) -> dict:
         """The keys every snapshot step returns: snapshot_id, state and (when over) the reason."""
         out = {"snapshot_id": reply.get("snapshot_id") or reply.get("session_id"), "state": reply.get("state"), "changed": bool(reply.get("changed"))}
@@ -479,11 +508,3 @@ class EseSnapshotStep(EseStepAction):
 def lookup_code(name: str) -> int:
     """The catalogue number of a JET name."""
     return code_of(name)
-
-
-def utc_in(seconds: t.Optional[float]) -> t.Optional[str]:
-    """The controller's UTC time ``seconds`` from now, ISO 8601 with a Z, or None."""
-    if seconds is None:
-        return None
-    when = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=float(seconds))
-    return when.strftime("%Y-%m-%dT%H:%M:%SZ")

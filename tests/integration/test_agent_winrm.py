@@ -71,19 +71,24 @@ def _step(op: str, args: dict | None = None, instance: dict = AGENT_STORE, **ext
 
 
 def test_dropped_connection_then_retry_with_the_same_request_id_replays(agent_host: tuple[SimHost, AgentHost], tmp_path: Path) -> None:
+    # The real module: its step base sees the socket dropped mid-Receive (requests' ConnectionError,
+    # not AnsibleConnectionFailure), resets the connection and sends the same request_id again.
     host, ahost = agent_host
     host.faults.arm("drop.after", action="Receive")  # the first Receive: the op ran, its reply never arrives
     res = run_playbook(tmp_path, host, [
-        _step("snapshot_prepare", {"backup_type": "full"}, same_id_retries=2),
+        {"esent.backup.snapshot_prepare": {"instance": AGENT_STORE, "backup_type": "full"}},
         _step("status", {}),
     ])
     prepare, status = res["r0"], res["r1"]
     assert not prepare.get("failed"), prepare
-    assert host.faults.hits("drop.after") >= 1 and prepare["caught"], "the first attempt lost the connection"
+    assert host.faults.hits("drop.after") == 1, "the first attempt lost the connection"
     sessions = [s for s in status["reply"]["sessions"] if s["state"] == "prepared"]
-    assert [s["snapshot_id"] for s in sessions] == [prepare["reply"]["snapshot_id"]]
-    assert status["reply"]["counters"] == {"executed": 2, "replayed": 1}  # prepare ran once (+ the status), the retry replayed
-    assert [e["event"] for e in status["reply"]["journal"]].count("prepared") == 1
+    assert [s["snapshot_id"] for s in sessions] == [prepare["snapshot_id"]] and prepare["state"] == "prepared"
+    journal = status["reply"]["journal"]
+    executed = [e for e in journal if e["event"] == "prepared"]
+    replayed = [e for e in journal if e["event"] == "replayed"]
+    assert len(executed) == 1 and [e["op"] for e in replayed] == ["snapshot_prepare"]  # snapshot_prepare: executed 1, replayed 1
+    assert status["reply"]["counters"] == {"executed": 2, "replayed": 1}  # the prepare once (+ the status read), the retry replayed
 
 
 def test_agent_restarted_between_two_steps_gets_session_lost(agent_host: tuple[SimHost, AgentHost], tmp_path: Path) -> None:

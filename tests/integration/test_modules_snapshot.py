@@ -8,6 +8,7 @@ assertions (engine, files, processes); they never send a request around WinRM. T
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import os
@@ -113,6 +114,15 @@ def test_happy_path_errors_and_repeats_over_winrm(rig: Rig) -> None:
     st = rig.agent().instance_state()
     assert not st.backup_in_progress and st.snapshot_session is None and not st.io_frozen
     assert shadows_of(rig.ahost.engine).list() == [], "every shadow copy deleted"
+    # The file lists came with the final copy_status: the plugin fetched no manifest.
+    assert "fetch" not in rig.host.kinds()
+    # What the truncations report is what left the log folder (the agent saw the engine delete them).
+    on_disk = set(st.log.list_generations())
+    for key in ("truncated", "inc_truncated"):
+        assert not set(res[key]["truncated_generations"]) & on_disk, key
+    # The freeze lease's deadline on the host's clock (a SimClock that did not move): freeze_lease 20.
+    deadline = datetime.datetime.fromtimestamp(rig.clock.time() + 20, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert res["frozen"]["freeze_deadline"] == deadline
 
 
 def test_bad_input_for_every_option_is_refused_by_name_and_reaches_no_host(rig: Rig) -> None:

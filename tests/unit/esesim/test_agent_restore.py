@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import pytest
 from agent_helpers import AGENT_STORE, DEST, Rig, make_rig
 
-from esesim.agent import backupsets, copies
+from esesim.agent import backupsets
 from esesim.agent._collection import manifest
 from esesim.engine import check_store, read_records_offline
 from esesim.engine.lgpos import Lgpos
@@ -30,26 +29,6 @@ JET_errRequiredLogFilesMissing = -543  # spec Appendix A
 JET_errClientVerifyFailed = -10008
 JET_errClientInvalidOption = -10016
 JET_dbstateCleanShutdown = 3
-
-
-@pytest.fixture(autouse=True)
-def _streamed_incremental_race(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Work around a race in ops_stream.op_stream_copy (reported, not ours to fix here).
-
-    A streamed incremental has no database, so its first copy phase is empty and finishes at once;
-    ``op_stream_copy`` sets the log phase (``copy._more``) only after ``start_copy`` started the
-    follower thread, which then sometimes finds no second phase and fails the set ("the set lists
-    no files"). The follower of an empty first phase waits here (at most 1 s) for the log phase.
-    """
-    follow = copies.AgentCopy._follow
-
-    def patient(self: copies.AgentCopy) -> None:
-        deadline = time.monotonic() + 1.0
-        while not self.job.sources and self._more is None and time.monotonic() < deadline:
-            time.sleep(0.001)
-        follow(self)
-
-    monkeypatch.setattr(copies.AgentCopy, "_follow", patient)
 
 
 @pytest.fixture

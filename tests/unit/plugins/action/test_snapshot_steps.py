@@ -65,16 +65,23 @@ def test_prepare_check_mode_predicts_not_allowed_when_a_session_holds_the_instan
     assert result["failed"] and result["jet_error"] == -2403 and result["jet_error_name"] == "JET_errOSSnapshotNotAllowed"
 
 
-def test_freeze_shapes_instances_log_range_shadows_and_asks_for_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_freeze_shapes_instances_log_range_shadows_and_the_agents_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
     reply = {"snapshot_id": SID, "session_id": SID, "state": "frozen", "changed": True, "instances": ["demo"], "databases": ["D:\\Db\\demo.edb"],
              "log_range": {"base_name": "edb", "gen_low": 3, "gen_high": 7}, "shadows": {"D": "{s1}", "L": "{s2}"}, "auto_thawed": False,
-             "freeze_window": None}
-    status = {"sessions": [{"session_id": SID, "state": "frozen", "freeze_lease_remaining": 29.5}]}
-    result, sent = _run("snapshot_freeze", {"snapshot_id": SID}, [_ok(reply), _ok(status)], monkeypatch=monkeypatch)
-    assert sent[0]["args"] == {"session_id": SID, "auto_thaw": False} and sent[1]["op"] == "status"
+             "freeze_window": None, "freeze_deadline": "2026-01-01T00:00:30Z"}
+    result, sent = _run("snapshot_freeze", {"snapshot_id": SID}, [_ok(reply)], monkeypatch=monkeypatch)
+    assert [r["op"] for r in sent] == ["snapshot_freeze"] and sent[0]["args"] == {"session_id": SID, "auto_thaw": False}  # no status read
     assert result["instances"] == [{"name": "demo", "databases": ["D:\\Db\\demo.edb"]}]
     assert result["log_range"] == {"base_name": "edb", "low": 3, "high": 7} and result["shadow_ids"] == {"D": "{s1}", "L": "{s2}"}
-    assert result["freeze_deadline"].endswith("Z") and result["freeze_window"] is None and "session_id" not in result
+    assert result["freeze_deadline"] == "2026-01-01T00:00:30Z" and result["freeze_window"] is None and "session_id" not in result
+
+
+def test_freeze_with_auto_thaw_has_no_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    reply = {"snapshot_id": SID, "state": "thawed", "changed": True, "instances": ["demo"], "databases": [], "auto_thawed": True,
+             "freeze_window": 0.02, "freeze_deadline": None}
+    result, sent = _run("snapshot_freeze", {"snapshot_id": SID, "auto_thaw": True}, [_ok(reply)], monkeypatch=monkeypatch)
+    assert [r["op"] for r in sent] == ["snapshot_freeze"]
+    assert result["freeze_deadline"] is None and result["freeze_window"] == 0.02 and result["state"] == "thawed"
 
 
 @pytest.mark.parametrize(
@@ -82,13 +89,21 @@ def test_freeze_shapes_instances_log_range_shadows_and_asks_for_the_deadline(mon
     [("ended", "snapshot_end", -2404), ("aborted", "snapshot_abort", -2404), ("aborted", "session lease expired (60 s ...)", -10001)],
 )
 def test_a_step_on_a_session_that_is_over(state: str, reason: str, jet: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    agent_jet = -10001 if "lease" in reason else -2401
-    failure = _err(agent_jet, f"session {SID} is {state}", {"snapshot_id": SID, "session_id": SID, "state": state, "reason": reason})
+    # The agent answers as ESE does (-2404 for an id ESE forgot at End or Abort, -10001 after a lease end).
+    failure = _err(jet, f"session {SID} is {state}", {"snapshot_id": SID, "session_id": SID, "state": state, "reason": reason})
     result, _ = _run("snapshot_freeze", {"snapshot_id": SID}, [failure], monkeypatch=monkeypatch)
     assert result["failed"] and result["jet_error"] == jet and result["snapshot_id"] == SID and result["state"] == state
     view = {"sessions": [{"session_id": SID, "state": state, "reason": reason}]}
     predicted, _ = _run("snapshot_freeze", {"snapshot_id": SID}, [_ok(view)], check=True, monkeypatch=monkeypatch)
     assert predicted["failed"] and predicted["jet_error"] == jet
+
+
+def test_an_agent_error_reaches_the_task_as_the_agent_said_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No rewriting on the controller: the agent answers ESE's code itself (conformance 03/04).
+    failure = _err(-2401, f"session {SID} is ended", {"snapshot_id": SID, "session_id": SID, "state": "ended", "reason": "snapshot_end"})
+    result, _ = _run("snapshot_freeze", {"snapshot_id": SID}, [failure], monkeypatch=monkeypatch)
+    assert result["failed"] and result["jet_error"] == -2401 and result["jet_error_name"] == "JET_errOSSnapshotInvalidSequence"
+    assert result["state"] == "ended" and f"session {SID} is ended" in result["msg"]
 
 
 @pytest.mark.parametrize(
@@ -111,12 +126,11 @@ def test_abort_check_mode_without_id_refuses_another_owners_session(monkeypatch:
     assert forced["changed"] and forced["snapshot_id"] == SID
 
 
-def test_truncate_reports_the_generations_that_left_the_log_folder(monkeypatch: pytest.MonkeyPatch) -> None:
-    transcript = [_ok({"logs": {"generations": [1, 9]}}), _ok({"snapshot_id": SID, "state": "truncated", "changed": True}),
-                  _ok({"logs": {"generations": [5, 9]}})]
+def test_truncate_reports_the_generations_the_agent_deleted(monkeypatch: pytest.MonkeyPatch) -> None:
+    transcript = [_ok({"snapshot_id": SID, "state": "truncated", "changed": True, "truncated_generations": [1, 2, 3, 4]})]
     result, sent = _run("snapshot_truncate_log", {"snapshot_id": SID}, transcript, monkeypatch=monkeypatch)
-    assert [r["op"] for r in sent] == ["instance_info", "snapshot_truncate_log", "instance_info"]
-    assert result["truncated_generations"] == [1, 2, 3, 4] and result["state"] == "truncated"
+    assert [r["op"] for r in sent] == ["snapshot_truncate_log"]  # no instance_info before and after
+    assert result["truncated_generations"] == [1, 2, 3, 4] and result["state"] == "truncated" and result["changed"]
 
 
 def test_truncate_check_mode_refuses_copy_backups_and_unverified_sets(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -126,23 +140,22 @@ def test_truncate_check_mode_refuses_copy_backups_and_unverified_sets(monkeypatc
         assert result["failed"] and result["jet_error"] == jet
 
 
-def test_copy_polls_to_done_and_lists_the_files_from_the_manifest(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
-    manifest = {"files": [{"name": "demo.edb", "size_bytes": 8192, "sha256": "a" * 64, "role": "database", "source": "D:\\Db\\demo.edb"},
-                          {"name": "logs/edb00001.log", "size_bytes": 100, "sha256": "b" * 64, "role": "log", "source": "L:\\Logs\\edb00001.log"}]}
+def test_copy_polls_to_done_and_lists_the_files_from_the_final_status(monkeypatch: pytest.MonkeyPatch) -> None:
+    files = [{"path": "E:\\Bk\\set1\\demo.edb", "size_bytes": 8192, "sha256": "a" * 64, "role": "database", "source": "D:\\Db\\demo.edb"},
+             {"path": "E:\\Bk\\set1\\logs\\edb00001.log", "size_bytes": 100, "sha256": "b" * 64, "role": "log", "source": "L:\\Logs\\edb00001.log"}]
 
     def fetch_file(remote: str, local: str) -> None:
-        assert remote == "E:\\Bk\\set1\\manifest.json"
-        with open(local, "w", encoding="utf-8") as handle:
-            json.dump(manifest, handle)
+        raise AssertionError(f"the final copy_status lists the files; nothing is fetched ({remote})")
 
     transcript = [_ok({"snapshot_id": SID, "state": "thawed", "changed": True, "copy_id": "c1", "set_dir": "E:\\Bk\\set1"}),
-                  _ok({"state": "running", "bytes_done": 1, "bytes_total": 8292}),
-                  _ok({"state": "done", "bytes_done": 8292, "bytes_total": 8292, "set_dir": "E:\\Bk\\set1", "set_id": "set1", "verify": {"ok": True}})]
+                  _ok({"state": "running", "bytes_done": 1, "bytes_total": 8292, "files": None}),
+                  _ok({"state": "done", "bytes_done": 8292, "bytes_total": 8292, "set_dir": "E:\\Bk\\set1", "set_id": "set1", "verify": {"ok": True},
+                       "files": files})]
     result, sent = _run("snapshot_copy", {"snapshot_id": SID, "dest": "E:\\Bk", "poll_interval": 0}, transcript, monkeypatch=monkeypatch,
                         connection={"fetch_file": fetch_file})
     assert [r["op"] for r in sent] == ["snapshot_copy", "copy_status", "copy_status"]
     assert result["backup_set"] == "E:\\Bk\\set1" and result["verified"] and result["size_bytes"] == 8292
-    assert [f["path"] for f in result["files"]] == ["E:\\Bk\\set1\\demo.edb", "E:\\Bk\\set1\\logs\\edb00001.log"]
+    assert result["files"] == files
 
 
 @pytest.mark.parametrize("sid", ["nonsense", "[1, 2]", "a:b:c"])

@@ -6,11 +6,15 @@ style); the real bootstrap and WinRM path are covered by the integration tests.
 
 from __future__ import annotations
 
+import http.client
 import json
+import typing as t
 from types import SimpleNamespace
 
 import pytest
-from ansible.errors import AnsibleConnectionFailure
+import requests
+import urllib3
+from ansible.errors import AnsibleConnectionFailure, AnsibleError
 
 from ansible_collections.esent.backup.plugins.plugin_utils import _protocol, _step
 from ansible_collections.esent.backup.plugins.plugin_utils._bootstrap import BOOTSTRAP_SCRIPT
@@ -61,6 +65,8 @@ def _run(step_cls: type, args: dict, transcript: list, *, transport: str = "winr
         item = next(script)
         if item is LOST:
             raise AnsibleConnectionFailure("winrm connection error: connection reset")
+        if isinstance(item, BaseException):
+            raise item
         return item
 
     step._low_level_execute_command = execute
@@ -94,6 +100,63 @@ def test_dropped_connection_is_retried_with_the_same_request_id(monkeypatch: pyt
     assert result["state"] == "ok"
     ids = {_request(s)["request_id"] for s in sent if s != "reset"}
     assert len(ids) == 1 and sent.count("reset") == 2
+
+
+def _requests_drop() -> Exception:
+    """What pywinrm's requests raises when the server closes the socket mid-Receive (seen through the real winrm plugin)."""
+    return requests.exceptions.ConnectionError(urllib3.exceptions.ProtocolError(
+        "Connection aborted.", http.client.RemoteDisconnected("Remote end closed connection without response")))
+
+
+def _chained(outer: Exception, inner: BaseException) -> Exception:
+    try:
+        raise outer from inner
+    except Exception as err:  # noqa: BLE001 - building a chained exception
+        return err
+
+
+@pytest.mark.parametrize(
+    "drop",
+    [
+        pytest.param(_requests_drop, id="requests-ConnectionError"),
+        pytest.param(lambda: urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionResetError(104, "Connection reset by peer")),
+                     id="urllib3-ProtocolError"),
+        pytest.param(lambda: AnsibleError("('Connection aborted.', RemoteDisconnected('Remote end closed connection without response'))"),
+                     id="AnsibleError-requests-text"),
+        pytest.param(lambda: _chained(AnsibleError("winrm command failed"), ConnectionResetError(104, "Connection reset by peer")),
+                     id="AnsibleError-from-ConnectionResetError"),
+        pytest.param(lambda: _chained(AnsibleError("winrm command failed"), _requests_drop()), id="AnsibleError-from-requests"),
+        pytest.param(lambda: http.client.RemoteDisconnected("Remote end closed connection without response"), id="RemoteDisconnected"),
+    ],
+)
+def test_socket_dropped_mid_receive_is_retried_with_the_same_request_id(drop: t.Callable[[], Exception],
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    result, sent = _run(_Step, {"instance": INSTANCE}, [drop(), drop(), _ok({"state": "ok"})], monkeypatch=monkeypatch)
+    assert result["state"] == "ok" and not result.get("failed")
+    requests_sent = [_request(s) for s in sent if s != "reset"]
+    assert len(requests_sent) == 3 and len({r["request_id"] for r in requests_sent}) == 1 and sent.count("reset") == 2
+
+
+def test_socket_dropped_on_every_attempt_is_failed_with_the_session_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    result, _ = _run(_Step, {"instance": INSTANCE, "snapshot_id": "boot:1:abc"}, [_requests_drop() for _ in range(_step.CALL_ATTEMPTS)],
+                     monkeypatch=monkeypatch)
+    assert result["failed"] and "unreachable" not in result and result["jet_error"] == -10015 and result["snapshot_id"] == "boot:1:abc"
+    assert "RemoteDisconnected" in result["msg"] or "Connection aborted" in result["msg"]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        pytest.param(AnsibleError("winrm put_file failed; stdout: x stderr y"), id="AnsibleError-other"),
+        pytest.param(AnsibleError("Remote sha1 was not returned"), id="AnsibleError-sha1"),
+        pytest.param(ValueError("Connection aborted"), id="not-an-AnsibleError-with-the-text"),
+        pytest.param(_chained(AnsibleError("winrm command failed"), KeyError("x")), id="AnsibleError-from-other"),
+    ],
+)
+def test_other_errors_are_not_retried(error: Exception, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(type(error)):
+        _run(_Step, {"instance": INSTANCE}, [error, _ok({"state": "never"})], monkeypatch=monkeypatch)
+    assert not _step.connection_dropped(error)
 
 
 def test_persistent_loss_is_failed_with_the_session_id_never_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
