@@ -28,22 +28,13 @@ options:
     choices: [present, started, stopped, absent]
 extends_documentation_fragment:
   - esent.backup.instance
+  - esent.backup.step
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
 attributes:
   check_mode:
     support: full
     details: Reads the agent state (a read that starts no agent) and the installed launcher, and predicts.
-  diff_mode:
-    support: none
-  platform:
-    platforms: windows
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
 seealso:
   - name: JetInit3 function
     description: The agent hosts the instance in its own process (JetInit3, JetTerm2).

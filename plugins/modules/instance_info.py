@@ -18,22 +18,13 @@ description:
 options: {}
 extends_documentation_fragment:
   - esent.backup.instance
+  - esent.backup.step
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
 attributes:
   check_mode:
     support: full
     details: A read; check mode runs it as is.
-  diff_mode:
-    support: none
-  platform:
-    platforms: windows
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
 seealso:
   - name: JetGetDatabaseFileInfo function
     description: Reads a database header without an instance.

@@ -27,22 +27,13 @@ options:
     default: false
 extends_documentation_fragment:
   - esent.backup.instance
+  - esent.backup.step
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
 attributes:
   check_mode:
     support: full
     details: Reads the sessions with C(status) (a read) and predicts whether one would be aborted.
-  diff_mode:
-    support: none
-  platform:
-    platforms: windows
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
 seealso:
   - name: JetOSSnapshotAbort function
     description: Aborts a snapshot session.

@@ -17,13 +17,6 @@ description:
   - When the task ends any other way (timeout, interrupt, connection loss), the copy is cancelled.
   - Free space is checked before the copy.
 options:
-  snapshot_id:
-    description:
-      - The id M(esent.backup.snapshot_prepare) returned.
-      - An id of an earlier agent process fails with C(JET_errClientSessionLost) (-10003); an id of a
-        session that ended or was aborted fails with C(JET_errOSSnapshotInvalidSnapId) (-2404).
-    type: str
-    required: true
   dest:
     description:
       - The backup root, a local absolute path on the host (such as C(E:\\EseBackups)).
@@ -39,22 +32,14 @@ options:
     default: true
 extends_documentation_fragment:
   - esent.backup.instance
+  - esent.backup.step
+  - esent.backup.step.snapshot_id
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
 attributes:
   check_mode:
     support: full
     details: Reads the session's state with C(status) (a read) and predicts the change, or the error the real run would meet.
-  diff_mode:
-    support: none
-  platform:
-    platforms: windows
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
 seealso:
   - name: JetOSSnapshotGetFreezeInfo function
     description: Lists what a frozen session covers.

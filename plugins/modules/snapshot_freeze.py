@@ -17,13 +17,6 @@ description:
   - An incremental session whose databases record no previous snapshot full fails here with
     C(JET_errMissingFullBackup) (-560), as ESE checks it at the freeze.
 options:
-  snapshot_id:
-    description:
-      - The id M(esent.backup.snapshot_prepare) returned.
-      - An id of an earlier agent process fails with C(JET_errClientSessionLost) (-10003); an id of a
-        session that ended or was aborted fails with C(JET_errOSSnapshotInvalidSnapId) (-2404).
-    type: str
-    required: true
   auto_thaw:
     description:
       - Thaw right after the shadow copies exist. The copy reads the shadows either way, so thawing
@@ -32,22 +25,14 @@ options:
     default: false
 extends_documentation_fragment:
   - esent.backup.instance
+  - esent.backup.step
+  - esent.backup.step.snapshot_id
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
 attributes:
   check_mode:
     support: full
     details: Reads the session's state with C(status) (a read) and predicts the change, or the error the real run would meet.
-  diff_mode:
-    support: none
-  platform:
-    platforms: windows
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
 seealso:
   - name: JetOSSnapshotFreeze function
     description: Freezes the database and log writes of the instances of a session.

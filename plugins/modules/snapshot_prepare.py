@@ -60,6 +60,7 @@ options:
     type: str
 extends_documentation_fragment:
   - esent.backup.instance
+  - esent.backup.step
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
 attributes:
@@ -67,16 +68,6 @@ attributes:
     support: full
     details: Reads the instance (C(instance_info), which starts no agent) and predicts; a session
       holding the instance is reported as the failure the real run would meet.
-  diff_mode:
-    support: none
-  platform:
-    platforms: windows
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
 seealso:
   - name: JetOSSnapshotPrepare function
     description: ESE's call that starts a snapshot session.

@@ -16,32 +16,16 @@ description:
     RV(thawed_by) says which). It fails with C(JET_errOSSnapshotInvalidSequence) (-2401) before a
     freeze, and after a session lease abort with C(JET_errClientLeaseExpired) (-10001) and the
     journal's reason.
-options:
-  snapshot_id:
-    description:
-      - The id M(esent.backup.snapshot_prepare) returned.
-      - An id of an earlier agent process fails with C(JET_errClientSessionLost) (-10003); an id of a
-        session that ended or was aborted fails with C(JET_errOSSnapshotInvalidSnapId) (-2404).
-    type: str
-    required: true
 extends_documentation_fragment:
   - esent.backup.instance
+  - esent.backup.step
+  - esent.backup.step.snapshot_id
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
 attributes:
   check_mode:
     support: full
     details: Reads the session's state with C(status) (a read) and predicts the change, or the error the real run would meet.
-  diff_mode:
-    support: none
-  platform:
-    platforms: windows
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
 seealso:
   - name: JetOSSnapshotThaw function
     description: Resumes writes after a freeze.

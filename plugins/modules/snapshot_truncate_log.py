@@ -14,32 +14,16 @@ description:
   - Refused unless this session's set was verified at the destination
     (C(JET_errClientNotVerified), -10018), and for a V(copy) backup
     (C(JET_errOSSnapshotInvalidSequence), -2401), which never truncates.
-options:
-  snapshot_id:
-    description:
-      - The id M(esent.backup.snapshot_prepare) returned.
-      - An id of an earlier agent process fails with C(JET_errClientSessionLost) (-10003); an id of a
-        session that ended or was aborted fails with C(JET_errOSSnapshotInvalidSnapId) (-2404).
-    type: str
-    required: true
 extends_documentation_fragment:
   - esent.backup.instance
+  - esent.backup.step
+  - esent.backup.step.snapshot_id
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
 attributes:
   check_mode:
     support: full
     details: Reads the session's state with C(status) (a read) and predicts the change, or the error the real run would meet.
-  diff_mode:
-    support: none
-  platform:
-    platforms: windows
-  action:
-    support: full
-  async:
-    support: none
-  bypass_host_loop:
-    support: none
 seealso:
   - name: JetOSSnapshotTruncateLog function
     description: Truncates the logs of a snapshot session.

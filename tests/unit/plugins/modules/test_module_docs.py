@@ -12,8 +12,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.esent.backup.plugins.doc_fragments.instance import ModuleDocFragment
-
 REPO = Path(__file__).resolve().parents[4]
 MODULES = sorted(p.stem for p in (REPO / "plugins" / "modules").glob("*.py") if not p.name.startswith("_"))
 TASK_KEYWORDS = {"name", "register", "when", "vars", "loop", "check_mode", "ignore_errors", "failed_when", "changed_when", "tags", "until",
@@ -25,11 +23,26 @@ def _blocks(name: str) -> dict:
     return {n.targets[0].id: n.value.value for n in tree.body if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant)}
 
 
-def _doc_options(name: str) -> dict:
+def _documentation(name: str) -> dict:
+    """DOCUMENTATION with this collection's fragments merged as Ansible merges them (the module wins).
+
+    ansible.builtin fragments only describe attributes; `ansible-doc` (tested below) merges those.
+    """
     doc = yaml.safe_load(_blocks(name)["DOCUMENTATION"])
-    options = dict(yaml.safe_load(ModuleDocFragment.DOCUMENTATION)["options"]) if "esent.backup.instance" in doc["extends_documentation_fragment"] else {}
-    options.update(doc.get("options") or {})
-    return options
+    for ref in doc.get("extends_documentation_fragment") or []:
+        if not ref.startswith("esent.backup."):
+            continue
+        module, _, variable = ref.removeprefix("esent.backup.").partition(".")
+        holder = importlib.import_module(f"ansible_collections.esent.backup.plugins.doc_fragments.{module}").ModuleDocFragment
+        fragment = yaml.safe_load(getattr(holder, (variable or "documentation").upper()))
+        for key in ("options", "attributes"):
+            for item, value in (fragment.get(key) or {}).items():
+                doc.setdefault(key, {})[item] = {**value, **(doc.get(key) or {}).get(item, {})}
+    return doc
+
+
+def _doc_options(name: str) -> dict:
+    return _documentation(name).get("options") or {}
 
 
 def _normal(options: dict, doc: bool) -> dict:
@@ -90,7 +103,7 @@ def test_examples_parse_and_every_task_is_named_and_uses_fqcn(name: str) -> None
 
 @pytest.mark.parametrize("name", MODULES)
 def test_attributes_declare_check_mode_and_the_windows_platform(name: str) -> None:
-    doc = yaml.safe_load(_blocks(name)["DOCUMENTATION"])
+    doc = _documentation(name)
     attrs = doc["attributes"]
     assert attrs["check_mode"]["support"] == "full" and attrs["platform"]["platforms"] == "windows"
     assert attrs["action"]["support"] == "full" and attrs["async"]["support"] == "none"
