@@ -23,6 +23,21 @@ from typing import TYPE_CHECKING, Any
 from . import jet, lognames, recovery
 from .database import DatabaseFile, read_header
 from .entry import api as _api
+from .jet import (
+    BadRestoreTargetInstance,
+    DatabasePatchFileMismatch,
+    EndingRestoreLogTooLow,
+    GivenLogFileHasBadSignature,
+    GivenLogFileIsNotContiguous,
+    LogCorruptDuringHardRestore,
+    MissingCurrentLogFiles,
+    MissingRestoreLogFiles,
+    RestoreOfNonBackupDatabase,
+    StartingRestoreLogTooHigh,
+    wrnExistingLogFileHasBadSignature,
+    wrnExistingLogFileIsNotContiguous,
+    wrnTargetInstanceRunning,
+)
 from .lgpos import Lgpos, Signature
 from .logfile import Generation, read_generation
 from .logs import list_generations
@@ -34,21 +49,6 @@ if TYPE_CHECKING:
     from .instance import InstanceState
     from .volumes import Host
 
-_c = jet.catalogue.code_of
-RunningInOneInstanceMode = _c("JET_errRunningInOneInstanceMode")
-BadRestoreTargetInstance = _c("JET_errBadRestoreTargetInstance")
-GivenLogFileHasBadSignature = _c("JET_errGivenLogFileHasBadSignature")
-GivenLogFileIsNotContiguous = _c("JET_errGivenLogFileIsNotContiguous")
-MissingRestoreLogFiles = _c("JET_errMissingRestoreLogFiles")
-MissingCurrentLogFiles = _c("JET_errMissingCurrentLogFiles")
-RestoreOfNonBackupDatabase = _c("JET_errRestoreOfNonBackupDatabase")
-DatabasePatchFileMismatch = _c("JET_errDatabasePatchFileMismatch")
-StartingRestoreLogTooHigh = _c("JET_errStartingRestoreLogTooHigh")
-EndingRestoreLogTooLow = _c("JET_errEndingRestoreLogTooLow")
-LogCorruptDuringHardRestore = _c("JET_errLogCorruptDuringHardRestore")
-wrnTargetInstanceRunning = _c("JET_wrnTargetInstanceRunning")
-wrnExistingLogFileHasBadSignature = _c("JET_wrnExistingLogFileHasBadSignature")
-wrnExistingLogFileIsNotContiguous = _c("JET_wrnExistingLogFileIsNotContiguous")
 
 _TR = struct.Struct("<I8sI")
 _TR_MAGIC = b"ESESIMTR"

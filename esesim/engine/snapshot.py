@@ -28,6 +28,7 @@ from .clock import logtime
 from .database import BkInfo
 from .entry import TUPLE_APIS, EngineHang
 from .entry import api as _api
+from .jet import InvalidBackup, InvalidSequence, InvalidSnapId, MissingFileToBackup, MissingFullBackup, NotAllowed, TimeOut
 from .lgpos import Lgpos
 from .logfile import encode_record
 from .snapshot_states import SnapState
@@ -39,16 +40,8 @@ if TYPE_CHECKING:
     from .volumes import Host
 
 S = SnapState
-_c = jet.catalogue.code_of
-InvalidSequence = _c("JET_errOSSnapshotInvalidSequence")
-TimeOut = _c("JET_errOSSnapshotTimeOut")
-NotAllowed = _c("JET_errOSSnapshotNotAllowed")
-InvalidSnapId = _c("JET_errOSSnapshotInvalidSnapId")
-MissingFullBackup = _c("JET_errMissingFullBackup")
-InvalidBackup = _c("JET_errInvalidBackup")
-MissingFileToBackup = _c("JET_errMissingFileToBackup")
 RequiredLogFilesMissing = jet.RequiredLogFilesMissing
-WrnNyi = _c("JET_wrnNyi")  # -1: TruncateLogInstance for an instance outside the session
+WrnNyi = jet.catalogue.code_of("JET_wrnNyi")  # -1: TruncateLogInstance for an instance outside the session
 
 
 @dataclass(frozen=True)

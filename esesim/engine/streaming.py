@@ -33,6 +33,18 @@ from .clock import logtime
 from .database import BkInfo, DbHeader, encode_header_page
 from .entry import TUPLE_APIS
 from .entry import api as _api
+from .jet import (
+    BackupAbortByCaller,
+    BackupAbortByServer,
+    InvalidBackup,
+    InvalidBackupSequence,
+    LogFileNotCopied,
+    LoggingDisabled,
+    LogReadVerifyFailure,
+    MissingFileToBackup,
+    MissingFullBackup,
+    NoBackup,
+)
 from .lgpos import NULL_LGPOS, Lgpos
 from .logfile import read_generation
 from .restore import RestoreApi, Trailer
@@ -60,17 +72,6 @@ if TYPE_CHECKING:
     from .volumes import Host
 
 S = BackupState
-_c = jet.catalogue.code_of
-NoBackup = _c("JET_errNoBackup")
-InvalidBackupSequence = _c("JET_errInvalidBackupSequence")
-LoggingDisabled = _c("JET_errLoggingDisabled")
-InvalidBackup = _c("JET_errInvalidBackup")
-MissingFullBackup = _c("JET_errMissingFullBackup")
-BackupAbortByServer = _c("JET_errBackupAbortByServer")
-BackupAbortByCaller = _c("errBackupAbortByCaller")
-MissingFileToBackup = _c("JET_errMissingFileToBackup")
-LogReadVerifyFailure = _c("JET_errLogReadVerifyFailure")
-LogFileNotCopied = _c("JET_errLogFileNotCopied")
 
 
 @dataclass
