@@ -309,6 +309,11 @@ class AgentProcess:
         Raises:
             AgentFailure: -10006 naming the process that holds the store; an engine error otherwise.
         """
+        if self.store is not None and self.proc.instance_state(self.store.inst) is None:
+            # The instance was terminated under the agent (e.g. before a freeze, which then covered
+            # nothing): forget the stale handle and host the store again.
+            self.journal.write("instance_lost", instance=self.instance_cfg.get("name"))
+            self.store = None
         if self.store is not None:
             return self.store
         held = self.holders()

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from engine_rig import SUMMARY_KEY
 from engine_rig import make_host as _make_host
 from engine_rig import make_spec as _make_spec
 
@@ -40,3 +41,12 @@ def engine_owner(engine_host: Host) -> Iterator[OwnerService]:
     assert svc.start() == 0
     yield svc
     svc.stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:
+    """Print the lines the property tests queued (engine_rig.report_summary): visible without -s."""
+    lines = config.stash.get(SUMMARY_KEY, [])
+    if lines:
+        terminalreporter.write_sep("-", "esesim property summaries")
+        for line in lines:
+            terminalreporter.write_line(line)

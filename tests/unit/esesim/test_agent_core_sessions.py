@@ -199,3 +199,30 @@ def test_shutdown_refused_under_a_session_then_stops(rig: Rig) -> None:
     rig.ok("snapshot_abort", {"session_id": sid})
     assert rig.ok("shutdown", {})["stopped"]
     assert rig.ahost.agents == {}
+
+
+def test_freeze_covering_zero_instances_is_an_error_and_aborts_the_session(rig: Rig) -> None:
+    # Through the agent's own ops the instance cannot leave the session between prepare and freeze:
+    # release_store refuses while a session is live and owner_start aborts the session first. So the
+    # instance is terminated under the agent (a plain JetTerm before Freeze drops it from the session
+    # silently, spec 2.6), and the REAL engine freeze then succeeds with count 0 (spec 2.2): the agent
+    # must turn that into -10017 JET_errClientNothingFrozen, never a "frozen" session with no data.
+    sid = rig.ok("snapshot_prepare", {"backup_type": "full"})["snapshot_id"]
+    agent = rig.agent()
+    proc, inst = agent.proc, agent.store.inst
+    snapid = agent.sessions[sid].snapid
+    assert proc.jet_term(inst) == 0  # before Freeze: allowed, the instance drops out of the session
+    assert proc.jet_os_snapshot_get_freeze_info(snapid) == (0, [])
+    shadows_before = _shadow_ids(rig)
+    reply = rig.call("snapshot_freeze", {"session_id": sid, "auto_thaw": True})
+    assert not reply["ok"]
+    assert reply["error"]["jet"] == -10017 and reply["error"]["name"] == "JET_errClientNothingFrozen"
+    assert "the freeze covered no instance" in reply["error"]["message"]
+    assert _shadow_ids(rig) == shadows_before, "no shadow copy is made for an empty freeze"
+    assert proc.sim_os_snapshot_state(snapid) is None, "the engine session was aborted"
+    status = rig.ok("status", {"session_id": sid})
+    assert status["sessions"][0]["state"] not in ("frozen", "thawed", "prepared")
+    assert rig.call("snapshot_copy", {"session_id": sid, "dest": DEST})["ok"] is False
+    again = rig.ok("snapshot_prepare", {"backup_type": "full"})["snapshot_id"]  # the agent hosts the instance again
+    assert rig.ok("snapshot_freeze", {"session_id": again, "auto_thaw": True})["instances"]
+    assert rig.ok("snapshot_abort", {"session_id": again})["changed"]

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from engine_rig import report_summary
 from hypothesis import event, given, note
 from hypothesis import strategies as st
 
@@ -42,26 +43,42 @@ def _recover_and_check(host: Host, spec, ledger: Ledger) -> tuple[int, object]:
 
 
 @pytest.fixture(scope="module")
-def crash_summary() -> Iterator[Counter[str]]:
-    """Collects what the property test saw and prints one summary line (shown with -s)."""
+def crash_summary(request: pytest.FixtureRequest) -> Iterator[Counter[str]]:
+    """Collects what the property test saw; the summary line goes to the terminal summary (no -s needed)."""
     stats: Counter[str] = Counter()
     yield stats
     crashes = {k[6:]: v for k, v in sorted(stats.items()) if k.startswith("crash:")}
-    print(
-        f"\ncrash-recovery property: {stats['examples']} examples, {stats['durable_checked']} durable commits checked, "
+    inside = sum(v for k, v in crashes.items() if k != "killed after the run")
+    line = (
+        f"crash-recovery property: {stats['examples']} examples, {stats['durable_checked']} durable commits checked, "
         f"lost {stats['lost']}, extra {stats['extra']}, in-doubt present/absent {stats['in_doubt_present']}/{stats['in_doubt_absent']}, "
-        f"second crash inside recovery {stats['second_crash']}; crash points {crashes}"
+        f"second crash inside recovery {stats['second_crash']}; crashed at an engine crash point {inside}/{stats['examples']}; crash points {crashes}"
     )
+    report_summary(request.config, line)
 
 
-# Points passed once per commit can crash late; the others are passed a few times per log roll.
-_FREQUENT = (F.CRASH_LOG_WRITE, F.CRASH_AFTER_LOG_FLUSH, "any")
+# Crash points inside an in-flight write (sampled twice as often), then the others.
+_IN_FLIGHT = (F.CRASH_LOG_WRITE, F.CRASH_PAGE_WRITE, F.CRASH_HEADER_WRITE, F.CRASH_CHECKPOINT_WRITE, F.CRASH_LOG_ROLL)
+_CRASH_AT = (*_IN_FLIGHT, *_IN_FLIGHT, F.CRASH_AFTER_LOG_FLUSH, "any", "kill")
+_RARE = (F.CRASH_PAGE_WRITE, F.CRASH_HEADER_WRITE, F.CRASH_CHECKPOINT_WRITE, F.CRASH_LOG_ROLL)
+assert set(F.CRASH_POINTS) <= set(_CRASH_AT)
+
+
+def _passes(engine_make_host, root: Path, spec, seed: int, commits: int, lazy_ratio: float) -> dict[str, int]:
+    """How often the run passes each crash point: the same deterministic run on a scratch host, counted, never fired."""
+    host = engine_make_host(root)
+    owner = OwnerService(host, spec, seed=seed)
+    assert owner.start() == 0
+    counters = {at: host.faults.arm(F.CRASH, after=10**9, match={"at": at}) for at in F.CRASH_POINTS}
+    owner.run_workload(Ledger(root / "count.jsonl"), commits, rng=random.Random(seed), lazy_ratio=lazy_ratio)
+    owner.crash()
+    return {at: f.passes for at, f in counters.items()}
 
 
 @given(
     seed=st.integers(0, 2**32 - 1),
     commits=st.integers(5, 400),
-    crash_at=st.sampled_from((*F.CRASH_POINTS, "any", "kill")),
+    crash_at=st.sampled_from(_CRASH_AT),
     data=st.data(),
     lazy_ratio=st.sampled_from((0.0, 0.0, 0.3)),
     crash_in_recovery=st.integers(-1, 6),
@@ -70,9 +87,20 @@ _FREQUENT = (F.CRASH_LOG_WRITE, F.CRASH_AFTER_LOG_FLUSH, "any")
 def test_crash_at_random_points_loses_no_durable_commit_and_invents_none(
     tmp_path_factory, engine_make_host, engine_make_spec, crash_summary, seed, commits, crash_at, data, lazy_ratio, crash_in_recovery, depth_kb
 ) -> None:
-    after = data.draw(st.integers(0, 300) if crash_at in _FREQUENT else st.integers(0, 4), label="after")
-    host = engine_make_host(tmp_path_factory.mktemp("crash"))
     spec = engine_make_spec(checkpoint_depth_bytes=depth_kb * 1024)
+    if crash_at in _RARE:
+        commits += 300  # page, header and checkpoint writes and rolls start after ~200 commits of this store
+    after = 0
+    if crash_at != "kill":
+        # Crash on a pass the run really makes: a point this run never passes (no checkpoint write with
+        # a deep checkpoint, no roll in a short run) is swapped for an in-flight write it does pass.
+        passes = _passes(engine_make_host, tmp_path_factory.mktemp("count"), spec, seed, commits, lazy_ratio)
+        if crash_at != "any" and not passes[crash_at]:
+            reached = [at for at in _IN_FLIGHT if passes[at]]
+            crash_at = data.draw(st.sampled_from(reached), label="reached point") if reached else crash_at
+        total = sum(passes.values()) if crash_at == "any" else passes[crash_at]
+        after = data.draw(st.integers(0, max(total - 1, 0)), label="after")
+    host = engine_make_host(tmp_path_factory.mktemp("crash"))
     ledger = Ledger(host.root / "ledger.jsonl")
     owner = OwnerService(host, spec, seed=seed)
     assert owner.start() == 0
@@ -263,6 +291,54 @@ def test_term_with_stop_backup_blocks_on_the_clock_while_snapshot_holds_instance
     assert engine_host.clock.monotonic() - before >= 5.0  # simulated time, not real time
     # Released (End/Abort or a freeze timeout) while waiting: the term completes.
     st_.poll_backup_release = lambda: True
+    assert proc.jet_term2(store.inst, JET_bitTermStopBackup) == 0
+
+
+def test_attach_detach_and_term_refused_while_a_real_streaming_backup_holds_instance(engine_owner: OwnerService) -> None:
+    # The variant of the test above with a REAL JetBeginExternalBackupInstance (spec 3.1, 2.6).
+    proc, store = engine_owner.proc, engine_owner.store
+    st_ = proc.instance_state(store.inst)
+    assert proc.jet_begin_external_backup_instance(store.inst, 0) == 0
+    assert st_.backup_in_progress and st_.snapshot_session is None
+    assert proc.jet_detach_database(store.sesid, DB) == JET_errBackupInProgress
+    assert proc.jet_attach_database(store.sesid, "D:\\db\\other.edb") == JET_errBackupInProgress
+    assert proc.jet_term(store.inst) == JET_errBackupInProgress
+    assert proc.instance_state(store.inst) is st_ and st_.state == "initialized"  # the refused term changed nothing
+    assert proc.jet_end_external_backup_instance2(store.inst, 0x2) == 0  # JET_bitBackupEndAbort
+    assert not st_.backup_in_progress
+    assert proc.jet_detach_database(store.sesid, DB) == 0
+
+
+def test_attach_detach_and_term_refused_while_a_real_snapshot_freeze_holds_instance(engine_owner: OwnerService) -> None:
+    proc, store = engine_owner.proc, engine_owner.store
+    st_ = proc.instance_state(store.inst)
+    err, snap = proc.jet_os_snapshot_prepare(0x4)  # JET_bitContinueAfterThaw
+    assert err == 0 and proc.jet_os_snapshot_freeze(snap)[0] == 0
+    assert st_.backup_in_progress and st_.snapshot_session == snap
+    assert proc.jet_detach_database(store.sesid, DB) == JET_errBackupInProgress
+    assert proc.jet_attach_database(store.sesid, "D:\\db\\other.edb") == JET_errBackupInProgress
+    assert proc.jet_term(store.inst) == JET_errBackupInProgress
+    assert proc.jet_os_snapshot_thaw(snap) == 0  # thawed, not ended: still held (2.6)
+    assert proc.jet_detach_database(store.sesid, DB) == JET_errBackupInProgress
+    assert proc.jet_term(store.inst) == JET_errBackupInProgress
+    assert proc.sim_os_snapshot_state(snap) == "AllowLogTruncate"
+    assert proc.jet_os_snapshot_end(snap, 0) == 0
+    assert not st_.backup_in_progress and st_.snapshot_session is None
+    assert proc.jet_detach_database(store.sesid, DB) == 0
+
+
+def test_term_with_stop_backup_blocks_on_the_clock_while_a_real_snapshot_holds_instance(engine_owner: OwnerService, engine_host: Host) -> None:
+    proc, store = engine_owner.proc, engine_owner.store
+    st_ = proc.instance_state(store.inst)
+    err, snap = proc.jet_os_snapshot_prepare(0x4)  # CAT: after the thaw the term waits for End (2.6)
+    assert err == 0 and proc.jet_os_snapshot_freeze(snap)[0] == 0 and proc.jet_os_snapshot_thaw(snap) == 0
+    proc.hang_limit_seconds = 5.0
+    before = engine_host.clock.monotonic()
+    with pytest.raises(EngineHang):
+        proc.jet_term2(store.inst, JET_bitTermStopBackup)
+    assert engine_host.clock.monotonic() - before >= 5.0  # simulated time, not real time
+    assert proc.sim_os_snapshot_state(snap) == "AllowLogTruncate" and st_.snapshot_session == snap
+    assert proc.jet_os_snapshot_end(snap, 0) == 0  # the session releases the instance: the term completes
     assert proc.jet_term2(store.inst, JET_bitTermStopBackup) == 0
 
 

@@ -367,6 +367,59 @@ def test_p17_streaming_backup_excludes_snapshot_on_the_same_instance(tmp_path: P
     assert p.jet_os_snapshot_end(a, 0) == 0 and st.backup_in_progress  # the snapshot never clears streaming's flag
 
 
+def test_p17_real_streaming_backup_excludes_snapshot_prepare_instance_and_freeze(tmp_path: Path) -> None:
+    # The variant of the test above with a REAL streaming backup (JetBeginExternalBackupInstance),
+    # not a flag set by hand: spec 2.2 PrepareInstance and Freeze, 2.6.
+    svc = start_owner(tmp_path)
+    p, inst = svc.proc, svc.store.inst
+    st = p.instance_state(inst)
+    assert p.jet_begin_external_backup_instance(inst, 0) == 0
+    assert st.backup_in_progress
+    _, a = p.jet_os_snapshot_prepare(0)  # default prepare succeeds (only owned instances are skipped)
+    assert p.sim_os_snapshot_state(a) == "Prepare"
+    assert p.jet_os_snapshot_freeze(a)[0] == JET_errOSSnapshotNotAllowed
+    assert p.sim_os_snapshot_state(a) == "Prepare"  # a failed freeze leaves Prepare (2.2)
+    _, b = p.jet_os_snapshot_prepare(JET_bitExplicitPrepare)
+    assert p.jet_os_snapshot_prepare_instance(b, inst, 0) == JET_errOSSnapshotNotAllowed
+    assert p.sim_os_snapshot_state(b) == "Prepare" and p.jet_os_snapshot_get_freeze_info(b) == (0, [])
+    assert p.jet_os_snapshot_end(a, 0) == 0 and p.jet_os_snapshot_end(b, 0) == 0
+    assert st.backup_in_progress and st.snapshot_session is None  # the snapshots never clear streaming's flag
+    assert p.jet_end_external_backup_instance2(inst, 0x2) == 0  # JET_bitBackupEndAbort
+    assert not st.backup_in_progress
+    _, c = p.jet_os_snapshot_prepare(JET_bitExplicitPrepare)  # the instance is free again
+    assert p.jet_os_snapshot_prepare_instance(c, inst, 0) == 0
+    assert p.jet_os_snapshot_freeze(c)[0] == 0 and p.sim_os_snapshot_state(c) == "Freeze"
+    assert p.jet_os_snapshot_abort(c) == 0
+
+
+def test_p17_streaming_begin_between_prepare_and_freeze_then_the_freeze_is_refused(tmp_path: Path) -> None:
+    svc = start_owner(tmp_path)
+    p, inst = svc.proc, svc.store.inst
+    _, a = p.jet_os_snapshot_prepare(0)
+    assert p.jet_begin_external_backup_instance(inst, 0) == 0  # allowed between Prepare and Freeze (2.6)
+    assert p.jet_os_snapshot_freeze(a)[0] == JET_errOSSnapshotNotAllowed
+    assert p.sim_os_snapshot_state(a) == "Prepare"
+    assert p.jet_os_snapshot_abort(a) == 0 and p.sim_os_snapshot_state(a) is None
+    assert p.jet_end_external_backup_instance2(inst, 0x2) == 0
+
+
+@pytest.mark.parametrize("phase", ["frozen", "thawed_cat"])
+def test_p17_real_snapshot_excludes_streaming_begin_until_end(tmp_path: Path, phase: str) -> None:
+    # The reverse: a real freeze (and a CAT session thawed but not ended) refuses Begin with -505.
+    svc = start_owner(tmp_path)
+    p, inst = svc.proc, svc.store.inst
+    _, a = p.jet_os_snapshot_prepare(CAT)
+    assert p.jet_os_snapshot_freeze(a)[0] == 0
+    if phase == "thawed_cat":
+        assert p.jet_os_snapshot_thaw(a) == 0 and p.sim_os_snapshot_state(a) == "AllowLogTruncate"
+    assert p.jet_begin_external_backup_instance(inst, 0) == JET_errBackupInProgress
+    assert p.jet_begin_external_backup_instance(inst, 0x1) == JET_errBackupInProgress
+    assert p.sim_os_snapshot_state(a) == ("Freeze" if phase == "frozen" else "AllowLogTruncate")
+    assert p.jet_os_snapshot_abort(a) == 0
+    assert p.jet_begin_external_backup_instance(inst, 0) == 0  # released by the abort
+    assert p.jet_end_external_backup_instance2(inst, 0x2) == 0
+
+
 def test_p17_term_stop_backup_blocks_on_the_clock_until_the_freeze_times_out(tmp_path: Path) -> None:
     svc = start_owner(tmp_path)
     p, inst = svc.proc, svc.store.inst
