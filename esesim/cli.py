@@ -2,14 +2,22 @@
 
 Test and demo tool: do not use in production.
 
-    esesim fleet up --hosts N --dir DIR [--no-agent]
+    esesim fleet up --hosts N --dir DIR [--no-agent] [--sim-clock] [--stores agent,service] [--log-kb K]
+                    [--receive-wait S]
                                              start N hosts (one background process), write DIR/inventory.yml;
                                              each host has a service-owned demo store (EseDemoService, live
-                                             workload) and an agent-hosted store, and the agent installed
+                                             workload) and an agent-hosted store (--stores picks which), and
+                                             the agent installed; --sim-clock: every host on one simulated
+                                             clock that moves only with the control op clock_advance
     esesim fleet down --dir DIR              stop that process (every host, shell and command with it)
     esesim status --dir DIR                  per-host shells, request counts, armed faults and hits
     esesim fault --dir DIR [--host H] arm POINT [--action A] [--user U] [--nth N] [--times T] [--seconds S]
     esesim fault --dir DIR [--host H] clear|restart|hold PATH|release PATH
+    esesim control --dir DIR [--host H] '<json>'
+                                             send one control document to each host and print the answers
+                                             (ops: status, arm, clear, restart, hold, release, kinds, and
+                                             with demo stores: state, journal, clock_advance, tick; see
+                                             esesim/agent/control.py)
 
 Lifetime: the fleet process watches the process that ran ``fleet up``'s caller (the shell,
 or pytest) and exits when it dies; ``fleet serve`` in the foreground also asks the kernel
@@ -46,6 +54,8 @@ STATE = "fleet.json"
 DEMO_COMMITS_PER_SECOND = 2.0
 DEMO_LOG_KB = 256
 TICK_SECONDS = 0.5
+STORES = ("service", "agent")
+DEFAULTS: dict[str, Any] = {"sim_clock": False, "stores": STORES, "log_kb": DEMO_LOG_KB, "receive_wait": 20.0}
 PR_SET_PDEATHSIG = 1
 
 
@@ -85,24 +95,27 @@ def _password(fleet_dir: Path) -> str:
     return path.read_text().strip()
 
 
-def instances_for(name: str) -> list[dict[str, Any]]:
+def instances_for(name: str, stores: tuple[str, ...] | list[str] = STORES) -> list[dict[str, Any]]:
     """Where each demo store of a host lives: the `instance` dicts the modules take
-    (plugins/doc_fragments/instance.py); options without a value are left out."""
-    return [
+    (plugins/doc_fragments/instance.py); options without a value are left out. ``stores``
+    picks which of the demo stores ("service", "agent") the host has."""
+    every = [
         {"name": "demo_service", "base_name": "edb", "log_path": "L:\\EseStores\\service\\logs",
          "system_path": "D:\\EseStores\\service", "databases": ["D:\\EseStores\\service\\demo.edb"],
          "owner_service": "EseDemoService"},
         {"name": "demo_agent", "base_name": "edb", "log_path": "L:\\EseStores\\agent\\logs",
          "system_path": "D:\\EseStores\\agent", "databases": ["D:\\EseStores\\agent\\agent.edb"]},
     ]
+    return [inst for inst, kind in zip(every, STORES, strict=True) if kind in stores]
 
 
-def build_hosts(fleet_dir: Path, count: int, password: str) -> list[SimHost]:
+def build_hosts(fleet_dir: Path, count: int, password: str, *, stores: tuple[str, ...] | list[str] = STORES,
+                receive_wait: float = 20.0) -> list[SimHost]:
     hosts = []
     for i in range(1, count + 1):
         name = f"win{i:02d}"
-        host = SimHost(name, fleet_dir / "hosts" / name, user=USER, password=password, drives=DRIVES)
-        for inst in instances_for(name):
+        host = SimHost(name, fleet_dir / "hosts" / name, user=USER, password=password, drives=DRIVES, max_receive_wait=receive_wait)
+        for inst in instances_for(name, stores):
             host.fs.makedirs(inst["log_path"])
             host.fs.makedirs(inst["system_path"])
         host.fs.makedirs("E:\\EseBackups")
@@ -110,28 +123,34 @@ def build_hosts(fleet_dir: Path, count: int, password: str) -> list[SimHost]:
     return hosts
 
 
-def _spec(inst: dict[str, Any]) -> Any:
+def _spec(inst: dict[str, Any], log_kb: int = DEMO_LOG_KB) -> Any:
     from .engine import StoreSpec  # noqa: PLC0415 - the engine is only needed once agents are attached
 
     return StoreSpec(log_path=inst["log_path"], system_path=inst["system_path"], db_paths=list(inst["databases"]),
-                     instance_name=inst["name"], log_kb=DEMO_LOG_KB)
+                     instance_name=inst["name"], log_kb=log_kb)
 
 
-def attach_demo_stores(host: SimHost, *, install_agent: bool = True, workload_rate: float = DEMO_COMMITS_PER_SECOND) -> Any:
+def attach_demo_stores(host: SimHost, *, install_agent: bool = True, workload_rate: float = DEMO_COMMITS_PER_SECOND,
+                       clock: Any = None, stores: tuple[str, ...] | list[str] = STORES, log_kb: int = DEMO_LOG_KB) -> Any:
     """Give a fleet host its agent side and demo stores (issue 7 item 5).
 
     The service-owned store (``owner_service: EseDemoService``) runs in a simulated service with a
     live workload of ``workload_rate`` commits per second; the agent-hosted store is created clean
     and waits for an agent (its ``workload`` op commits into it). The agent is pre-installed
     unless ``install_agent`` is False. No ticker thread per host: the fleet runs one for all.
+    ``clock``: the engine clock (a shared SimClock for ``--sim-clock``); ``stores``: which demo
+    stores exist. The host's control endpoint gains the agent/engine ops (esesim/agent/control.py).
     """
+    from .agent.control import register_control  # noqa: PLC0415
     from .agent.simhost import attach_agent  # noqa: PLC0415
 
-    ahost = attach_agent(host, install=install_agent, ticker=False)
-    service, agent_store = instances_for(host.name)
-    if ahost.create_store(_spec(agent_store)):
-        raise RuntimeError(f"{host.name}: creating the agent-hosted store failed")
-    ahost.add_service(service["owner_service"], _spec(service), workload_rate=workload_rate)
+    ahost = attach_agent(host, install=install_agent, ticker=False, clock=clock)
+    register_control(host, ahost, clock)
+    for inst in instances_for(host.name, stores):
+        if inst.get("owner_service"):
+            ahost.add_service(inst["owner_service"], _spec(inst, log_kb), workload_rate=workload_rate)
+        elif ahost.create_store(_spec(inst, log_kb)):
+            raise RuntimeError(f"{host.name}: creating the agent-hosted store failed")
     return ahost
 
 
@@ -145,7 +164,7 @@ def _ticker(ahosts: list[Any], stop: threading.Event, interval: float = TICK_SEC
                 continue
 
 
-def write_inventory(fleet_dir: Path, hosts: list[SimHost]) -> Path:
+def write_inventory(fleet_dir: Path, hosts: list[SimHost], stores: tuple[str, ...] | list[str] = STORES) -> Path:
     secret = str((fleet_dir / "secrets" / "winrm_password").resolve())
     hostvars = {
         h.name: {
@@ -158,7 +177,7 @@ def write_inventory(fleet_dir: Path, hosts: list[SimHost]) -> Path:
             "ansible_user": h.user,
             # the secret stays in the 0600 file; the inventory only points at it
             "ansible_password": "{{ lookup('ansible.builtin.file', '" + secret + "') }}",
-            "esent_instances": instances_for(h.name),
+            "esent_instances": instances_for(h.name, stores),
             "esent_backup_dest": "E:\\EseBackups",
         }
         for h in hosts
@@ -168,17 +187,24 @@ def write_inventory(fleet_dir: Path, hosts: list[SimHost]) -> Path:
     return path
 
 
-def serve(fleet_dir: Path, count: int, watch_pid: int | None, *, agent: bool = True, demo: bool = True) -> int:
+def serve(fleet_dir: Path, count: int, watch_pid: int | None, *, agent: bool = True, demo: bool = True,
+          opts: dict[str, Any] | None = None) -> int:
     """Run the fleet in this process until SIGTERM, or until ``watch_pid`` dies."""
+    o = {**DEFAULTS, **(opts or {})}
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    hosts = build_hosts(fleet_dir, count, _password(fleet_dir))
-    ahosts = [attach_demo_stores(h, install_agent=agent) for h in hosts] if demo else []
+    hosts = build_hosts(fleet_dir, count, _password(fleet_dir), stores=o["stores"], receive_wait=o["receive_wait"])
+    clock = None
+    if o["sim_clock"]:
+        from .engine import SimClock  # noqa: PLC0415
+
+        clock = SimClock()  # one clock for the fleet: leases move only with clock_advance
+    ahosts = [attach_demo_stores(h, install_agent=agent, clock=clock, stores=o["stores"], log_kb=o["log_kb"]) for h in hosts] if demo else []
     hosts = [h.start() for h in hosts]
     ticker = threading.Thread(target=_ticker, args=(ahosts, stop), name="fleet-ticker", daemon=True)
     ticker.start()
-    write_inventory(fleet_dir, hosts)
+    write_inventory(fleet_dir, hosts, o["stores"])
     state = {"pid": os.getpid(), "hosts": {h.name: h.port for h in hosts}, "user": USER}
     tmp = fleet_dir / (STATE + ".tmp")
     tmp.write_text(json.dumps(state))
@@ -198,7 +224,15 @@ def serve(fleet_dir: Path, count: int, watch_pid: int | None, *, agent: bool = T
     return 0
 
 
-def fleet_up(fleet_dir: Path, count: int, foreground: bool, *, agent: bool = True, demo: bool = True) -> int:
+def _opt_args(opts: dict[str, Any]) -> list[str]:
+    """The command-line form of the fleet options (for the background ``fleet serve``)."""
+    o = {**DEFAULTS, **opts}
+    return ((["--sim-clock"] if o["sim_clock"] else []) + ["--stores", ",".join(o["stores"]), "--log-kb", str(o["log_kb"]),
+            "--receive-wait", str(o["receive_wait"])])
+
+
+def fleet_up(fleet_dir: Path, count: int, foreground: bool, *, agent: bool = True, demo: bool = True,
+             opts: dict[str, Any] | None = None) -> int:
     fleet_dir.mkdir(parents=True, exist_ok=True)
     state = _state(fleet_dir)
     if state and _pid_alive(state["pid"]):
@@ -208,10 +242,10 @@ def fleet_up(fleet_dir: Path, count: int, foreground: bool, *, agent: bool = Tru
     _password(fleet_dir)
     if foreground:
         _die_with_parent()
-        return serve(fleet_dir, count, os.getppid(), agent=agent, demo=demo)
+        return serve(fleet_dir, count, os.getppid(), agent=agent, demo=demo, opts=opts)
     log = open(fleet_dir / "fleet.log", "ab")  # noqa: SIM115 - handed to the child
     cmd = [sys.executable, "-m", "esesim.cli", "fleet", "serve", "--dir", str(fleet_dir), "--hosts", str(count),
-           "--watch-pid", str(os.getppid())] + ([] if agent else ["--no-agent"]) + ([] if demo else ["--no-demo-stores"])
+           "--watch-pid", str(os.getppid())] + ([] if agent else ["--no-agent"]) + ([] if demo else ["--no-demo-stores"]) + _opt_args(opts or {})
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
     for _ in range(600):  # bounded: 60 s for N hosts to create their stores and bind their ports
         if (fleet_dir / STATE).exists() or proc.poll() is not None:
@@ -275,6 +309,25 @@ def _each_host(fleet_dir: Path, only: str | None, doc: dict[str, Any]) -> int:
     return 1 if any("error" in v for v in out.values()) or not out else 0
 
 
+def _stores(text: str) -> tuple[str, ...]:
+    picked = tuple(s for s in (p.strip() for p in text.split(",")) if s)
+    bad = [s for s in picked if s not in STORES]
+    if bad:
+        raise argparse.ArgumentTypeError(f"unknown store {bad[0]!r}: choose from {', '.join(STORES)}")
+    return picked
+
+
+def _fleet_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sim-clock", action="store_true", help="every host on one simulated clock (control op clock_advance moves it)")
+    p.add_argument("--stores", type=_stores, default=STORES, help="which demo stores exist: service,agent (default both)")
+    p.add_argument("--log-kb", type=int, default=DEMO_LOG_KB, help="log file size of the demo stores in KB")
+    p.add_argument("--receive-wait", type=float, default=20.0, help="longest hold of an idle Receive, in seconds")
+
+
+def _opts(args: argparse.Namespace) -> dict[str, Any]:
+    return {"sim_clock": args.sim_clock, "stores": args.stores, "log_kb": args.log_kb, "receive_wait": args.receive_wait}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="esesim", description="Simulated Windows hosts (WinRM) for esent.backup tests")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -285,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--foreground", action="store_true", help="serve in this process until interrupted")
     up.add_argument("--no-agent", action="store_true", help="leave the agent uninstalled (steps answer -10013 until installed)")
     up.add_argument("--no-demo-stores", action="store_true", help="hosts without engine, stores or agent (WinRM only)")
+    _fleet_options(up)
     down = fleet.add_parser("down")
     down.add_argument("--dir", type=Path, required=True)
     srv = fleet.add_parser("serve", help=argparse.SUPPRESS)
@@ -293,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     srv.add_argument("--watch-pid", type=int, default=None)
     srv.add_argument("--no-agent", action="store_true")
     srv.add_argument("--no-demo-stores", action="store_true")
+    _fleet_options(srv)
     st = sub.add_parser("status")
     st.add_argument("--dir", type=Path, required=True)
     fault = sub.add_parser("fault", help="arm or clear faults: " + "; ".join(f"{k}: {v}" for k, v in POINTS.items()))
@@ -305,16 +360,30 @@ def main(argv: list[str] | None = None) -> int:
     fault.add_argument("--nth", type=int)
     fault.add_argument("--times", type=int, default=1)
     fault.add_argument("--seconds", type=float, default=0.0)
+    ctl = sub.add_parser("control", help="send one JSON control document to each host (or --host H) and print the answers")
+    ctl.add_argument("--dir", type=Path, required=True)
+    ctl.add_argument("--host", default="all")
+    ctl.add_argument("doc", help='e.g. \'{"op": "state", "folders": ["E:\\\\EseBackups"]}\'')
     args = parser.parse_args(argv)
 
     if args.cmd == "fleet":
         if args.fleet_cmd == "up":
-            return fleet_up(args.dir.resolve(), args.hosts, args.foreground, agent=not args.no_agent, demo=not args.no_demo_stores)
+            return fleet_up(args.dir.resolve(), args.hosts, args.foreground, agent=not args.no_agent, demo=not args.no_demo_stores,
+                            opts=_opts(args))
         if args.fleet_cmd == "down":
             return fleet_down(args.dir.resolve())
-        return serve(args.dir.resolve(), args.hosts, args.watch_pid, agent=not args.no_agent, demo=not args.no_demo_stores)
+        return serve(args.dir.resolve(), args.hosts, args.watch_pid, agent=not args.no_agent, demo=not args.no_demo_stores,
+                     opts=_opts(args))
     if args.cmd == "status":
         return _each_host(args.dir.resolve(), None, {"op": "status"})
+    if args.cmd == "control":
+        try:
+            doc = json.loads(args.doc)
+        except ValueError as exc:
+            parser.error(f"control needs one JSON document: {exc}")
+        if not isinstance(doc, dict) or "op" not in doc:
+            parser.error('control needs a JSON object with "op"')
+        return _each_host(args.dir.resolve(), args.host, doc)
     doc: dict[str, Any] = {"op": args.op}
     if args.op == "arm":
         if args.target not in POINTS:

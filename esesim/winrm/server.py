@@ -111,6 +111,8 @@ class SimHost:
             self.fs.makedirs(folder)
         self.faults = FaultPlan()
         self.agents = AgentRegistry()
+        # Extra control ops by name (esesim.agent.control registers the agent/engine ones).
+        self.control_ops: dict[str, Any] = {}
         self.max_receive_wait = max_receive_wait
         self.shells: dict[str, Shell] = {}
         self.history: collections.deque[dict[str, Any]] = collections.deque(maxlen=5000)
@@ -337,6 +339,8 @@ class SimHost:
     # ----- control endpoint (for the CLI; tests use the object directly) -------------
     def control(self, doc: dict[str, Any]) -> dict[str, Any]:
         op = doc.get("op")
+        if op in self.control_ops:
+            return self.control_ops[op](doc)
         if op == "arm":
             rule = self.faults.arm(doc["point"], action=doc.get("action"), user=doc.get("user"), nth=doc.get("nth"),
                                    times=int(doc.get("times", 1)), seconds=float(doc.get("seconds", 0)))
@@ -349,6 +353,8 @@ class SimHost:
             self.fs.locks.hold(doc["path"], doc.get("owner", "esent"))
         elif op == "release":
             self.fs.locks.release(doc["path"])
+        elif op == "kinds":
+            return {"host": self.name, "kinds": self.kinds()}
         elif op != "status":
             raise ValueError(f"unknown control op {op!r}")
         return {"host": self.name, "port": self.port, "shells": len(self.shells), "faults": self.faults.snapshot(),

@@ -130,6 +130,31 @@ class _ConnectionLost(Exception):
     """The host stayed unreachable through every attempt of one call."""
 
 
+def _refuse_converted_strings(spec: dict, args: t.Any, prefix: str) -> str:
+    """Name a ``str`` option given a list, dict or bool, which Ansible would quietly turn into text.
+
+    A store name of ``['a', 'b']`` must not reach the host as the string "['a', 'b']".
+    """
+    if not isinstance(args, dict):
+        return ""
+    for name, option in spec.items():
+        value = args.get(name)
+        path = f"{prefix}{name}"
+        if value is None:
+            continue
+        if option.get("type", "str") == "str" and isinstance(value, (list, dict, bool)):
+            return f"{path} must be a string, got {type(value).__name__} {value!r}"
+        if option.get("type") == "list" and option.get("elements") == "str" and isinstance(value, list):
+            for item in value:
+                if isinstance(item, (list, dict, bool)):
+                    return f"{path} must be a list of strings, got an element {item!r}"
+        if option.get("options"):
+            problem = _refuse_converted_strings(option["options"], value, f"{path}.")
+            if problem:
+                return problem
+    return ""
+
+
 class EseStepAction(ActionBase):
     """Base of the esent.backup step plugins.
 
@@ -242,6 +267,9 @@ class EseStepAction(ActionBase):
         return spec
 
     def _validate_params(self) -> dict:
+        problem = _refuse_converted_strings(self._argument_spec(), self._task.args, "")
+        if problem:
+            raise _StepFailure(problem)
         try:
             _validation, params = self.validate_argument_spec(argument_spec=self._argument_spec(), required_if=self.REQUIRED_IF,
                                                               mutually_exclusive=self.MUTUALLY_EXCLUSIVE)

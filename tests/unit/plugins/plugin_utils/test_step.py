@@ -232,3 +232,18 @@ def test_failed_copy_reports_its_jet_error_and_is_not_cancelled(monkeypatch: pyt
     result, sent = _run(_Copy, {"instance": INSTANCE, "poll_interval": 0}, [_ok(failed)], monkeypatch=monkeypatch)
     assert result["failed"] and result["jet_error"] == -10005 and "short read" in result["msg"]
     assert len(sent) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        ({"instance": dict(INSTANCE, name=["a", "b"])}, ["instance.name", "string"]),
+        ({"instance": dict(INSTANCE, owner_service={"svc": 1})}, ["instance.owner_service", "string"]),
+        ({"instance": dict(INSTANCE, databases=[["D:\\a.edb"]])}, ["instance.databases", "list of strings"]),
+        ({"instance": INSTANCE, "snapshot_id": True}, ["snapshot_id", "string"]),
+    ],
+)
+def test_structured_values_for_string_options_are_refused_not_converted(args: dict, words: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    result, sent = _run(_Step, args, [], monkeypatch=monkeypatch)
+    assert result["failed"] and sent == []
+    assert all(word in result["msg"] for word in words), result["msg"]

@@ -1,0 +1,117 @@
+"""Agent- and engine-level control ops of a simulated host (its ``/_sim/control`` endpoint).
+
+Test-only code: do not use directly. ``register_control(sim_host, ahost, clock)`` adds to
+``SimHost.control`` the ops that observe and steer what runs behind the bootstrap, so tests can
+drive a fleet (``esesim fleet up``) from outside, over HTTP or ``esesim control``, without
+importing the engine or the agent:
+
+- ``state``: ``{"op": "state", "folders": ["E:\\\\EseBackups"], "all_files": true}``: the
+  agent install flag, agents by route (pid, alive, instance), their sessions (state, reason,
+  owner, kind, backup type, verified, shadows), the engine state of each agent's instance
+  (backup in progress, snapshot session, frozen, log generations on disk), the host's shadow
+  copies, its process table, the request/agent counters and command kinds, the clock, and
+  size+sha256 of files under the given Windows folders (``all_files``: every file of the host
+  except the agents' journals, by path relative to the host's root);
+- ``journal``: ``{"op": "journal", "session": ID}``: that session's journal entries (every route);
+- ``clock_advance``: ``{"op": "clock_advance", "seconds": N}``: move the host's SimClock (fleets
+  started with ``--sim-clock``) and run one tick (leases), as the ticker would;
+- ``tick``: run one tick now.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from esesim.engine.shadow import shadows_of
+
+from .simhost import AGENT_DIR, AgentHost
+
+
+def _file_entry(path: Path) -> dict[str, Any]:
+    data = path.read_bytes()
+    return {"size_bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def _engine_view(agent: Any) -> dict[str, Any] | None:
+    st = agent.instance_state()
+    if st is None:
+        return None
+    try:
+        gens = sorted(st.log.list_generations())
+    except Exception:  # noqa: BLE001 - a store mid-crash: report no generations rather than fail the probe
+        gens = []
+    return {"backup_in_progress": bool(st.backup_in_progress), "snapshot_session": st.snapshot_session,
+            "io_frozen": bool(st.io_frozen), "log_generations": gens}
+
+
+def state(sim_host: Any, ahost: AgentHost, doc: dict[str, Any]) -> dict[str, Any]:
+    folders = doc.get("folders") or []
+    if not isinstance(folders, list) or not all(isinstance(f, str) for f in folders):
+        raise ValueError("folders must be a list of Windows paths")
+    with ahost.lock:
+        agents = {}
+        for route, agent in sorted(ahost.agents.items()):
+            sessions = {sid: {"state": s.state.value, "reason": s.reason, "owner": s.owner, "kind": s.kind,
+                              "backup_type": s.backup_type, "verified": s.verified, "shadows": sorted(s.shadows.values())}
+                        for sid, s in agent.sessions.items()}
+            agents[route] = {"pid": agent.pid, "alive": bool(agent.alive and ahost.engine.process_alive(agent.pid)),
+                             "instance": agent.instance_cfg.get("name"), "sessions": sessions, "engine": _engine_view(agent)}
+        processes = {str(pid): name for pid, name in sorted(ahost.engine._processes.items())}  # the host's process table
+        shadows = sorted(s.shadow_id for s in shadows_of(ahost.engine).list())
+        files: dict[str, Any] = {}
+        for folder in folders:
+            real = ahost.real_path(folder)
+            if real.is_dir():
+                for path in sorted(real.rglob("*")):
+                    if path.is_file():
+                        files[folder.rstrip("\\") + "\\" + "\\".join(path.relative_to(real).parts)] = _file_entry(path)
+        all_files = None
+        if doc.get("all_files"):
+            root = Path(sim_host.root)
+            all_files = {str(p.relative_to(root)): _file_entry(p)["sha256"] for p in sorted(root.rglob("*"))
+                         if p.is_file() and "journal" not in p.parts}
+        clock = ahost.engine.clock
+        return {"host": sim_host.name, "installed": ahost.installed, "agents": agents, "shadows": shadows,
+                "processes": processes, "files": files, "all_files": all_files, "clock": clock.time(),
+                "requests": dict(sim_host.requests), "agent_calls": sim_host.agents.calls, "kinds": sim_host.kinds()}
+
+
+def journal(ahost: AgentHost, doc: dict[str, Any]) -> dict[str, Any]:
+    sid = doc["session"]
+    folder = ahost.real_path(AGENT_DIR + "\\journal")
+    entries = []
+    for path in sorted(folder.glob("*.jsonl")) if folder.is_dir() else []:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if entry.get("session") == sid:
+                entries.append(entry)
+    return {"session": sid, "entries": entries}
+
+
+def register_control(sim_host: Any, ahost: AgentHost, clock: Any = None) -> None:
+    """Add the agent/engine control ops to ``sim_host.control``."""
+    def clock_advance(doc: dict[str, Any]) -> dict[str, Any]:
+        if clock is None or not hasattr(clock, "advance"):
+            raise ValueError("clock_advance needs a fleet on a simulated clock (fleet up --sim-clock)")
+        seconds = float(doc["seconds"])
+        with ahost.lock:
+            clock.advance(seconds)
+        ahost.tick()
+        return {"clock": clock.time()}
+
+    def tick(_doc: dict[str, Any]) -> dict[str, Any]:
+        ahost.tick()
+        return {"ticked": True}
+
+    sim_host.control_ops.update({
+        "state": lambda doc: state(sim_host, ahost, doc),
+        "journal": lambda doc: journal(ahost, doc),
+        "clock_advance": clock_advance,
+        "tick": tick,
+    })
