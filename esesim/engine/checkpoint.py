@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import struct
-import zlib
 from dataclasses import dataclass, field
 
 from . import faults as _faults
 from . import jet
+from .blocks import open_block, seal_block
 from .lgpos import Lgpos, Signature
 from .volumes import ACCESS_READ, ACCESS_WRITE, OPEN_ALWAYS, OPEN_EXISTING, SHARE_READ, SHARE_WRITE, Host
 
@@ -40,18 +40,15 @@ class Checkpoint:
             "attachments": {str(k): v for k, v in self.attachments.items()},
         }
         body = json.dumps(d, sort_keys=True).encode()
-        raw = _HDR.pack(0, _MAGIC, self.seq, len(body))[4:] + body
-        raw += bytes(COPY_SIZE - 4 - len(raw))
-        return struct.pack("<I", zlib.crc32(raw)) + raw
+        return seal_block(_HDR, (_MAGIC, self.seq, len(body)), body, COPY_SIZE)
 
     @classmethod
     def decode(cls, buf: bytes) -> Checkpoint | None:
-        if len(buf) < COPY_SIZE:
+        block = open_block(_HDR, buf, COPY_SIZE)
+        if block is None or block[0][0] != _MAGIC:
             return None
-        crc, magic, seq, n = _HDR.unpack_from(buf)
-        if magic != _MAGIC or crc != zlib.crc32(buf[4:COPY_SIZE]):
-            return None
-        d = json.loads(buf[_HDR.size : _HDR.size + n])
+        (_magic, seq, _n), body = block
+        d = json.loads(body)
         sign = Signature.from_list(d["sign_log"])
         if sign is None:
             return None

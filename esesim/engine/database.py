@@ -18,6 +18,7 @@ from typing import Any
 from . import constants as C
 from . import faults as _faults
 from . import jet, pages
+from .blocks import open_block, seal_block
 from .clock import format_logtime
 from .lgpos import NULL_LGPOS, Lgpos, Signature
 from .volumes import ACCESS_READ, ACCESS_WRITE, CREATE_NEW, OPEN_EXISTING, SHARE_NONE, SHARE_READ, SHARE_WRITE, Host
@@ -110,25 +111,16 @@ class DbHeader:
 def encode_header_page(header: DbHeader, pgno: int, page_size: int) -> bytes:
     """One header page (0 or 1) carrying the header as checksummed JSON."""
     body = header.to_json()
-    raw = _HDR_PAGE.pack(0, pgno, _MAGIC, len(body))[4:] + body
-    if len(raw) + 4 > page_size:
-        raise ValueError("header does not fit in a page")
-    raw += bytes(page_size - 4 - len(raw))
-    return struct.pack("<I", zlib.crc32(raw)) + raw
+    return seal_block(_HDR_PAGE, (pgno, _MAGIC, len(body)), body, page_size)
 
 
 def decode_header_page(buf: bytes, page_size: int | None = None) -> DbHeader | None:
     """Decode a header page; None when damaged."""
-    if len(buf) < _HDR_PAGE.size:
-        return None
-    stored, _pgno, magic, n = _HDR_PAGE.unpack_from(buf)
-    if magic != _MAGIC:
-        return None
-    size = page_size or len(buf)
-    if stored != zlib.crc32(buf[4:size]):
+    block = open_block(_HDR_PAGE, buf, page_size or None)
+    if block is None or block[0][1] != _MAGIC:
         return None
     try:
-        return DbHeader.from_json(buf[_HDR_PAGE.size : _HDR_PAGE.size + n])
+        return DbHeader.from_json(block[1])
     except (ValueError, KeyError, TypeError):
         return None
 

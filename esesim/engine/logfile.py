@@ -19,6 +19,7 @@ from typing import Any
 
 from . import faults as _faults
 from . import jet
+from .blocks import open_block, seal_block
 from .lgpos import Lgpos, Signature
 from .volumes import ACCESS_READ, OPEN_EXISTING, SHARE_READ, SHARE_WRITE, Host
 
@@ -60,18 +61,14 @@ class LogHeader:
             "attachments": {str(k): v for k, v in self.attachments.items()},
         }
         body = json.dumps(d, sort_keys=True).encode()
-        raw = _HDR.pack(0, _MAGIC, len(body))[4:] + body
-        raw += bytes(HEADER_SIZE - 4 - len(raw))
-        return struct.pack("<I", zlib.crc32(raw)) + raw
+        return seal_block(_HDR, (_MAGIC, len(body)), body, HEADER_SIZE)
 
     @classmethod
     def decode(cls, buf: bytes) -> LogHeader | None:
-        if len(buf) < HEADER_SIZE:
+        block = open_block(_HDR, buf, HEADER_SIZE)
+        if block is None or block[0][0] != _MAGIC:
             return None
-        crc, magic, n = _HDR.unpack_from(buf)
-        if magic != _MAGIC or crc != zlib.crc32(buf[4:HEADER_SIZE]):
-            return None
-        d = json.loads(buf[_HDR.size : _HDR.size + n])
+        d = json.loads(block[1])
         d["sign_log"] = Signature.from_list(d["sign_log"])
         d["create_time"] = tuple(d["create_time"])
         d["prev_create_time"] = tuple(d["prev_create_time"])

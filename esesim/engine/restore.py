@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 import struct
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import jet, lognames, recovery
+from .blocks import open_block, seal_block
 from .database import DatabaseFile, read_header
 from .entry import api as _api
 from .jet import (
@@ -84,19 +84,15 @@ class Trailer:
             "gen_max_committed": self.gen_max_committed,
         }
         body = json.dumps(d, sort_keys=True).encode()
-        raw = _TR.pack(0, _TR_MAGIC, len(body))[4:] + body
-        raw += bytes(page_size - 4 - len(raw))
-        return struct.pack("<I", zlib.crc32(raw)) + raw
+        return seal_block(_TR, (_TR_MAGIC, len(body)), body, page_size)
 
     @classmethod
     def decode(cls, buf: bytes) -> Trailer | None:
         """Parse a trailer page; None when it is not one (or damaged)."""
-        if len(buf) < _TR.size:
+        block = open_block(_TR, buf)
+        if block is None or block[0][0] != _TR_MAGIC:
             return None
-        crc, magic, n = _TR.unpack_from(buf)
-        if magic != _TR_MAGIC or crc != zlib.crc32(buf[4:]):
-            return None
-        d = json.loads(buf[_TR.size : _TR.size + n])
+        d = json.loads(block[1])
         sign_db = Signature.from_list(d["sign_db"])
         if sign_db is None:
             return None
