@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import importlib.util
 import json
 import sys
@@ -17,10 +18,12 @@ PLUGIN_UTILS = REPO / "plugins" / "plugin_utils"
 
 
 def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, PLUGIN_UTILS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """Load a plugin_utils module as part of a package, so its relative imports resolve."""
+    package = "_esent_backup_plugin_utils"
+    if package not in sys.modules:
+        spec = importlib.util.spec_from_file_location(package, PLUGIN_UTILS / "__init__.py", submodule_search_locations=[str(PLUGIN_UTILS)])
+        sys.modules[package] = importlib.util.module_from_spec(spec)
+    return importlib.import_module(f"{package}.{name}")
 
 
 def protocol_schema() -> str:

@@ -11,5 +11,6 @@ from esesim.engine._collection import jet_errors_module
 jet = jet_errors_module()
 
 from ansible_collections.esent.backup.plugins.plugin_utils import _manifest as manifest  # noqa: E402  (needs the path set above)
+from ansible_collections.esent.backup.plugins.plugin_utils import _winpath as winpath  # noqa: E402
 
-__all__ = ["jet", "manifest"]
+__all__ = ["jet", "manifest", "winpath"]

@@ -27,7 +27,7 @@ from typing import Any
 from esesim.engine import constants as C
 from esesim.engine.database import BkInfo, DbHeader
 
-from ._collection import jet, manifest
+from ._collection import jet, manifest, winpath
 from .copier import fsync_dir, fsync_file
 from .verify import is_reparse_point
 
@@ -42,23 +42,29 @@ class DestError(ValueError):
         self.hint = hint
 
 
-def check_dest(dest: str) -> str:
-    """Check the ``dest`` argument as the agent receives it: a local absolute Windows path.
+def check_dest(dest: str, instance: Mapping[str, Any] | None = None) -> str:
+    """Check the ``dest`` argument as the agent receives it, with the controller's own rules.
+
+    The path is normalised as Windows reads it (``_winpath``: one function on both sides), and a
+    destination inside or above a folder of the live store is refused.
 
     Args:
         dest: for example ``E:\\backups``.
+        instance: the instance block the agent serves, for the overlap check.
 
     Returns:
-        The path unchanged.
+        The normalised path.
 
     Raises:
-        DestError: a UNC share (``\\\\server\\share``, ``//server``) or a path without a drive.
+        DestError: a UNC share, a path without a drive, a ``..`` or reserved segment, a control
+            character, or a folder of the live store.
     """
-    if dest.startswith(("\\\\", "//")):
-        raise DestError(f"dest {dest!r} is a UNC share", "v1 writes only to local folders (the agent's network logon has no credentials).")
-    if len(dest) < 3 or not dest[0].isalpha() or dest[1] != ":" or dest[2] not in "\\/":
-        raise DestError(f"dest {dest!r} is not a local absolute path", "Give a path with a drive letter, such as E:\\backups.")
-    return dest
+    try:
+        return winpath.check_dest(dest, instance)
+    except winpath.WindowsPathError as exc:
+        hint = ("v1 writes only to local folders (the agent's network logon has no credentials)." if "UNC" in str(exc) else
+                "Give a local absolute folder outside the store's folders, such as E:\\backups.")
+        raise DestError(str(exc), hint) from None
 
 
 def instance_root(dest_root: Path, host: str, instance: str) -> Path:

@@ -26,7 +26,7 @@ from esesim.engine.entry import EngineHang
 from esesim.engine.faults import ProcessCrash
 from esesim.engine.shadow import shadows_of
 
-from ._collection import jet
+from ._collection import jet, winpath
 from .journal import Journal, StateFile
 from .sessions import (
     ERR_BACKUP_IN_PROGRESS,
@@ -36,6 +36,7 @@ from .sessions import (
     ERR_LEASE_EXPIRED,
     ERR_OWNER_MISMATCH,
     ERR_OWNER_RUNNING,
+    ERR_PARAMETER_MISMATCH,
     ERR_SESSION_LOST,
     ERR_UNKNOWN_SESSION,
     AgentFailure,
@@ -80,6 +81,7 @@ class AgentProcess:
         self.workload: dict[str, Any] | None = None
         self.owner_windows: list[dict[str, Any]] = []
         self.alive = True
+        self.last_call = self.clock.monotonic()
         self.journal = Journal(ahost.journal_path(route), self.clock.time)
         self.state_file = StateFile(ahost.state_path(route))
         reaped = self.reap()
@@ -101,15 +103,7 @@ class AgentProcess:
 
     def reap(self) -> list[str]:
         """Delete the shadows a dead predecessor recorded (only those: DESIGN safety rule 11)."""
-        old = self.state_file.read()
-        if not old or self.engine.process_alive(int(old.get("pid", 0))) and old.get("pid") != self.pid:
-            return []
-        reaped = []
-        mgr = shadows_of(self.engine)
-        for sid in old.get("shadows") or []:
-            if mgr.delete(sid) == 0:
-                reaped.append(sid)
-        return reaped
+        return reap_dead_agent(self.ahost, self.route, own_pid=self.pid)
 
     def kill(self) -> None:
         """The process dies (host restart, crash): memory and instance gone, shadows and state file stay."""
@@ -141,9 +135,10 @@ class AgentProcess:
                 return self._encode_error(AgentFailure(ERR_INVALID_REQUEST, f"request_id {rid} was already used for {op}, not {doc['op']}",
                                                        "Use a new request_id for every logical request."))
             self.counters["executed"] += 1
-            if doc.get("instance"):
-                self._adopt_instance(doc["instance"])
+            self.last_call = self.now()
             try:
+                if doc.get("instance"):
+                    self.check_instance(doc["instance"], doc["op"])
                 result = self.dispatch(doc)
                 reply = protocol.encode(protocol.reply_ok(result, self.identity()))
             except AgentFailure as exc:
@@ -159,10 +154,38 @@ class AgentProcess:
     def _encode_error(self, exc: AgentFailure) -> bytes:
         return protocol.encode(protocol.reply_error(exc.code, exc.name, exc.message, exc.hint, self.identity(), exc.result))
 
-    def _adopt_instance(self, inst: dict[str, Any]) -> None:
-        # The first request names the instance; later ones may add fields (never a different store).
-        for key, value in inst.items():
-            self.instance_cfg.setdefault(key, value)
+    def check_instance(self, inst: dict[str, Any], op: str) -> None:
+        """Refuse a call whose instance block differs from the one this agent serves (DESIGN safety rule 12).
+
+        One agent serves one instance: the names, folders and databases must be the ones the agent
+        started with; an asserted parameter (page size, log file size, circular logging) must
+        match what the agent asserted or, once the store is attached, what the store has. A read
+        never configures the agent; a mutating call may add an assertion the agent did not have.
+
+        Raises:
+            AgentFailure: JET_errClientStoreParameterMismatch naming the field and both values.
+        """
+        mine, theirs = canonical_instance(self.instance_cfg), canonical_instance(inst)
+        for key in IDENTITY_FIELDS:
+            if mine[key] != theirs[key]:
+                raise _mismatch(key, inst.get(key), self.instance_cfg.get(key), self.instance_cfg.get("name"))
+        actual = self.store_parameters()
+        for key in ASSERTED_FIELDS:
+            if inst.get(key) is None:
+                continue
+            known = self.instance_cfg.get(key)
+            known = actual.get(key) if known is None else known
+            if known is not None and known != inst[key]:
+                raise _mismatch(key, inst[key], known, self.instance_cfg.get("name"))
+            if known is None and protocol.OPS[op].kind == "mutating":
+                self.instance_cfg[key] = inst[key]
+
+    def store_parameters(self) -> dict[str, Any]:
+        """Page size, log file size (KiB) and circular logging of the attached store; empty when none is attached."""
+        st = self.instance_state()
+        if st is None:
+            return {}
+        return {"page_size": self.proc.page_size, "log_file_size": int(st.params[C.JET_paramLogFileSize]), "circular_logging": st.circular}
 
     def dispatch(self, doc: dict[str, Any]) -> dict[str, Any]:
         from . import ops_info, ops_restore, ops_snapshot, ops_stream  # noqa: PLC0415 - the op modules import this one
@@ -222,9 +245,7 @@ class AgentProcess:
             if parts[0] != self.boot_id:
                 if gone_ok:
                     return None
-                raise AgentFailure(ERR_SESSION_LOST, f"session lost (agent restarted at {_utc(self.started)}): {sid} belongs to agent boot "
-                                   f"{parts[0]}, this agent is boot {self.boot_id}; the engine state of that session died with its process",
-                                   result={"session_id": sid, "state": "lost"})
+                raise session_elsewhere(self.journal, sid, parts[0], self.instance_cfg, restarted_at=_utc(self.started))
             sess = self.sessions.get(sid)
             if sess is None:
                 if gone_ok:
@@ -258,6 +279,21 @@ class AgentProcess:
         self.journal.write(event, session=sess.session_id, state=sess.state.value, owner=sess.owner, **fields)
 
     # -- leases ----------------------------------------------------------------------------------
+
+    def idle(self) -> bool:
+        """No live session, no running copy, no workload, and no call for ``IDLE_EXIT_SECONDS``."""
+        return (not any(s.live for s in self.sessions.values()) and not any(c.state == "running" for c in self.copies.values())
+                and self.workload is None and self.now() - self.last_call >= self.ahost.idle_exit_seconds)
+
+    def exit_if_idle(self) -> bool:
+        """End the process when idle (the bootstrap starts a new one on the next call); True when it ended."""
+        if not self.alive or not self.idle():
+            return False
+        self.release_store("idle")
+        self.journal.write("agent_idle_exit", pid=self.pid, idle_seconds=round(self.now() - self.last_call, 3))
+        self.kill()
+        self.state_file.remove()
+        return True
 
     def check_leases(self) -> None:
         """Run the freeze and session leases (on every request and from the host's ticker)."""
@@ -323,6 +359,7 @@ class AgentProcess:
             hint = (f"Run owner_stop for {service} first (the role does it around the freeze)." if service else
                     "v1 backs up only stores the agent hosts: set owner_service to pause the owning service, or stop that process.")
             raise AgentFailure(ERR_OWNER_RUNNING, f"the store is held by {who}", hint, {"held_by": [{"pid": p, "process": n} for p, n in held]})
+        self.refuse_new_log_stream()
         err, store = open_store(self.proc, self.spec(), create=False)
         if err or store is None:
             info = self.proc.jet_get_last_error_info()
@@ -330,6 +367,32 @@ class AgentProcess:
         self.store = store
         self.journal.write("instance_attached", instance=self.instance_cfg.get("name"), databases=self.spec().db_paths)
         return store
+
+    def refuse_new_log_stream(self) -> None:
+        """Never start a new log stream for a database whose header names other logs (DESIGN safety rule 12).
+
+        JetInit in a log folder with no log of this base name starts a new stream; attaching a
+        database that was used with another stream to it would split its history (and, with a
+        device name as base name, write devices). So when the folder has no current log of the
+        base name, every database must be one that never had logs.
+
+        Raises:
+            AgentFailure: JET_errClientStoreParameterMismatch naming base_name, log_path and the database.
+        """
+        spec = self.spec()
+        _err, names = self.engine.listdir(spec.log_path)
+        styles = lognames.detect_styles(names or [], spec.base)
+        if styles:
+            return
+        for path in spec.db_paths:
+            err, header = self.proc.jet_get_database_file_info(path)
+            if not err and header is not None and header.sign_log is not None:
+                raise AgentFailure(ERR_PARAMETER_MISMATCH,
+                                   f"{spec.log_path} holds no log stream with base name {spec.base!r}, but {path} was last used with a log "
+                                   f"stream (log signature {header.sign_log}); the agent never starts a new log stream for it",
+                                   "Check instance.base_name and instance.log_path against the store (esent.backup.instance_info "
+                                   "lists the log generations it finds); ESE's default base name is edb.",
+                                   {"field": "instance.base_name", "given": spec.base, "log_path": spec.log_path})
 
     def release_store(self, why: str) -> None:
         """Detach and JetTerm the instance (never while a session holds it: DESIGN safety rule 3)."""
@@ -496,6 +559,74 @@ class AgentProcess:
             wl["wl"].stats.commits += 1
 
 
+# What names the store an agent serves, and what a call may assert about it (DESIGN safety rule 12).
+IDENTITY_FIELDS = ("name", "log_path", "system_path", "base_name", "databases", "owner_service")
+ASSERTED_FIELDS = ("page_size", "log_file_size", "circular_logging")
+
+
+def canonical_instance(inst: dict[str, Any]) -> dict[str, Any]:
+    """The identity fields of an instance block as Windows compares them (normalised, case-folded)."""
+    log_path = winpath.folded(winpath.normalise("instance.log_path", inst["log_path"])) if inst.get("log_path") else None
+    system = inst.get("system_path")
+    return {
+        "name": inst.get("name"),
+        "log_path": log_path,
+        "system_path": winpath.folded(winpath.normalise("instance.system_path", system)) if system else log_path,
+        "base_name": (inst.get("base_name") or "edb").casefold(),
+        "databases": sorted(winpath.normalise("instance.databases", d).casefold() for d in inst.get("databases") or []),
+        "owner_service": (inst.get("owner_service") or "").casefold() or None,
+    }
+
+
+def _mismatch(key: str, given: Any, serving: Any, name: Any) -> AgentFailure:
+    return AgentFailure(ERR_PARAMETER_MISMATCH,
+                        f"instance.{key} is {given!r} in this call, but the agent of this store ({name}) serves {key} {serving!r}",
+                        "One agent serves one instance block: pass the same instance to every step (one variable), or stop the agent "
+                        "(esent.backup.agent: state=stopped) once no session is open if the store really changed.",
+                        {"field": f"instance.{key}", "given": given, "serving": serving})
+
+
+def session_elsewhere(journal: Journal, sid: str, boot: str, instance: dict[str, Any], restarted_at: str | None = None) -> AgentFailure:
+    """The error for a session id this agent did not issue: lost when an earlier agent of this
+    store issued it (the journal records every boot), unknown otherwise (another store's id, or
+    an instance block that names another store)."""
+    starts = [e for e in journal.read_all() if e.get("event") == "agent_start" and e.get("boot_id") == boot]
+    if starts:
+        now = f"agent restarted at {restarted_at}" if restarted_at else "agent of this store not running"
+        return AgentFailure(ERR_SESSION_LOST, f"session lost ({now}): {sid} was started by an earlier agent of this store (boot {boot}), "
+                            "which ended (host restart, crash or idle exit); the engine state of that session died with its process",
+                            result={"session_id": sid, "state": "lost"})
+    return AgentFailure(ERR_UNKNOWN_SESSION, f"{sid} was not issued by the agent of this store ({instance.get('name')}, log_path "
+                        f"{instance.get('log_path')}): check that instance is the block the session was prepared with",
+                        "Pass the same instance to every step of a session (one variable).", {"session_id": sid})
+
+
+def reap_dead_agent(ahost: AgentHost, route: str, own_pid: int | None = None) -> list[str]:
+    """Delete the shadow copies a dead agent of the route recorded, and forget them (DESIGN safety rule 11).
+
+    Runs on every contact with the route (an agent starting, a read answered without an agent).
+    Only ids recorded in the route's state file are deleted, never another agent's shadows.
+
+    Returns:
+        The shadow ids deleted.
+    """
+    state_file = StateFile(ahost.state_path(route))
+    old = state_file.read()
+    if not old or old.get("pid") == own_pid or ahost.engine.process_alive(int(old.get("pid", 0) or 0)):
+        return []
+    reaped = []
+    mgr = shadows_of(ahost.engine)
+    for sid in old.get("shadows") or []:
+        if mgr.delete(sid) == 0:
+            reaped.append(sid)
+    if own_pid is None:
+        state_file.remove()  # the dead agent's record is settled; the next agent writes its own
+        if reaped:
+            Journal(ahost.journal_path(route), ahost.engine.clock.time).write("reaped", pid=old.get("pid"), boot_id=old.get("boot_id"),
+                                                                              shadows=reaped)
+    return reaped
+
+
 def protocol_sequence_error() -> int:
     return jet.code_of("JET_errOSSnapshotInvalidSequence")
 
@@ -503,7 +634,7 @@ def protocol_sequence_error() -> int:
 def _lease(seconds: float, now: float) -> Any:
     from .sessions import Lease  # noqa: PLC0415
 
-    lease = Lease(float(seconds))
+    lease = Lease(int(seconds))
     lease.renew(now)
     return lease
 

@@ -46,21 +46,23 @@ class Journal:
         with self._lock:
             return list(self._tail)[-n:]
 
-    def history(self, session_id: str) -> list[dict[str, Any]]:
-        """Every entry of one session, from the file (it spans agent restarts)."""
+    def read_all(self) -> list[dict[str, Any]]:
+        """Every entry in the file (it spans agent restarts); a torn last line after a crash is skipped."""
         out = []
         try:
             with open(self.path, encoding="utf-8") as fh:
                 for line in fh:
                     try:
-                        entry = json.loads(line)
+                        out.append(json.loads(line))
                     except ValueError:
-                        continue  # a torn last line after a crash
-                    if entry.get("session") == session_id:
-                        out.append(entry)
+                        continue
         except FileNotFoundError:
             pass
         return out
+
+    def history(self, session_id: str) -> list[dict[str, Any]]:
+        """Every entry of one session, from the file (it spans agent restarts)."""
+        return [e for e in self.read_all() if e.get("session") == session_id]
 
 
 class StateFile:

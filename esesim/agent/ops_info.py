@@ -133,7 +133,7 @@ def _dest(dest: str) -> str:
     try:
         return backupsets.check_dest(dest)
     except backupsets.DestError as exc:
-        raise AgentFailure(ERR_INVALID_OPTION, f"dest: {exc}", exc.hint) from None
+        raise AgentFailure(ERR_INVALID_OPTION, str(exc), exc.hint) from None
 
 
 def stale(sess_state: S) -> bool:

@@ -27,6 +27,7 @@ from . import backupsets
 from ._collection import jet, manifest
 from .copies import AgentCopy, shadow_source
 from .sessions import ERR_INVALID_OPTION, ERR_INVALID_REQUEST, AgentFailure, S, Session, code
+from .verify import verify_set
 
 if TYPE_CHECKING:
     from .core import AgentProcess
@@ -59,7 +60,7 @@ def guard(agent: AgentProcess, args: dict[str, Any], backup_type: str) -> tuple[
     dest = args.get("dest")
     if not dest:
         raise AgentFailure(ERR_INVALID_OPTION, f"a {backup_type} backup needs dest for the chain check", "Pass dest (the backup root).")
-    real = agent.ahost.real_path(_check_dest(dest))
+    real = agent.ahost.real_path(check_dest(agent, dest))
     st = agent.instance_state()
     cat = backupsets.scan(real, agent.ahost.name, agent.instance_cfg.get("name", "store"))
     last_fulls = {db.path: db.file.header.bkinfo_full_prev for db in st.dbs.values()}
@@ -71,11 +72,12 @@ def guard(agent: AgentProcess, args: dict[str, Any], backup_type: str) -> tuple[
     return result.backup_type, result.to_dict()
 
 
-def _check_dest(dest: str) -> str:
+def check_dest(agent: AgentProcess, dest: str) -> str:
+    """``dest`` normalised, or the refusal naming it (the controller's rules, applied again by the agent)."""
     try:
-        return backupsets.check_dest(dest)
+        return backupsets.check_dest(dest, agent.instance_cfg)
     except backupsets.DestError as exc:
-        raise AgentFailure(ERR_INVALID_OPTION, f"dest: {exc}", exc.hint) from None
+        raise AgentFailure(ERR_INVALID_OPTION, str(exc), exc.hint) from None
 
 
 def op_snapshot_prepare(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
@@ -214,7 +216,7 @@ def op_snapshot_copy(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]
     if sess.copy is not None and sess.copy.state in ("running", "done"):
         raise AgentFailure(ERR_INVALID_REQUEST, f"session {sess.session_id} already has copy {sess.copy.copy_id} ({sess.copy.state})",
                            "Poll that copy, or cancel it before copying again.", {**sess.brief(), "copy_id": sess.copy.copy_id})
-    dest = _check_dest(args["dest"])
+    dest = check_dest(agent, args["dest"])
     mgr = shadows_of(agent.engine)
     fz = sess.freeze
     files: list[tuple[str, str, str, int | None]] = []  # (source path, set name, role, generation)
@@ -280,10 +282,59 @@ def _utcnow(agent: AgentProcess) -> Any:
 
 
 def require_verified(agent: AgentProcess, sess: Session) -> None:
-    """DESIGN safety rule 4: truncate only after this session's set was verified at the destination."""
+    """DESIGN safety rule 4: truncate only after this session's set was verified at the destination,
+    and only while it still is: the set is re-read against its manifest right before the deletion."""
     if not sess.verified:
         raise AgentFailure(ERR_NOT_VERIFIED, f"session {sess.session_id}: its set was not verified at the destination"
                            + (f" ({sess.set_dir})" if sess.set_dir else " (no copy yet)"), result=sess.brief())
+    recheck_set(agent, sess, "nothing was truncated")
+
+
+def recheck_set(agent: AgentProcess, sess: Session, consequence: str) -> None:
+    """Re-read the set at the destination: every file present, size and SHA-256 as its manifest says.
+
+    Runs right before a truncation and before a normal End, so neither trusts a flag set at copy
+    time. A mismatch marks the set failed for good (its manifest says so; it never becomes
+    ``complete``) and the session unverified.
+
+    Raises:
+        AgentFailure: JET_errClientNotVerified naming the first file that differs.
+    """
+    copy = sess.copy
+    if copy is None or copy.state != "done":
+        return
+    result = verify_set(copy.set_real)
+    agent.log(sess, "set_rechecked", ok=result.ok, files=len(result.checks), bytes=result.bytes_read)
+    if result.ok:
+        return
+    error = result.error() or {}
+    sess.verified = False
+    sess.set_problem = error.get("message", "the set differs from its manifest")
+    try:
+        backupsets.fail_set(copy.set_real, {"jet": ERR_NOT_VERIFIED, "name": "JET_errClientNotVerified",
+                                            "message": f"re-check before {consequence.split()[-1]}: {sess.set_problem}"})
+    except manifest.ManifestError as exc:
+        agent.log(sess, "set_not_marked_failed", error=str(exc))
+    raise AgentFailure(ERR_NOT_VERIFIED, f"session {sess.session_id}: the set {sess.set_dir} no longer matches its manifest: "
+                       f"{sess.set_problem}; {consequence}",
+                       "The set changed after its copy was verified (storage fault, or something wrote to the destination). "
+                       "Abort this session (snapshot_abort / stream_stop) and take a new full backup.",
+                       {**sess.brief(), "file": error.get("file"), "set_dir": sess.set_dir})
+
+
+def refuse_bad_set(agent: AgentProcess, sess: Session) -> None:
+    """DESIGN safety rule 4: a normal End stamps the header with this backup, so its set must be good.
+
+    Raises:
+        AgentFailure: the set failed its copy or verification, or no longer matches its manifest.
+    """
+    copy = sess.copy
+    if copy is not None and copy.state in ("failed", "cancelled") or sess.set_problem:
+        problem = sess.set_problem or ((copy.status().get("error") or {}).get("message") if copy is not None else "") or f"copy {copy.state}"
+        raise AgentFailure(ERR_NOT_VERIFIED, f"session {sess.session_id}: its set failed ({problem}); a normal End would record a backup "
+                           "that cannot be restored", "Abort this session instead (snapshot_abort, or stream_end result=abort), "
+                           "then take a new backup.", sess.brief())
+    recheck_set(agent, sess, "the session was not ended")
 
 
 def op_snapshot_truncate_log(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
@@ -303,9 +354,11 @@ def op_snapshot_truncate_log(agent: AgentProcess, doc: dict[str, Any]) -> dict[s
     if err:
         raise engine_failure(agent, err, "JetOSSnapshotTruncateLog", sess)
     gone = deleted_generations(before, log_generations(agent))
+    first = sess.state is not S.TRUNCATED
     sess.switch_to(S.TRUNCATED)
     agent.log(sess, "truncated", generations=gone)
-    return {**sess.brief(), "changed": True, "truncated_generations": gone}
+    # A repeat that deleted nothing changed nothing.
+    return {**sess.brief(), "changed": bool(gone) or first, "truncated_generations": gone}
 
 
 def log_generations(agent: AgentProcess) -> list[int]:
@@ -332,6 +385,7 @@ def op_snapshot_end(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
                            sess.brief())
     if not sess.can_switch_to(S.ENDED):
         sess.switch_to(S.ENDED)
+    refuse_bad_set(agent, sess)
     if not sess.engine_ended:
         end_engine(agent, sess)
     final = finish_set(agent, sess)

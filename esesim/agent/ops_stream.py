@@ -19,7 +19,18 @@ from typing import TYPE_CHECKING, Any
 from esesim.engine import streaming_states as ST
 
 from .copier import CopySource
-from .ops_snapshot import GONE, _check_dest, deleted_generations, engine_failure, finish_set, guard, log_generations, require_verified, start_copy
+from .ops_snapshot import (
+    GONE,
+    check_dest,
+    deleted_generations,
+    engine_failure,
+    finish_set,
+    guard,
+    log_generations,
+    refuse_bad_set,
+    require_verified,
+    start_copy,
+)
 from .sessions import ERR_INVALID_REQUEST, AgentFailure, S, Session
 
 if TYPE_CHECKING:
@@ -103,7 +114,7 @@ def op_stream_copy(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     if sess.copy is not None:
         raise AgentFailure(ERR_INVALID_REQUEST, f"session {sess.session_id} already has copy {sess.copy.copy_id} ({sess.copy.state})",
                            "A streaming backup reads each file once; start a new backup to copy again.", {**sess.brief(), "copy_id": sess.copy.copy_id})
-    dest = _check_dest(args["dest"])
+    dest = check_dest(agent, args["dest"])
     st = agent.instance_state()
     inst = agent.store.inst
     sources: list[CopySource] = []
@@ -170,9 +181,10 @@ def op_stream_truncate_log(agent: AgentProcess, doc: dict[str, Any]) -> dict[str
     if err:
         raise engine_failure(agent, err, "JetTruncateLogInstance", sess)
     gone = deleted_generations(before, log_generations(agent))
+    first = sess.state is not S.TRUNCATED
     sess.switch_to(S.TRUNCATED)
     agent.log(sess, "truncated", generations=gone)
-    return {**sess.brief(), "changed": True, "truncated_generations": gone}
+    return {**sess.brief(), "changed": bool(gone) or first, "truncated_generations": gone}
 
 
 def _end(agent: AgentProcess, sess: Session, normal: bool) -> str:
@@ -198,6 +210,8 @@ def op_stream_end(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
             raise AgentFailure(ERR_INVALID_REQUEST, f"copy {sess.copy.copy_id} is still running", "Wait for the copy before End.", sess.brief())
         sess.copy.cancel()
         sess.copy.wait(5)
+    if normal:
+        refuse_bad_set(agent, sess)
     sess.recorded_as = _end(agent, sess, normal)
     slot = {"full": "bkinfo_full_prev", "copy": "bkinfo_copy_prev", "incremental": "bkinfo_inc_prev", "differential": "bkinfo_diff_prev"}
     st = agent.instance_state()

@@ -56,6 +56,7 @@ ERR_INVALID_OPTION = code("JET_errClientInvalidOption")
 ERR_INVALID_SEQUENCE = code("JET_errOSSnapshotInvalidSequence")
 ERR_INVALID_SNAPID = code("JET_errOSSnapshotInvalidSnapId")
 ERR_BACKUP_IN_PROGRESS = code("JET_errBackupInProgress")
+ERR_PARAMETER_MISMATCH = code("JET_errClientStoreParameterMismatch")
 
 
 class SState(enum.Enum):
@@ -127,6 +128,7 @@ class Session:
     times: dict[str, float] = field(default_factory=dict)  # event -> clock.time()
     parent: dict[str, Any] | None = None
     guard: dict[str, Any] | None = None
+    set_problem: str = ""  # why the set failed its re-check at the destination (never complete then)
 
     def can_switch_to(self, target: SState) -> bool:
         return self.state in ALLOWED[target]

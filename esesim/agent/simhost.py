@@ -31,12 +31,14 @@ from esesim.engine import Host, Ledger, OwnerService, StoreSpec, SystemClock, Wo
 from esesim.winrm._collection import protocol
 from esesim.winrm.fs import engine_lock_provider
 
-from .core import AgentProcess
+from .core import AgentProcess, reap_dead_agent, session_elsewhere
+from .journal import Journal
 from .ops_info import peek_instance_info
+from .sessions import ERR_AGENT_NOT_RUNNING, ERR_UNKNOWN_SESSION, AgentFailure, split_session_id
 
 AGENT_DIR = "C:\\ProgramData\\esent.backup"
 LAUNCHER = AGENT_DIR + "\\agent.ps1"
-PEEK_OPS = frozenset({"instance_info", "status"})
+IDLE_EXIT_SECONDS = 900.0
 
 
 def _bootstrap_error(code: int, message: str) -> bytes:
@@ -61,6 +63,9 @@ class AgentHost:
         self.services: dict[str, OwnerService] = {}
         self.workloads: dict[str, dict[str, Any]] = {}
         self.version = ""
+        # An agent with no session, copy or workload ends after this long without a call; the
+        # bootstrap starts a new one on the next call that needs it.
+        self.idle_exit_seconds = IDLE_EXIT_SECONDS
         self._ticker: threading.Thread | None = None
         self._stop = threading.Event()
         self._last_tick = time.monotonic()
@@ -156,12 +161,14 @@ class AgentHost:
             agent = self.agents.get(route)
             if agent is not None and not (agent.alive and self.engine.process_alive(agent.pid)):
                 agent = None
+                self.agents.pop(route, None)
             if agent is None:
                 if not self.installed:
                     call.extra["rc"] = 1
                     return _bootstrap_error(-10013, f"agent not installed: {LAUNCHER} is missing")
                 if peek:
-                    return self._peek(body)
+                    # agent.ps1 -Peek: reaps what a dead agent of the route left (reads included), then answers read-only.
+                    return self._peek(body, reap_dead_agent(self, route))
                 agent = AgentProcess(self, route, self._instance_of(body))
                 self.agents[route] = agent
         reply = agent.handle(body)
@@ -181,18 +188,40 @@ class AgentHost:
         inst = doc.get("instance") if isinstance(doc, dict) else None
         return inst if isinstance(inst, dict) else None
 
-    def _peek(self, body: str) -> bytes:
-        """``agent.ps1 -Peek``: one read-only answer with no agent process left behind."""
+    def _peek(self, body: str, reaped: list[str]) -> bytes:
+        """``agent.ps1 -Peek``: one read-only answer with no agent process left behind.
+
+        Reads answer from disk; a step that names a session (or a copy) answers that no agent of
+        this store runs, so the session is lost (an earlier agent issued it) or unknown; abort
+        paths answer ``gone``. None of them starts an agent: a misspelt instance block never
+        leaves a stray agent behind.
+        """
+        ident = protocol.agent_identity("1.0.0-sim", 0, "")
         try:
             doc = protocol.decode_request(body)
         except protocol.ProtocolError as exc:
-            return protocol.encode({"ok": False, "result": {}, "error": exc.to_error(), "agent": protocol.agent_identity("1.0.0-sim", 0, "")})
-        ident = protocol.agent_identity("1.0.0-sim", 0, "")
-        if doc["op"] == "status":
-            return protocol.encode(protocol.reply_ok({"agent": "not running", "sessions": [], "changed": False}, ident))
-        if doc["op"] not in PEEK_OPS or not doc.get("instance"):
-            return protocol.encode(protocol.reply_error(-10002, "JET_errClientAgentNotRunning", f"{doc['op']} needs a running agent", "", ident))
-        return protocol.encode(protocol.reply_ok(peek_instance_info(self, doc["instance"]), ident))
+            return protocol.encode({"ok": False, "result": {}, "error": exc.to_error(), "agent": ident})
+        op, args, inst = doc["op"], doc["args"], doc.get("instance") or {}
+        route = protocol.routing_key(inst) if inst else protocol.HOST_ROUTE
+        if op == "status":
+            return protocol.encode(protocol.reply_ok({"agent": "not running", "sessions": [], "shadows": [], "reaped_shadows": reaped, "changed": False}, ident))
+        if op == "instance_info" and inst:
+            return protocol.encode(protocol.reply_ok({**peek_instance_info(self, inst), "reaped_shadows": reaped}, ident))
+        if protocol.OPS[op].kind == "abort":
+            sid = args.get("session_id")
+            return protocol.encode(protocol.reply_ok({"changed": False, "state": "gone", "session_id": sid, "snapshot_id": sid,
+                                                      "reaped_shadows": reaped}, ident))
+        sid = args.get("session_id")
+        parts = split_session_id(sid) if sid else None
+        if parts is not None:
+            failure = session_elsewhere(Journal(self.journal_path(route), self.engine.clock.time), sid, parts[0], inst)
+        elif sid:
+            failure = AgentFailure(ERR_UNKNOWN_SESSION, f"{sid!r} is not a session id of esent.backup", result={"session_id": sid})
+        else:
+            failure = AgentFailure(ERR_AGENT_NOT_RUNNING, f"{op}: no agent of this store ({inst.get('name')}) is running, so "
+                                   f"{'copy ' + str(args.get('copy_id')) if args.get('copy_id') else 'nothing'} is held here",
+                                   result={"session_id": sid} if sid else None)
+        return protocol.encode(protocol.reply_error(failure.code, failure.name, failure.message, failure.hint, ident, failure.result))
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -214,9 +243,11 @@ class AgentHost:
         now = time.monotonic()
         dt, self._last_tick = min(now - self._last_tick, 2.0), now
         with self.lock:
-            for agent in list(self.agents.values()):
+            for route, agent in list(self.agents.items()):
                 agent.check_leases()
                 agent.workload_tick(dt)
+                if agent.exit_if_idle():
+                    self.agents.pop(route, None)
             for key, w in self.workloads.items():
                 svc = self.services[key]
                 if not svc.running or w["wl"] is None:

@@ -8,20 +8,16 @@ is then loaded by path from the checkout this package lives in.
 from __future__ import annotations
 
 import importlib
-import importlib.util
-from pathlib import Path
 
 
 def _load(name: str):  # type: ignore[no-untyped-def]
     try:
         return importlib.import_module(f"ansible_collections.esent.backup.plugins.plugin_utils.{name}")
     except ImportError:  # no collection link on sys.path (e.g. `esesim fleet up` from a shell)
-        path = Path(__file__).resolve().parents[2] / "plugins" / "plugin_utils" / f"{name}.py"
-        spec = importlib.util.spec_from_file_location(f"esent_backup{name}", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
+        from esesim.engine._collection import jet_errors_module  # noqa: PLC0415 - sets the import path up
+
+        jet_errors_module()
+        return importlib.import_module(f"ansible_collections.esent.backup.plugins.plugin_utils.{name}")
 
 
 _bootstrap = _load("_bootstrap")

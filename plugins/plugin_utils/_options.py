@@ -1,10 +1,18 @@
 # Copyright: (c) 2026, esent.backup developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Argument specs shared by every esent.backup step (internal to esent.backup; may change).
+"""Argument specs shared by every esent.backup step, and the checks Ansible's spec cannot make.
+
+This module is internal to esent.backup and may change in any release.
 
 ``instance_argument_spec()`` is the code side of ``plugins/doc_fragments/instance.py``; a unit
 test keeps the two equal. Each step extends it with ``.update()`` (community.postgresql style).
+
+Ansible's argument-spec validation converts quietly: ``true`` becomes the int 1, ``1e30`` an
+int, ``['a']`` the string ``"['a']"``, and it knows no bounds. ``check_types()`` runs first and
+refuses every value whose type is not the option's own (an int written as decimal text, as a
+template renders it, is accepted), and ``check_bounds()`` runs after, with the ranges in
+``BOUNDS``. Every message names the option and what to give instead.
 """
 
 from __future__ import annotations
@@ -12,8 +20,23 @@ from __future__ import annotations
 import re
 import typing as t
 
+from ._protocol import FREEZE_LEASE_MAX, SESSION_LEASE_MAX
+from ._winpath import WindowsPathError, check_base_name, check_dest, check_folder_name, normalise
+
 PAGE_SIZES = [4096, 8192, 16384, 32768]
-BASE_NAME_LENGTH = 3
+
+# Lease bounds (the protocol's, so the agent refuses what the controller does): the agent sets
+# ESE's own freeze timeout (JET_paramOSSnapshotTimeout) to the freeze lease plus a margin, so the
+# lease always fires first; five minutes is far beyond any shadow-copy creation and keeps an
+# abandoned freeze short. A day bounds a session whose controller died.
+# (minimum, maximum) of each int option, by its dotted name.
+BOUNDS: dict = {
+    "freeze_lease": (1, FREEZE_LEASE_MAX),
+    "session_lease": (1, SESSION_LEASE_MAX),
+    "wait_timeout": (0, 7 * 86400),
+    "poll_interval": (0, 600),
+    "instance.log_file_size": (16, 1048576),
+}
 
 
 def instance_argument_spec() -> dict:
@@ -45,53 +68,113 @@ def instance_argument_spec() -> dict:
     }
 
 
-# C:\..., not C:relative; UNC (\\server\share) and device paths (\\?\) are not local folders.
-_WINDOWS_ABSOLUTE = re.compile(r"^[A-Za-z]:[\\/]")
-_UNC = re.compile(r"^[\\/]{2}")
-MAX_PATH = 260
+_INT_TEXT = re.compile(r"^[+-]?[0-9]{1,18}$")
+# The spellings Ansible documents for booleans; anything else (an int, "maybe") is refused.
+_BOOL_TEXT = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
+_SERVICE_NAME = re.compile(r"^[^\\/\x00-\x1f]{1,256}$")
 
 
-def check_windows_path(option: str, value: t.Optional[str]) -> str:
-    """Return a problem with a host path option, or "" when it is a local absolute Windows path.
+def _kind(value: t.Any) -> str:
+    return "null" if value is None else type(value).__name__
 
-    Args:
-        option: the option's name, used in the message.
-        value: the path (None passes: requiredness is the argument spec's job).
 
-    Returns:
-        A message naming the option and the fix, or an empty string.
-    """
-    if value is None:
-        return ""
-    if _UNC.match(value):
-        return (f"{option}: UNC paths ({value}) are not supported in v1: the agent's network logon has no credentials "
-                "for shares. Use a local absolute path such as E:\\EseBackups.")
-    if not _WINDOWS_ABSOLUTE.match(value):
-        return f"{option} must be an absolute Windows path with a drive letter, such as D:\\Data\\store.edb; got {value!r}"
-    if len(value) >= MAX_PATH:
-        return f"{option} is {len(value)} characters; Windows paths must stay under {MAX_PATH}"
+def _type_problem(path: str, option: dict, value: t.Any) -> str:
+    kind = option.get("type", "str")
+    if kind == "str" and not isinstance(value, str):
+        return f"{path} must be a string, got {_kind(value)} {value!r}"
+    whole = isinstance(value, int) and not isinstance(value, bool) or isinstance(value, str) and _INT_TEXT.match(value.strip())
+    if kind == "int" and not whole:
+        return f"{path} must be a whole number, got {_kind(value)} {value!r}"
+    if kind == "bool" and not (isinstance(value, bool) or (isinstance(value, str) and value.strip().lower() in _BOOL_TEXT)):
+        return f"{path} must be true or false, got {_kind(value)} {value!r}"
+    if kind == "dict" and not isinstance(value, dict):
+        return f"{path} must be a dictionary of its options, got {_kind(value)} {value!r}"
+    if kind == "list":
+        if not isinstance(value, list):
+            return f"{path} must be a list, got {_kind(value)} {value!r}"
+        if option.get("elements") == "str":
+            for item in value:
+                if not isinstance(item, str):
+                    return f"{path} must be a list of strings, got an element {_kind(item)} {item!r}"
     return ""
 
 
-def _folded(path: str) -> str:
-    return path.replace("/", "\\").rstrip("\\").casefold() + "\\"
+def check_types(spec: dict, args: t.Any, prefix: str = "") -> str:
+    """Return the first option whose value has the wrong type (naming it), or "".
 
+    Args:
+        spec: an argument spec.
+        args: the task's arguments (or a suboption dict).
+        prefix: the dotted path of ``args`` (``instance.``).
 
-def check_local_dest(dest: str, instance: t.Optional[dict]) -> str:
-    """Return a problem with a backup ``dest``, or "" when it is usable.
-
-    A dest must be a local absolute path, and never inside the live log or system folder or
-    next to a database: ESE deletes and recycles files there, and a restore stages into them.
+    Returns:
+        A message naming the option, its value and what it must be; "" when every given value
+        has its option's type. Unknown options and missing required ones are left to Ansible.
     """
-    problem = check_windows_path("dest", dest)
-    if problem or not instance:
-        return problem
-    folded = _folded(dest)
-    for key in ("log_path", "system_path"):
-        live = instance.get(key)
-        if live and (folded.startswith(_folded(live)) or _folded(live).startswith(folded)):
-            return f"dest ({dest}) overlaps the live instance.{key} ({live}); pick a folder outside the store's folders"
-    for db in instance.get("databases") or []:
-        if folded == _folded(db.replace("/", "\\").rsplit("\\", 1)[0]):
-            return f"dest ({dest}) is the folder of the live database {db}; pick a folder outside the store's folders"
+    if not isinstance(args, dict):
+        return ""
+    for name, option in spec.items():
+        value = args.get(name)
+        if value is None:
+            continue
+        problem = _type_problem(f"{prefix}{name}", option, value)
+        if problem:
+            return problem
+        if option.get("options"):
+            problem = check_types(option["options"], value, f"{prefix}{name}.")
+            if problem:
+                return problem
+    return ""
+
+
+def check_bounds(params: dict, bounds: dict) -> str:
+    """Return the first int option outside its (minimum, maximum), naming it and the range, or ""."""
+    for path, (low, high) in bounds.items():
+        head, _, tail = path.partition(".")
+        value = (params.get(head) or {}).get(tail) if tail else params.get(head)
+        if value is None:
+            continue
+        if not low <= value <= high:
+            return f"{path} must be between {low} and {high}, got {value}"
+    return ""
+
+
+def check_instance(instance: dict) -> str:
+    """Return the first problem with the instance block (paths, names), or "".
+
+    The paths are checked as Windows reads them (``_winpath.normalise``); ``name`` must be one
+    folder name (sets land in ``<dest>\\<host>\\<name>``), ``base_name`` ESE's three characters
+    and never a device name, ``owner_service`` a service name.
+    """
+    try:
+        check_folder_name("instance.name", instance.get("name"))
+        check_base_name("instance.base_name", instance.get("base_name"))
+        for key in ("log_path", "system_path"):
+            if instance.get(key) is not None:
+                normalise(f"instance.{key}", instance[key])
+        for db in instance.get("databases") or []:
+            normalise("instance.databases", db)
+    except WindowsPathError as err:
+        return str(err)
+    service = instance.get("owner_service")
+    if service is not None and not _SERVICE_NAME.match(service):
+        return f"instance.owner_service must be a Windows service name (no separators or control characters), got {service!r}"
+    return ""
+
+
+def check_path_option(option: str, value: t.Any) -> str:
+    """Return a problem with a host path option (naming it), or ""."""
+    try:
+        normalise(option, value)
+    except WindowsPathError as err:
+        return str(err)
+    return ""
+
+
+def check_dest_option(dest: t.Any, instance: t.Optional[dict]) -> str:
+    """Return a problem with a backup ``dest`` (naming it and the store folder it overlaps), or ""."""
+    try:
+        check_dest(dest, instance)
+    except WindowsPathError as err:
+        return str(err)
     return ""

@@ -23,6 +23,13 @@ import json
 import typing as t
 import uuid
 
+from ._winpath import WindowsPathError, check_base_name, check_folder_name, normalise
+
+# Lease bounds, shared with the step options (_options.py): the agent sets ESE's own freeze timeout
+# above the freeze lease, so the lease fires first; a day bounds an abandoned session.
+FREEZE_LEASE_MAX = 300
+SESSION_LEASE_MAX = 86400
+
 PROTOCOL_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
 
@@ -51,6 +58,7 @@ class Field(t.NamedTuple):
     minimum: t.Optional[int] = None
     description: str = ""
     items: str = "str"  # element type of a list
+    maximum: t.Optional[int] = None
 
 
 class OpSpec(t.NamedTuple):
@@ -89,7 +97,8 @@ _OPTIONAL_SESSION_ID = Field("session_id", "str", description="Opaque session id
 _COPY_ID = Field("copy_id", "str", True, description="Id of a background copy.")
 _DEST = Field("dest", "str", True, description="Local absolute folder that receives backup sets.")
 _VERIFY = Field("verify", "bool", description="Re-read the destination and compare SHA-256 (default true).")
-_SESSION_LEASE = Field("session_lease", "int", minimum=1, description="Seconds without a call after which the agent ends the session.")
+_SESSION_LEASE = Field("session_lease", "int", minimum=1, maximum=SESSION_LEASE_MAX,
+                       description="Seconds without a call after which the agent ends the session (a day at most).")
 _FORCE = Field("force", "bool", description="Act on a session of any owner.")
 _FALLBACK = Field("incremental_fallback", "str", choices=("none", "full"), description="What to do when the chain check fails.")
 
@@ -116,7 +125,8 @@ OPS = {
         OpSpec("instance_info", "read", "none", (), "Header facts, log generations, checkpoint and agent state, read from disk if no agent runs."),
         OpSpec("snapshot_prepare", "mutating", "none", (
             Field("backup_type", "str", True, BACKUP_TYPES),
-            Field("freeze_lease", "int", minimum=1),
+            Field("freeze_lease", "int", minimum=1, maximum=FREEZE_LEASE_MAX,
+                  description="Seconds the instance may stay frozen before the agent thaws it (five minutes at most)."),
             _SESSION_LEASE,
             _FALLBACK,
             Field("dest", "str", description="Backup root used for the incremental chain check."),
@@ -229,6 +239,8 @@ def _check_fields(obj: t.Any, fields: tuple, where: str) -> None:
             raise ProtocolError(path, f"must be one of {', '.join(map(str, field.choices))}, got {value!r}")
         if field.minimum is not None and value < field.minimum:
             raise ProtocolError(path, f"must be at least {field.minimum}, got {value}")
+        if field.maximum is not None and value > field.maximum:
+            raise ProtocolError(path, f"must be at most {field.maximum}, got {value}")
         if field.type == "list" and not all(_type_name(item) == field.items for item in value):
             raise ProtocolError(path, f"must be a list of {field.items}")
     unknown = sorted(set(obj) - known)
@@ -260,11 +272,24 @@ def validate_request(request: t.Any) -> dict:
         raise ProtocolError("instance", f"is required for op {spec.name}")
     if request.get("instance") is not None:
         _check_fields(request["instance"], INSTANCE_FIELDS, "instance")
-        base_name = request["instance"].get("base_name")
-        if base_name is not None and len(base_name) != 3:
-            raise ProtocolError("instance.base_name", f"must be exactly 3 characters, got {base_name!r}")
+        _check_instance(request["instance"])
     _check_fields(request["args"], spec.args, "args")
     return request
+
+
+def _check_instance(instance: dict) -> None:
+    """The instance block's names and paths as Windows reads them (the agent refuses what the controller would)."""
+    try:
+        check_folder_name("instance.name", instance["name"])
+        if instance.get("base_name") is not None:
+            check_base_name("instance.base_name", instance["base_name"])
+        for key in ("log_path", "system_path"):
+            if instance.get(key) is not None:
+                normalise(f"instance.{key}", instance[key])
+        for db in instance.get("databases") or []:
+            normalise("instance.databases", db)
+    except WindowsPathError as exc:
+        raise ProtocolError(exc.option, str(exc).split(": ", 1)[1]) from None
 
 
 def decode_request(data: t.Union[bytes, str]) -> dict:
@@ -336,10 +361,13 @@ def routing_key(instance: t.Optional[dict]) -> str:
 
 
 # Ops that must never start an agent: with no agent of the route running, the bootstrap runs
-# the installed agent once, read-only (``agent.ps1 -Peek``: no state file, no pipe, no JetInit),
-# and it answers from disk with ``agent: not running``. The routing line says so with a third
+# the installed agent once, read-only (``agent.ps1 -Peek``: no state file, no pipe, no JetInit).
+# Reads answer from disk with ``agent: not running``; a step naming a session or a copy answers
+# that it is lost or unknown (no agent of this store holds it) and an abort path that it is gone,
+# so a misspelt instance block never starts a stray agent. The routing line says so with a third
 # token, so the bootstrap still never parses JSON.
-PEEK_OPS = frozenset({"instance_info", "status"})
+PEEK_OPS = frozenset({"instance_info", "copy_status", "copy_cancel"}
+                     | {name for name, spec in OPS.items() if spec.session != "none" and name not in INSTANCELESS_OPS})
 PEEK_TOKEN = "peek"
 
 
@@ -450,6 +478,8 @@ def _field_schema(field: Field) -> dict:
         schema["enum"] = list(field.choices)
     if field.minimum is not None:
         schema["minimum"] = field.minimum
+    if field.maximum is not None:
+        schema["maximum"] = field.maximum
     if field.description:
         schema["description"] = field.description
     return schema

@@ -32,7 +32,7 @@ from ansible.utils.display import Display
 
 from ._bootstrap import BOOTSTRAP_SCRIPT
 from ._jet_errors import code_of, lookup
-from ._options import check_local_dest, check_windows_path, instance_argument_spec
+from ._options import BOUNDS, check_bounds, check_dest_option, check_instance, check_path_option, check_types, instance_argument_spec
 from ._protocol import ProtocolError, build_request, frame_request, parse_reply
 
 display = Display()
@@ -102,6 +102,45 @@ def connection_dropped(err: BaseException) -> bool:
             return True
         if isinstance(exc, AnsibleError) and any(text in str(exc) for text in _DROPPED_TEXTS):
             return True
+        if shell_lost(exc):
+            return True
+        todo.extend(e for e in (exc.__cause__, exc.__context__, *getattr(exc, "args", ())) if isinstance(e, BaseException))
+    return False
+
+
+# WS-Management's fault for a ShellId the service does not know: the host restarted (or the WinRM
+# service did) between two commands of the connection's shell. A new shell gets a clean start, so
+# it counts as a dropped connection: the call is retried on a new shell with the same request_id.
+WSMAN_SHELL_NOT_FOUND = 2150858843
+
+
+def shell_lost(err: BaseException) -> bool:
+    """Tell whether an error is WS-Management's "the shell was not found" fault (pywinrm's WSManFaultError)."""
+    kind = type(err)
+    if f"{kind.__module__}.{kind.__qualname__}" != "winrm.exceptions.WSManFaultError":
+        return False
+    return getattr(err, "wsman_fault_code", None) == WSMAN_SHELL_NOT_FOUND or "shell was not found" in str(err).lower()
+
+
+_AUTH_TYPES = frozenset({"winrm.exceptions.InvalidCredentialsError", "winrm.exceptions.AuthenticationError"})
+
+
+def credentials_rejected(err: BaseException) -> bool:
+    """Tell whether the host refused the login (HTTP 401), anywhere in the error's chain.
+
+    Such an error is never retried: every attempt is a failed logon, and a few in a row lock the
+    account out under the usual Windows lock-out policy.
+    """
+    seen: set = set()
+    todo: list = [err]
+    while todo:
+        exc = todo.pop()
+        if id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        kind = type(exc)
+        if f"{kind.__module__}.{kind.__qualname__}" in _AUTH_TYPES or "credentials were rejected" in str(exc):
+            return True
         todo.extend(e for e in (exc.__cause__, exc.__context__, *getattr(exc, "args", ())) if isinstance(e, BaseException))
     return False
 
@@ -130,31 +169,6 @@ class _ConnectionLost(Exception):
     """The host stayed unreachable through every attempt of one call."""
 
 
-def _refuse_converted_strings(spec: dict, args: t.Any, prefix: str) -> str:
-    """Name a ``str`` option given a list, dict or bool, which Ansible would quietly turn into text.
-
-    A store name of ``['a', 'b']`` must not reach the host as the string "['a', 'b']".
-    """
-    if not isinstance(args, dict):
-        return ""
-    for name, option in spec.items():
-        value = args.get(name)
-        path = f"{prefix}{name}"
-        if value is None:
-            continue
-        if option.get("type", "str") == "str" and isinstance(value, (list, dict, bool)):
-            return f"{path} must be a string, got {type(value).__name__} {value!r}"
-        if option.get("type") == "list" and option.get("elements") == "str" and isinstance(value, list):
-            for item in value:
-                if isinstance(item, (list, dict, bool)):
-                    return f"{path} must be a list of strings, got an element {item!r}"
-        if option.get("options"):
-            problem = _refuse_converted_strings(option["options"], value, f"{path}.")
-            if problem:
-                return problem
-    return ""
-
-
 class EseStepAction(ActionBase):
     """Base of the esent.backup step plugins.
 
@@ -176,6 +190,8 @@ class EseStepAction(ActionBase):
     MUTUALLY_EXCLUSIVE: list = []
     # Options whose value must be a Windows absolute path on the host (dest has its own check).
     WINDOWS_PATH_OPTIONS: tuple = ()
+    # (minimum, maximum) of this step's own int options, beside _options.BOUNDS.
+    BOUNDS: dict = {}
     TRANSFERS_FILES = False
     _requires_connection = True
     _supports_check_mode = True
@@ -267,34 +283,28 @@ class EseStepAction(ActionBase):
         return spec
 
     def _validate_params(self) -> dict:
-        problem = _refuse_converted_strings(self._argument_spec(), self._task.args, "")
+        args = self._task.args
+        spec = self._argument_spec()
+        if self.USES_INSTANCE and "instance" in args and not isinstance(args["instance"], dict):
+            raise _StepFailure(f"instance must be a dictionary with the store's name, log_path and databases (see ansible-doc {self._task.action}), "
+                               f"got {type(args['instance']).__name__} {args['instance']!r}")
+        problem = check_types(spec, args)
         if problem:
             raise _StepFailure(problem)
         try:
-            _validation, params = self.validate_argument_spec(argument_spec=self._argument_spec(), required_if=self.REQUIRED_IF,
+            _validation, params = self.validate_argument_spec(argument_spec=spec, required_if=self.REQUIRED_IF,
                                                               mutually_exclusive=self.MUTUALLY_EXCLUSIVE)
         except AnsibleActionFail as err:
             raise _StepFailure(f"invalid options: {err.message}") from None
-        if self.USES_INSTANCE:
-            instance = params["instance"]
-            if len(instance.get("base_name") or "") != 3:
-                raise _StepFailure(f"instance.base_name must be exactly 3 characters (ESE's JET_paramBaseName), got {instance.get('base_name')!r}")
-            problems = [check_windows_path(f"instance.{key}", instance.get(key)) for key in ("log_path", "system_path")]
-            problems += [check_windows_path("instance.databases", db) for db in instance.get("databases") or []]
-            problems = [p for p in problems if p]
-            if problems:
-                raise _StepFailure("; ".join(problems))
+        problem = check_bounds(params, {k: v for k, v in {**BOUNDS, **self.BOUNDS}.items() if k.partition(".")[0] in spec})
+        if not problem and self.USES_INSTANCE:
+            problem = check_instance(params["instance"])
         for option in self.WINDOWS_PATH_OPTIONS:
-            problem = check_windows_path(option, params.get(option))
-            if problem:
-                raise _StepFailure(problem)
-        if "dest" in params and params.get("dest") is not None:
-            problem = check_local_dest(params["dest"], params.get("instance"))
-            if problem:
-                raise _StepFailure(problem)
-        for option in ("wait_timeout", "poll_interval"):
-            if option in params and params[option] is not None and params[option] < 0:
-                raise _StepFailure(f"{option} must be 0 or more seconds, got {params[option]}")
+            problem = problem or (check_path_option(option, params[option]) if params.get(option) is not None else "")
+        if not problem and params.get("dest") is not None:
+            problem = check_dest_option(params["dest"], params.get("instance"))
+        if problem:
+            raise _StepFailure(problem)
         return params
 
     # -- the choke point -----------------------------------------------------------------------
@@ -339,7 +349,13 @@ class EseStepAction(ActionBase):
             ProtocolError: the host printed something that is not one v1 reply.
             _ConnectionLost: every attempt lost the connection.
         """
-        request = build_request(op, self._owner(), instance if instance is not None else self._instance_block(), args)
+        try:
+            request = build_request(op, self._owner(), instance if instance is not None else self._instance_block(), args)
+        except ProtocolError as err:
+            # The controller's own check of the request it was about to send: an option the step
+            # let through, never the host's fault. Name it as the task spells it.
+            option = err.field.split(".", 1)[1] if err.field.startswith("args.") else err.field
+            raise _StepFailure(f"{option}: {err.reason} (refused on the controller before anything reached the host)") from None
         return self._call_agent_request(op, request, frame_request(request), attempts)
 
     def _call_agent_request(self, op: str, request: dict, stdin: str, attempts: int) -> dict:
@@ -349,8 +365,14 @@ class EseStepAction(ActionBase):
             try:
                 res = self._execute(BOOTSTRAP_SCRIPT, stdin)
             except Exception as err:  # pylint: disable=broad-exception-caught
-                # Only a lost connection is retried (the same request_id: the agent replays an op
-                # that already ran); any other error is the task's failure, raised as it came.
+                # A rejected login is never retried (account lock-out). Only a lost connection is
+                # retried (the same request_id: the agent replays an op that already ran); any
+                # other error is the task's failure, raised as it came.
+                if credentials_rejected(err):
+                    raise _StepFailure(f"the host rejected the login during {op} (HTTP 401): {err}; not retried, so the account is not locked out",
+                                       hint="Check ansible_user and ansible_password (or the Kerberos/NTLM settings) in the inventory for "
+                                            "this host, and that the account is an administrator. A session this run started ends with its lease "
+                                            "if no later step reaches the host.") from None
                 if not connection_dropped(err):
                     raise
                 last_error = f"{type(err).__name__}: {err}"
