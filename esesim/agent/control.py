@@ -15,7 +15,10 @@ importing the engine or the agent:
 - ``journal``: ``{"op": "journal", "session": ID}``: that session's journal entries (every route);
 - ``clock_advance``: ``{"op": "clock_advance", "seconds": N}``: move the host's SimClock (fleets
   started with ``--sim-clock``) and run one tick (leases), as the ticker would;
-- ``tick``: run one tick now.
+- ``tick``: run one tick now;
+- ``tamper``: ``{"op": "tamper", "path": "E:\\...\\x.edb", "action": "flip"|"delete"|"empty", "offset": 0,
+  "length": 64}``: damage a file behind every tool's back (a storage fault at the destination);
+- ``read_text``: ``{"op": "read_text", "path": "E:\\...\\manifest.json"}``: a small text file's content.
 """
 
 from __future__ import annotations
@@ -109,7 +112,31 @@ def register_control(sim_host: Any, ahost: AgentHost, clock: Any = None) -> None
         ahost.tick()
         return {"ticked": True}
 
+    def tamper(doc: dict[str, Any]) -> dict[str, Any]:
+        real = ahost.real_path(doc["path"])
+        action = doc.get("action", "flip")
+        with ahost.lock:
+            if action == "delete":
+                real.unlink()
+            elif action == "empty":
+                real.write_bytes(b"")
+            elif action == "flip":
+                data = bytearray(real.read_bytes())
+                start = int(doc.get("offset", 0))
+                for i in range(start, min(len(data), start + int(doc.get("length", 64)))):
+                    data[i] ^= 0xFF
+                real.write_bytes(bytes(data))
+            else:
+                raise ValueError(f"unknown tamper action {action!r}")
+        return {"tampered": doc["path"], "action": action}
+
+    def read_text(doc: dict[str, Any]) -> dict[str, Any]:
+        real = ahost.real_path(doc["path"])
+        return {"path": doc["path"], "text": real.read_text(encoding="utf-8") if real.is_file() else None}
+
     sim_host.control_ops.update({
+        "tamper": tamper,
+        "read_text": read_text,
         "state": lambda doc: state(sim_host, ahost, doc),
         "journal": lambda doc: journal(ahost, doc),
         "clock_advance": clock_advance,

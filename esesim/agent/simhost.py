@@ -204,7 +204,8 @@ class AgentHost:
         op, args, inst = doc["op"], doc["args"], doc.get("instance") or {}
         route = protocol.routing_key(inst) if inst else protocol.HOST_ROUTE
         if op == "status":
-            return protocol.encode(protocol.reply_ok({"agent": "not running", "sessions": [], "shadows": [], "reaped_shadows": reaped, "changed": False}, ident))
+            result = {"agent": "not running", "sessions": [], "shadows": [], "reaped_shadows": reaped, "changed": False}
+            return protocol.encode(protocol.reply_ok(result, ident))
         if op == "instance_info" and inst:
             return protocol.encode(protocol.reply_ok({**peek_instance_info(self, inst), "reaped_shadows": reaped}, ident))
         if protocol.OPS[op].kind == "abort":

@@ -23,6 +23,10 @@ options:
         description:
           - Instance name, unique on the host. Used in backup set paths
             (C(<dest>/<host>/<name>/...)) and to find the agent that hosts the instance.
+          - One folder name of at most 64 characters - no separators, no C(..), no C(:), no reserved
+            device name (C(CON), C(NUL)...), no control characters.
+          - Every step of a session must pass the same instance block; the agent refuses a block
+            that differs from the one it serves, naming the field.
         type: str
         required: true
       log_path:
@@ -37,7 +41,10 @@ options:
         type: str
       base_name:
         description:
-          - The log base name, exactly three characters (ESE's JET_paramBaseName).
+          - The log base name, exactly three letters or digits (ESE's JET_paramBaseName), never a
+            reserved device name (C(CON), C(NUL), C(AUX), C(PRN)).
+          - The agent never starts a new log stream for a database whose header names other logs,
+            so a wrong base name is refused, not used.
         type: str
         default: edb
       databases:
@@ -56,7 +63,7 @@ options:
       log_file_size:
         description:
           - Asserted log file size in KiB (ESE's JET_paramLogFileSize). Checked against the
-            existing log files; never applied.
+            existing log files; never applied. Between 16 and 1048576.
         type: int
       circular_logging:
         description:
@@ -79,11 +86,13 @@ options:
   wait_timeout:
     description:
       - Seconds to wait for a background operation (a copy) before cancelling it and failing.
+      - Between 0 and 604800 (a week).
     type: int
     default: 3600
   poll_interval:
     description:
       - Seconds between polls of a background operation. Progress is shown at C(-v).
+      - Between 0 and 600.
     type: int
     default: 5
 """

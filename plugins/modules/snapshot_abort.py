@@ -44,10 +44,14 @@ author:
 """
 
 EXAMPLES = r"""
-- name: Abort the session (in a rescue)
+# In a rescue, abort only the session this run started: when prepare itself failed (another
+# run holds the instance: -2403), there is nothing of ours to abort, and an abort without an id
+# would meet the other run's session (JET_errClientOwnerMismatch, -10012).
+- name: Abort the session this run started (in a rescue)
   esent.backup.snapshot_abort:
     instance: "{{ esent_instances[1] }}"
-    snapshot_id: "{{ prepared.snapshot_id | default(omit) }}"
+    snapshot_id: "{{ prepared.snapshot_id }}"
+  when: prepared.snapshot_id | default(none) is not none
 
 - name: Abort whatever snapshot session holds the instance
   esent.backup.snapshot_abort:

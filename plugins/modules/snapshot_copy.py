@@ -20,8 +20,10 @@ options:
   dest:
     description:
       - The backup root, a local absolute path on the host (such as C(E:\\EseBackups)).
-      - UNC paths are refused in v1 (the agent's network logon has no credentials for shares); a
-        folder inside the live log or system folder or a database's folder is refused.
+      - Read as Windows reads it. Refused, naming this option - UNC shares and device paths (the
+        agent's network logon has no credentials for shares), C(..) segments, reserved device names
+        in any segment, control characters, system folders, and any folder inside or above the live
+        log, system or database folders.
     type: str
     required: true
   verify:

@@ -31,15 +31,19 @@ options:
   freeze_lease:
     description:
       - Seconds the instance may stay frozen. When they pass, the agent thaws on its own and keeps
-        the session (the shadow copies are already complete). At least 1.
-      - The agent raises ESE's own freeze timeout above this lease.
+        the session (the shadow copies are already complete).
+      - Between 1 and 300 (five minutes): an abandoned freeze never lasts longer. Any other value
+        is refused, naming this option.
+      - The agent raises ESE's own freeze timeout (C(JET_paramOSSnapshotTimeout)) above this lease,
+        so the lease always fires first.
     type: int
     default: 30
   session_lease:
     description:
       - Seconds without a call naming the session after which the agent aborts it and deletes its
         shadow copies. Every step naming the session (and every copy poll) renews it.
-      - Must be longer than O(freeze_lease).
+      - Must be longer than O(freeze_lease), and at most 86400 (a day): a session whose controller
+        died never holds the instance longer.
     type: int
     default: 1800
   incremental_fallback:
@@ -56,7 +60,10 @@ options:
       - The backup root the chain check reads (C(<dest>/<host>/<instance>/...)), a local absolute
         path on the host. Required when O(backup_type) is V(incremental) or V(differential);
         ignored otherwise.
-      - UNC paths are refused in v1; a folder inside the live log or system folder is refused.
+      - Read as Windows reads it (C(/) is a separator, repeated separators and C(.) collapse).
+        Refused, naming this option - UNC shares and device paths, C(..) segments, reserved device
+        names (C(CON), C(NUL)...) in any segment, control characters, system folders (C(\Windows),
+        C(\Program Files)), and any folder inside or above a folder of the live store.
     type: str
 extends_documentation_fragment:
   - esent.backup.instance

@@ -75,6 +75,10 @@ _SERVICE_NAME = re.compile(r"^[^\\/\x00-\x1f]{1,256}$")
 
 
 def _kind(value: t.Any) -> str:
+    """The plain type name of a value (Ansible's tagged str and friends read as str)."""
+    for kind, name in ((bool, "bool"), (int, "int"), (float, "float"), (str, "str"), (list, "list"), (dict, "dict")):
+        if isinstance(value, kind):
+            return name
     return "null" if value is None else type(value).__name__
 
 

@@ -475,7 +475,7 @@ class EseStepAction(ActionBase):
 
 # -- the snapshot family -----------------------------------------------------------------------
 
-SESSION_ID = re.compile(r"[^\s:]+:\d+:[^\s:]+")  # <agent boot id>:<n>:<random> (DESIGN section 2.5)
+SESSION_ID = re.compile(r"[0-9A-Za-z]{1,64}:[0-9]{1,9}:[0-9A-Za-z]{1,64}")  # <agent boot id>:<n>:<random> (DESIGN section 2.5)
 LIVE_STATES = ("prepared", "frozen", "thawed", "truncated")
 # What a snapshot step does from each state of the agent's session, for check mode (it reads the
 # state with the read op ``status`` and answers from here; the agent's own table decides the real
