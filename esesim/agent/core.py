@@ -100,7 +100,7 @@ class AgentProcess:
                                "started": self.started, "version": AGENT_VERSION, "shadows": self.our_shadows()})
 
     def reap(self) -> list[str]:
-        """Delete the shadows a dead predecessor recorded (only those: DESIGN safety rule 11)."""
+        """Delete the shadows a dead predecessor recorded (only those: docs/dev/safety-rules.md rule 11)."""
         old = self.state_file.read()
         if not old or self.engine.process_alive(int(old.get("pid", 0))) and old.get("pid") != self.pid:
             return []
@@ -239,11 +239,11 @@ class AgentProcess:
     def require_live(self, sess: Session) -> None:
         """Refuse a step on a session that is over.
 
-        A lease end reports the lease (-10001) with its reason. Otherwise a snapshot session
-        answers as ESE does for an id it forgot at End or Abort, JET_errOSSnapshotInvalidSnapId
-        (-2404, ese-semantics 2.3); the agent keeps the session only for its journal, so the
-        reply still carries the state and reason. A streaming session has no id in ESE and keeps
-        the invalid sequence (-2401).
+        A lease end reports the lease (-10001) with its reason. Otherwise a snapshot session answers
+        as ESE does for an id it forgot at End or Abort, JET_errOSSnapshotInvalidSnapId (-2404,
+        docs/dev/ese-facts.md section 2.3); the agent keeps the session only for its journal, so the
+        reply still carries the state and reason. A streaming session has no id in ESE and keeps the
+        invalid sequence (-2401).
         """
         if sess.live:
             return
@@ -332,7 +332,7 @@ class AgentProcess:
         return store
 
     def release_store(self, why: str) -> None:
-        """Detach and JetTerm the instance (never while a session holds it: DESIGN safety rule 3)."""
+        """Detach and JetTerm the instance (never while a session holds it: docs/dev/safety-rules.md rule 3)."""
         if self.store is None or any(s.live and not s.engine_ended for s in self.sessions.values()):
             return
         self.workload = None

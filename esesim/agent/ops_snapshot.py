@@ -53,7 +53,7 @@ def _grbit(backup_type: str) -> int:
 
 
 def guard(agent: AgentProcess, args: dict[str, Any], backup_type: str) -> tuple[str, dict[str, Any] | None]:
-    """The incremental guard (DESIGN safety rule 8): header's last full vs the newest complete full at dest."""
+    """The incremental guard (docs/dev/safety-rules.md rule 8): header's last full vs the newest complete full at dest."""
     if backup_type in ("full", "copy"):
         return backup_type, None
     dest = args.get("dest")
@@ -105,7 +105,7 @@ def _capture(agent: AgentProcess, sess: Session, ranges: list[Any]) -> dict[str,
     rng = ranges[0]
     log = st.log
     # Every generation of the range plus the current log as the shadow holds it: soft recovery of
-    # the image needs the log stream up to its current log (spec 5.3), so the set carries it too.
+    # the image needs the log stream up to its current log (docs/dev/ese-facts.md section 5.3), so the set carries it too.
     last = max(rng.gen_high, log.gen)
     logs = [(g, log.current_path() if g == log.gen else log.archived_path(g)) for g in range(rng.gen_low, last + 1)]
     dbs = sorted(st.dbs.values(), key=lambda d: d.dbid)
@@ -280,7 +280,7 @@ def _utcnow(agent: AgentProcess) -> Any:
 
 
 def require_verified(agent: AgentProcess, sess: Session) -> None:
-    """DESIGN safety rule 4: truncate only after this session's set was verified at the destination."""
+    """docs/dev/safety-rules.md rule 4: truncate only after this session's set was verified at the destination."""
     if not sess.verified:
         raise AgentFailure(ERR_NOT_VERIFIED, f"session {sess.session_id}: its set was not verified at the destination"
                            + (f" ({sess.set_dir})" if sess.set_dir else " (no copy yet)"), result=sess.brief())
