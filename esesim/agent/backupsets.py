@@ -7,11 +7,11 @@ skipped with the reason and is never touched. The format and the chain rules the
 the collection's ``_manifest`` module; this module does the file-system side on real local
 folders (the agent core maps Windows paths to them).
 
-Safety (DESIGN section 5, rules 8 and 10): the incremental guard compares the database header's
-last full backup with the newest complete full manifest; prune never follows a symlink or
-reparse point (it neither descends into one nor deletes through one), deletes only folders
-holding a valid manifest, and re-marks a complete set ``failed`` before deleting its files so
-an interrupted prune never leaves a "complete" set with files missing.
+Safety (docs/dev/safety-rules.md rules 8 and 10): the incremental guard compares the database
+header's last full backup with the newest complete full manifest; prune never follows a symlink or
+reparse point (it neither descends into one nor deletes through one), deletes only folders holding a
+valid manifest, and re-marks a complete set ``failed`` before deleting its files so an interrupted
+prune never leaves a "complete" set with files missing.
 """
 
 from __future__ import annotations
@@ -189,7 +189,7 @@ def _logtime_utc(lt: tuple[int, ...] | list[int] | None) -> str | None:
 
 
 def header_facts(path: str, header: DbHeader) -> dict[str, Any]:
-    """Return the manifest's ``header.databases`` entry for one database header (ese-semantics 4.6)."""
+    """Return the manifest's ``header.databases`` entry for one database header (docs/dev/ese-facts.md section 4.6)."""
     return {
         "path": path,
         "page_size": header.page_size,
@@ -366,7 +366,7 @@ def _describe(lgpos: list[int] | tuple[int, ...], gen_low: int, gen_high: int, s
 
 def incremental_guard(catalogue: Catalogue, backup_type: str, last_fulls: Mapping[str, BkInfo | None],
                       incremental_fallback: str = "none") -> GuardResult:
-    """Decide whether an incremental (or differential) may start (DESIGN safety rule 8).
+    """Decide whether an incremental (or differential) may start (docs/dev/safety-rules.md rule 8).
 
     Every database header's last full backup (``bkinfo_full_prev``: lgposMark, genLow, genHigh,
     snapshot or streaming) must match the newest complete full manifest at the destination;

@@ -6,7 +6,7 @@ controller polls ``status()`` (protocol ops ``snapshot_copy``/``stream_copy``, `
 iterator of byte chunks, so a snapshot shadow reader and a streaming reader
 (``JetReadFileInstance``) plug in alike.
 
-Rules (DESIGN sections 3 to 5):
+Rules (docs/dev/architecture.md sections 3 and 4, docs/dev/safety-rules.md rule 6):
 
 * Free space is checked before anything is created or written; too little fails with
   ``JET_errClientInsufficientSpace`` and the set folder is not even created.

@@ -4,7 +4,7 @@ Test-only code (the simulated agent): do not use directly. ``CopyJob`` (copier.p
 hashes; this wrapper follows the job on its own thread and, once every file is written, re-reads
 the destination (verify.py; never the source stream) and writes the set's manifest: ``pending-end``
 when the copy and the verification passed (End comes later and finalises it), ``failed`` naming
-the error otherwise, so a partial set never gets a final manifest (DESIGN safety rule 6).
+the error otherwise, so a partial set never gets a final manifest (docs/dev/safety-rules.md rule 6).
 ``copy_status`` stays ``running`` until the manifest is on disk; once ``done`` it lists the set's
 files (path, size_bytes, sha256, role, source) as the manifest does.
 """

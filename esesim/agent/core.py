@@ -102,7 +102,7 @@ class AgentProcess:
                                "started": self.started, "version": AGENT_VERSION, "shadows": self.our_shadows()})
 
     def reap(self) -> list[str]:
-        """Delete the shadows a dead predecessor recorded (only those: DESIGN safety rule 11)."""
+        """Delete the shadows a dead predecessor recorded (only those: docs/dev/safety-rules.md rule 11)."""
         return reap_dead_agent(self.ahost, self.route, own_pid=self.pid)
 
     def kill(self) -> None:
@@ -155,7 +155,7 @@ class AgentProcess:
         return protocol.encode(protocol.reply_error(exc.code, exc.name, exc.message, exc.hint, self.identity(), exc.result))
 
     def check_instance(self, inst: dict[str, Any], op: str) -> None:
-        """Refuse a call whose instance block differs from the one this agent serves (DESIGN safety rule 12).
+        """Refuse a call whose instance block differs from the one this agent serves (docs/dev/safety-rules.md rule 12).
 
         One agent serves one instance: the names, folders and databases must be the ones the agent
         started with; an asserted parameter (page size, log file size, circular logging) must
@@ -260,11 +260,11 @@ class AgentProcess:
     def require_live(self, sess: Session) -> None:
         """Refuse a step on a session that is over.
 
-        A lease end reports the lease (-10001) with its reason. Otherwise a snapshot session
-        answers as ESE does for an id it forgot at End or Abort, JET_errOSSnapshotInvalidSnapId
-        (-2404, ese-semantics 2.3); the agent keeps the session only for its journal, so the
-        reply still carries the state and reason. A streaming session has no id in ESE and keeps
-        the invalid sequence (-2401).
+        A lease end reports the lease (-10001) with its reason. Otherwise a snapshot session answers
+        as ESE does for an id it forgot at End or Abort, JET_errOSSnapshotInvalidSnapId (-2404,
+        docs/dev/ese-facts.md section 2.3); the agent keeps the session only for its journal, so the
+        reply still carries the state and reason. A streaming session has no id in ESE and keeps the
+        invalid sequence (-2401).
         """
         if sess.live:
             return
@@ -369,7 +369,7 @@ class AgentProcess:
         return store
 
     def refuse_new_log_stream(self) -> None:
-        """Never start a new log stream for a database whose header names other logs (DESIGN safety rule 12).
+        """Never start a new log stream for a database whose header names other logs (docs/dev/safety-rules.md rule 12).
 
         JetInit in a log folder with no log of this base name starts a new stream; attaching a
         database that was used with another stream to it would split its history (and, with a
@@ -395,7 +395,7 @@ class AgentProcess:
                                    {"field": "instance.base_name", "given": spec.base, "log_path": spec.log_path})
 
     def release_store(self, why: str) -> None:
-        """Detach and JetTerm the instance (never while a session holds it: DESIGN safety rule 3)."""
+        """Detach and JetTerm the instance (never while a session holds it: docs/dev/safety-rules.md rule 3)."""
         if self.store is None or any(s.live and not s.engine_ended for s in self.sessions.values()):
             return
         self.workload = None
@@ -559,7 +559,7 @@ class AgentProcess:
             wl["wl"].stats.commits += 1
 
 
-# What names the store an agent serves, and what a call may assert about it (DESIGN safety rule 12).
+# What names the store an agent serves, and what a call may assert about it (docs/dev/safety-rules.md rule 12).
 IDENTITY_FIELDS = ("name", "log_path", "system_path", "base_name", "databases", "owner_service")
 ASSERTED_FIELDS = ("page_size", "log_file_size", "circular_logging")
 
@@ -602,7 +602,7 @@ def session_elsewhere(journal: Journal, sid: str, boot: str, instance: dict[str,
 
 
 def reap_dead_agent(ahost: AgentHost, route: str, own_pid: int | None = None) -> list[str]:
-    """Delete the shadow copies a dead agent of the route recorded, and forget them (DESIGN safety rule 11).
+    """Delete the shadow copies a dead agent of the route recorded, and forget them (docs/dev/safety-rules.md rule 11).
 
     Runs on every contact with the route (an agent starting, a read answered without an agent).
     Only ids recorded in the route's state file are deleted, never another agent's shadows.

@@ -5,10 +5,10 @@ action) in ``%ProgramData%\\esent.backup\\journal\\<route>.jsonl``, with the rea
 abort. It outlives the agent process: a completion step repeated after an agent restart reads
 whether its session completed normally, and forensics read it after a crash.
 
-State file: ``%ProgramData%\\esent.backup\\agents\\<route>.json`` with the agent's pid, pipe
-name, boot id and the shadow copies it created and has not deleted yet (DESIGN safety rule 11).
-The bootstrap reads pid and pipe; the next agent of the route reads the shadows and reaps them
-when the recorded pid is dead.
+State file: ``%ProgramData%\\esent.backup\\agents\\<route>.json`` with the agent's pid, pipe name,
+boot id and the shadow copies it created and has not deleted yet (docs/dev/safety-rules.md rule 11).
+The bootstrap reads pid and pipe; the next agent of the route reads the shadows and reaps them when
+the recorded pid is dead.
 """
 
 from __future__ import annotations

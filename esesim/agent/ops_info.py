@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from .simhost import AgentHost
 
 
-# The header's backup slots (ese-semantics 4.6) as instance_info reports them.
+# The header's backup slots (docs/dev/ese-facts.md section 4.6) as instance_info reports them.
 LAST_BACKUP_SLOTS = (("last_full", "bkinfo_full_prev"), ("last_incremental", "bkinfo_inc_prev"), ("last_copy", "bkinfo_copy_prev"),
                      ("last_differential", "bkinfo_diff_prev"))
 

@@ -1,23 +1,25 @@
-"""The ``restore`` op of the simulated agent: a whole backup chain into a target (DESIGN safety rule 9).
+"""The ``restore`` op of the simulated agent: a whole backup chain into a target (docs/dev/safety-rules.md rule 9).
 
 Test-only code (the simulated agent): do not use directly. ``backup_set`` names a set folder (the
 chain ending at that set is restored) or the instance folder ``<dest>\\<host>\\<instance>`` (the
-latest complete set by lgposMark, DESIGN section 4). The chain comes from the catalogue
-(``Catalogue.restore_chain``): a full or copy and the incrementals (or the one differential) that
-build on it. Every file of every set is checked against its manifest (size and SHA-256) and the
-log generations of the chain must be contiguous before anything is written into the target.
+latest complete set by lgposMark, docs/dev/architecture.md section 4). The chain comes from the
+catalogue (``Catalogue.restore_chain``): a full or copy and the incrementals (or the one
+differential) that build on it. Every file of every set is checked against its manifest (size and
+SHA-256) and the log generations of the chain must be contiguous before anything is written into the
+target.
 
 Two ways to restore, chosen by the method of the chain's base set:
 
-* streaming (spec 5.1): hard restore with ``JetExternalRestore2``. The databases and every log
-  are staged into the target first, because ESE deletes the logs outside the range in the backup
-  log folder (P19) and the set must stay whole; the restore map points each database's recorded
-  source path at its staged copy, since replay applies only mapped databases and the log records
-  name the original path.
-* snapshot (spec 5.3): the image (databases, the base set's checkpoint, every log of the chain, the
-  current log of the last set) is copied into the target and soft recovery runs with the restore
-  map. Soft recovery replays databases *missing* from the map in place, so a chain whose logs name
-  a database the base set does not hold is refused rather than let it touch the original.
+* streaming (docs/dev/ese-facts.md section 5.1): hard restore with ``JetExternalRestore2``. The
+  databases and every log are staged into the target first, because ESE deletes the logs outside the
+  range in the backup log folder (docs/dev/ese-facts.md P19) and the set must stay whole; the
+  restore map points each database's recorded source path at its staged copy, since replay applies
+  only mapped databases and the log records name the original path.
+* snapshot (docs/dev/ese-facts.md section 5.3): the image (databases, the base set's checkpoint,
+  every log of the chain, the current log of the last set) is copied into the target and soft
+  recovery runs with the restore map. Soft recovery replays databases *missing* from the map in
+  place, so a chain whose logs name a database the base set does not hold is refused rather than let
+  it touch the original.
 
 Over live files (``overwrite: true``) the target folder is renamed aside before anything is
 written, and deleted only once every restored database is Clean Shutdown and its records read
@@ -42,7 +44,7 @@ from .verify import verify_set
 if TYPE_CHECKING:
     from .core import AgentProcess
 
-JET_dbstateCleanShutdown = 3  # spec 4.6
+JET_dbstateCleanShutdown = 3  # docs/dev/ese-facts.md section 4.6
 ERR_LOGS_MISSING = code("JET_errRequiredLogFilesMissing")  # a gap in the chain: the generations the restore needs are in no set
 STAGING = "restore.staging"  # the hard restore's backup log folder inside the target (ESE deletes logs there)
 LOGS = "logs"
@@ -93,7 +95,7 @@ def op_restore(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     set_win, target = args["backup_set"].rstrip("\\"), args["target"].rstrip("\\")
     for sess in agent.sessions.values():
         if sess.live:
-            sess.session_lease.renew(agent.now())  # restore checks renew leases too (DESIGN safety rule 2)
+            sess.session_lease.renew(agent.now())  # restore checks renew leases too (docs/dev/safety-rules.md rule 2)
     plan = _plan(agent, set_win)
     target_real = agent.ahost.real_path(target)
     _check_target(agent, plan, target, target_real, bool(args.get("overwrite")))
@@ -340,7 +342,7 @@ def _copy(agent: AgentProcess, src: str, dst: str) -> int:
 
 
 def _hard(agent: AgentProcess, plan: Plan, target: str, log_path: str, rmap: dict[str, str]) -> tuple[int, int]:
-    """JetExternalRestore2 over staged copies (spec 5.1): databases in the target, logs in its staging folder."""
+    """JetExternalRestore2 over staged copies (docs/dev/ese-facts.md section 5.1): databases in the target, logs in its staging folder."""
     staging = f"{target}\\{STAGING}"
     agent.engine.makedirs(staging)
     for src, name, _source in plan.databases:
@@ -359,7 +361,7 @@ def _hard(agent: AgentProcess, plan: Plan, target: str, log_path: str, rmap: dic
 
 
 def _soft(agent: AgentProcess, plan: Plan, target: str, log_path: str, rmap: dict[str, str]) -> tuple[int, int]:
-    """Copy the image into the target and run soft recovery with the restore map (spec 5.3)."""
+    """Copy the image into the target and run soft recovery with the restore map (docs/dev/ese-facts.md section 5.3)."""
     files = [(src, f"{target}\\{name}") for src, name, _source in plan.databases]
     files.append((plan.checkpoint[0], f"{target}\\{plan.checkpoint[1]}"))  # the base set's: replay starts where its databases need
     files += [(log.src, f"{log_path}\\{log.name}") for _g, log in sorted(plan.logs.items())]

@@ -54,7 +54,7 @@ def _grbit(backup_type: str) -> int:
 
 
 def guard(agent: AgentProcess, args: dict[str, Any], backup_type: str) -> tuple[str, dict[str, Any] | None]:
-    """The incremental guard (DESIGN safety rule 8): header's last full vs the newest complete full at dest."""
+    """The incremental guard (docs/dev/safety-rules.md rule 8): header's last full vs the newest complete full at dest."""
     if backup_type in ("full", "copy"):
         return backup_type, None
     dest = args.get("dest")
@@ -107,7 +107,7 @@ def _capture(agent: AgentProcess, sess: Session, ranges: list[Any]) -> dict[str,
     rng = ranges[0]
     log = st.log
     # Every generation of the range plus the current log as the shadow holds it: soft recovery of
-    # the image needs the log stream up to its current log (spec 5.3), so the set carries it too.
+    # the image needs the log stream up to its current log (docs/dev/ese-facts.md section 5.3), so the set carries it too.
     last = max(rng.gen_high, log.gen)
     logs = [(g, log.current_path() if g == log.gen else log.archived_path(g)) for g in range(rng.gen_low, last + 1)]
     dbs = sorted(st.dbs.values(), key=lambda d: d.dbid)
@@ -282,7 +282,7 @@ def _utcnow(agent: AgentProcess) -> Any:
 
 
 def require_verified(agent: AgentProcess, sess: Session) -> None:
-    """DESIGN safety rule 4: truncate only after this session's set was verified at the destination,
+    """docs/dev/safety-rules.md rule 4: truncate only after this session's set was verified at the destination,
     and only while it still is: the set is re-read against its manifest right before the deletion."""
     if not sess.verified:
         raise AgentFailure(ERR_NOT_VERIFIED, f"session {sess.session_id}: its set was not verified at the destination"
@@ -323,7 +323,7 @@ def recheck_set(agent: AgentProcess, sess: Session, consequence: str) -> None:
 
 
 def refuse_bad_set(agent: AgentProcess, sess: Session) -> None:
-    """DESIGN safety rule 4: a normal End stamps the header with this backup, so its set must be good.
+    """docs/dev/safety-rules.md rule 4: a normal End stamps the header with this backup, so its set must be good.
 
     Raises:
         AgentFailure: the set failed its copy or verification, or no longer matches its manifest.

@@ -6,7 +6,7 @@ A session is what one backup run holds between its tasks: a snapshot session (wr
 JET_OSSNAPID) or a streaming session (wrapping the instance's external backup). Its id is
 opaque, ``<agent boot id>:<n>:<random>``: the boot id tells a session of an earlier agent
 process ("session lost") from an unknown one. States and the allowed transitions are data
-(STYLE rule 9): ``ALLOWED = {target: {sources}}``; ``Session.switch_to`` is the only
+(docs/dev/house-rules.md rule 9): ``ALLOWED = {target: {sources}}``; ``Session.switch_to`` is the only
 assignment of ``state`` and refuses what the table does not list.
 """
 

@@ -1,4 +1,4 @@
-"""Verification of a backup set at its destination (DESIGN safety rules 4 and 6).
+"""Verification of a backup set at its destination (docs/dev/safety-rules.md rules 4 and 6).
 
 Verification re-reads the files in the set folder, never the source stream, and compares each
 size and SHA-256 with the manifest (or with the file list a copy job produced, before the

@@ -1,7 +1,7 @@
 """The injectable clock: everything in esesim that waits or times out reads time from here.
 
 Tests use SimClock, which never sleeps for real: ``sleep`` moves simulated time forward, so
-leases and timeouts of minutes cost nothing (DESIGN section 7: no test sleeps > 0.2 s).
+leases and timeouts of minutes cost nothing (docs/dev/architecture.md section 7: no test sleeps > 0.2 s).
 """
 
 from __future__ import annotations

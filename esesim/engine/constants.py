@@ -1,4 +1,4 @@
-"""ESE constants the simulated engine uses (ese-semantics.md Appendix A). Data only."""
+"""ESE constants the simulated engine uses (docs/dev/ese-facts.md section 7). Data only."""
 
 from __future__ import annotations
 

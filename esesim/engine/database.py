@@ -52,7 +52,7 @@ class BkInfo:
 
 @dataclass
 class DbHeader:
-    """The database header fields of ese-semantics.md section 4.6 (and what esentutl /mh shows)."""
+    """The database header fields of docs/dev/ese-facts.md section 4.6 (and what esentutl /mh shows)."""
 
     page_size: int
     sign_db: Signature
@@ -104,7 +104,7 @@ class DbHeader:
         return cls(**d)
 
     def wipe_prev_backups(self) -> None:
-        """Clear the *Prev slots (a database attached to another log stream, section 4.6)."""
+        """Clear the *Prev slots (a database attached to another log stream, docs/dev/ese-facts.md section 4.6)."""
         self.bkinfo_full_prev = self.bkinfo_inc_prev = self.bkinfo_copy_prev = self.bkinfo_diff_prev = None
 
 

@@ -1,4 +1,4 @@
-"""Faults at named points, with hit counters (DESIGN section 7 fault matrix).
+"""Faults at named points, with hit counters (docs/dev/architecture.md section 7, fault matrix).
 
 The engine and the volume layer call ``FaultRegistry.fire(point, **context)`` at each named
 point. A test arms a fault with a match on the context (a volume letter, a generation, a page)

@@ -1,10 +1,10 @@
 """Instance and session state of one simulated process (the objects behind the handles).
 
-The process-level API (``process.py``) resolves integer handles to these objects. An instance
-owns its log stream, its attached databases and the checkpoint; the fields ``backup_in_progress``
-and ``snapshot_session`` are what the backup layers (later issues) set, and the rules of spec
-section 2.6 / P17 read them here (attach, detach and term refused with -505 while a backup
-holds the instance).
+The process-level API (``process.py``) resolves integer handles to these objects. An instance owns
+its log stream, its attached databases and the checkpoint; the fields ``backup_in_progress`` and
+``snapshot_session`` are what the backup layers (later issues) set, and the rules of
+docs/dev/ese-facts.md section 2.6 and P17 read them here (attach, detach and term refused with -505
+while a backup holds the instance).
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class InstanceState:
     # (commits needing a log flush wait in SnapshotApi._snapshot_hold_commit).
     io_frozen: bool = False
     # Oldest generation a running streaming backup will copy (its copyMic): circular logging
-    # keeps it and everything after it until the backup ends (spec 4.3). 0: no hold.
+    # keeps it and everything after it until the backup ends (docs/dev/ese-facts.md section 4.3). 0: no hold.
     log_hold_gen: int = 0
 
     @property

@@ -1,7 +1,8 @@
 """JET error numbers the engine returns, read by name from the collection's one catalogue.
 
-Numbers are never written here: each constant is looked up in ``_jet_errors`` at import, so a
-name missing from the catalogue fails the import (STYLE rule 5: every code esesim raises is listed).
+Numbers are never written here: each constant is looked up in ``_jet_errors`` at import, so a name
+missing from the catalogue fails the import (docs/dev/house-rules.md rule 5: every code esesim
+raises is listed).
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ REC_OVERHEAD = _REC.size
 
 @dataclass
 class LogHeader:
-    """Header of one log generation (section 4.2)."""
+    """Header of one log generation (docs/dev/ese-facts.md section 4.2)."""
 
     gen: int
     sign_log: Signature

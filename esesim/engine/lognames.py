@@ -1,4 +1,4 @@
-"""Log, checkpoint and reserve-log file names, exactly as ESE builds them (spec section 4.1).
+"""Log, checkpoint and reserve-log file names, exactly as ESE builds them (docs/dev/ese-facts.md section 4.1).
 
 JET_paramLegacyFileNames bit 0x1 (ESE98 names) picks ``.log``/``.chk`` over ``.jtx``/``.jcp``;
 bit 0x2 (8.3 soft compatibility) writes generations with 5 hex digits while gen <= 0xFFFFF

@@ -1,9 +1,9 @@
 """Instance parameters: validation, and the assertions that refuse values disagreeing with the store.
 
 The agent never changes a store's page size, log file size, file-name style or circular logging
-(DESIGN section 1a). At init the engine reads them from the store (log headers, file names) and
-compares what the caller set explicitly: a mismatch is refused with an error naming the
-parameter; a parameter left unset takes the store's value.
+(docs/dev/architecture.md section 1). At init the engine reads them from the store (log headers,
+file names) and compares what the caller set explicitly: a mismatch is refused with an error naming
+the parameter; a parameter left unset takes the store's value.
 """
 
 from __future__ import annotations

@@ -275,7 +275,7 @@ class EngineProcess(SnapshotApi, StreamingApi):
 
     @_api
     def jet_term2(self, inst: int, grbit: int = C.JET_bitTermComplete) -> int:
-        """JetTerm2: detach everything cleanly and free the instance (section 2.6 rules apply).
+        """JetTerm2: detach everything cleanly and free the instance (docs/dev/ese-facts.md section 2.6 applies).
 
         Returns:
             A JET error: -505 for a plain term while a backup holds the instance (from Freeze
@@ -388,7 +388,7 @@ class EngineProcess(SnapshotApi, StreamingApi):
         dbid = st.free_dbid()
         h = db.header
         if h.sign_log is not None and h.sign_log != log.sign_log:
-            h.wipe_prev_backups()  # attached to another log stream (spec 4.6)
+            h.wipe_prev_backups()  # attached to another log stream (docs/dev/ese-facts.md section 4.6)
         h.sign_log = log.sign_log
         err, pos = self._log_and_flush(st, {"t": "create" if created else "attach", "dbid": dbid, "path": db.path})
         if err:

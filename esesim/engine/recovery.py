@@ -1,8 +1,8 @@
 """Soft recovery: replay the log stream from the checkpoint and make attached databases consistent.
 
-Called by JetInit before the instance starts logging (spec sections 4 and 5.3). Replay uses the
-records' database paths (through ``restore_map`` when given, for restores to another place)
-and the page dbtime, so an operation a page already holds is skipped. Transactions without a
+Called by JetInit before the instance starts logging (docs/dev/ese-facts.md sections 4 and 5.3).
+Replay uses the records' database paths (through ``restore_map`` when given, for restores to another
+place) and the page dbtime, so an operation a page already holds is skipped. Transactions without a
 commit never reached the log (the engine writes a transaction at commit), so there is no undo.
 """
 
@@ -219,7 +219,7 @@ def make_consistent(db: DatabaseFile, sign_log: Signature, pos: Lgpos, cur_gen: 
     """Flush replayed pages and stamp the header Clean Shutdown at ``pos``.
 
     Args:
-        hard_restore: also clear the backup slots the copied database carried (spec 5.4): the
+        hard_restore: also clear the backup slots the copied database carried (docs/dev/ese-facts.md section 5.4): the
             next incremental then needs a new full (-560).
     """
     err = db.flush()

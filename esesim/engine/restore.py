@@ -1,8 +1,8 @@
 """Hard restore of a streamed backup (JetExternalRestore2) and restore of a snapshot image.
 
-Spec: ese-semantics.md sections 5.1 (checks, errors, restore map, deletion of out-of-range logs
-in the backup log folder: P19), 5.3 (a snapshot image is restored by soft recovery) and 5.4 (a
-restored database ends Clean Shutdown with its backup slots cleared). Also the trailer page that
+Spec: docs/dev/ese-facts.md sections 5.1 (checks, errors, restore map, deletion of out-of-range
+logs in the backup log folder: P19), 5.3 (a snapshot image is restored by soft recovery) and 5.4
+(a restored database ends Clean Shutdown with its backup slots cleared). Also the trailer page that
 ends a streamed database copy (the former patch-file header), written by ``streaming.py``.
 
 Log records name the original database path; replay applies an operation only to a database
@@ -60,7 +60,7 @@ RestoreMap = list[tuple[str, str]]  # JET_RSTMAP_W[]: (szDatabaseName as logged,
 
 @dataclass
 class Trailer:
-    """The page after the last data page of a streamed database copy (spec 3.2 ReadFile)."""
+    """The page after the last data page of a streamed database copy (docs/dev/ese-facts.md section 3.2, ReadFile)."""
 
     gen_low: int
     gen_high: int
@@ -155,7 +155,8 @@ class RestoreApi:
             log_path: final log folder; roll-forward continues into contiguous logs found there.
             restore_map: (path as logged, path of the restored copy) pairs, at most 14.
             backup_log_path: folder holding the backed-up logs. Logs there outside
-                [gen_low, gen_high] are DELETED when it differs from ``log_path`` (P19).
+                [gen_low, gen_high] are DELETED when it differs from ``log_path``
+                (docs/dev/ese-facts.md P19).
             loginfo: JET_LOGINFO_W (``streaming.LogInfo``): gen_low, gen_high, base_name, cb_size 20.
             target_instance_name: a running instance to restore for (exclusive with the paths).
             target_log_path: with ``target_checkpoint_path``: the target given by its paths.
@@ -163,7 +164,7 @@ class RestoreApi:
             status_callback: JET_PFNSTATUS, called with JET_snpRestore and Begin/Progress/Complete.
 
         Returns:
-            0, or 578 when a running target instance was named; errors of spec 5.1: -1003
+            0, or 578 when a running target instance was named; errors of docs/dev/ese-facts.md section 5.1: -1003
             argument rules, -577 target not running, -1811 a backup log missing, -555 foreign
             signature, -556 not contiguous, -557/-565 gaps in the roll-forward logs, -1206 a
             damaged header, -615 not a streamed copy, -552 trailer mismatch, -554/-553 the range
@@ -213,7 +214,7 @@ class RestoreApi:
             chain.append(gen)
         sign = chain[0].header.sign_log
         if bk_path.lower() != log_path.lower():
-            # ESE deletes the backup folder's logs outside the range (P19): callers stage a copy.
+            # ESE deletes the backup folder's logs outside the range (docs/dev/ese-facts.md P19): callers stage a copy.
             for g in list_generations(host, bk_path, base, legacy):
                 if g < lo or g > hi:
                     host.delete(pid, join(bk_path, lognames.log_file_name(base, g, legacy)))
@@ -350,7 +351,7 @@ class RestoreApi:
         legacy: int = 0x3,
         restore_map: dict[str, str] | None = None,
     ) -> int:
-        """Restore an OS snapshot image (spec 5.3): copy its files into place, then soft recovery.
+        """Restore an OS snapshot image (docs/dev/ese-facts.md section 5.3): copy its files into place, then soft recovery.
 
         Args:
             files: (image file, destination) pairs: the databases, every log and the checkpoint.

@@ -1,6 +1,6 @@
 """The OS snapshot API (JetOSSnapshot*) of the simulated process: a mixin of EngineProcess.
 
-Spec: ese-semantics.md section 2 (where it says the ESE source and Microsoft's pages disagree, the
+Spec: docs/dev/ese-facts.md section 2 (where it says the ESE source and Microsoft's pages disagree, the
 source wins). Sessions are process-global, numbered 1, 2, 3... per process and never reused; an
 instance belongs to at most one session. States and the allowed transitions are data in
 ``snapshot_states.py``; ``SnapshotSession._switch_to`` is the only assignment of ``state`` and
@@ -46,7 +46,7 @@ WrnNyi = jet.catalogue.code_of("JET_wrnNyi")  # -1: TruncateLogInstance for an i
 
 @dataclass(frozen=True)
 class SnapshotLogRange:
-    """What one instance's freeze covers (sections 2.5, 4.4, 4.5).
+    """What one instance's freeze covers (docs/dev/ese-facts.md sections 2.5, 4.4 and 4.5).
 
     ``gen_low``..``gen_high`` is the copy range stamped into the headers at a normal end (full:
     checkpoint generation at freeze .. generation before the one forced at freeze, or the current
@@ -254,9 +254,9 @@ class SnapshotApi:
         """JetOSSnapshotPrepareInstance: add one instance to a session still in Prepare.
 
         Returns:
-            A JET error: the instance checks of section 1.4 first, then -900, -2404, -2401, and
-            -2403 when the instance is in a session already (this one included), a streaming
-            backup holds it, or it is not backup-capable.
+            A JET error: the instance checks of docs/dev/ese-facts.md section 1.4 first, then -900,
+            -2404, -2401, and -2403 when the instance is in a session already (this one included), a
+            streaming backup holds it, or it is not backup-capable.
         """
         err, st = self._inst(inst)
         if err or st is None:
@@ -402,7 +402,7 @@ class SnapshotApi:
         return self._snap_finish(sess, abort=False)
 
     def _snap_finish(self, sess: SnapshotSession, abort: bool) -> int:
-        """End or abort: a normal end stamps the headers first (section 2.5)."""
+        """End or abort: a normal end stamps the headers first (docs/dev/ese-facts.md section 2.5)."""
         err = jet.SUCCESS if abort else self._snap_stamp(sess)
         sess._switch_to(S.ABORT if abort else S.END)
         return self._err(err) if err else jet.SUCCESS
@@ -513,7 +513,7 @@ class SnapshotApi:
         Returns:
             A JET error: -900, -2404; -2401 for End(0) while frozen or timed out. Abort while
             frozen thaws first: without ContinueAfterThaw that thaw already ends the session
-            normally (headers stamped, pitfall P3) and the abort finds nothing.
+            normally (headers stamped, docs/dev/ese-facts.md P3) and the abort finds nothing.
         """
         if grbit & ~_states.JET_bitAbortSnapshot:
             return self._err(jet.InvalidGrbit)
@@ -542,7 +542,7 @@ class SnapshotApi:
 
     @_api
     def sim_os_snapshot_log_ranges(self, snapid: int) -> tuple[int, list[SnapshotLogRange]]:
-        """The log range each frozen instance's freeze covers (sections 2.5, 4.4), join order.
+        """The log range each frozen instance's freeze covers (docs/dev/ese-facts.md sections 2.5 and 4.4), join order.
 
         Returns:
             (err, ranges): -2404 once the session is gone; empty before Freeze or after a timeout.

@@ -1,10 +1,10 @@
 """OS snapshot session states, grbits and the table of allowed transitions (data only).
 
-Spec: ese-semantics.md section 2.1 (states, enum order of ``CESESnapshotSession``), 2.3 (the
-session table) and Appendix A (grbits). STYLE rule 9: ``ALLOWED`` maps a target state to the
-states a session may leave for it, one scenario comment per entry; ``snapshot.py`` reads it
-through ``SnapshotSession.can_switch_to`` and nowhere else. Data never shares a file with
-control flow (STYLE rule 18), so the entry points live in ``snapshot.py``.
+Spec: docs/dev/ese-facts.md sections 2.1 (states, enum order of ``CESESnapshotSession``), 2.3 (the
+session table) and 7.2 (grbits). docs/dev/house-rules.md rule 9: ``ALLOWED`` maps a target state to
+the states a session may leave for it, one scenario comment per entry; ``snapshot.py`` reads it
+through ``SnapshotSession.can_switch_to`` and nowhere else. Data never shares a file with control
+flow (docs/dev/house-rules.md rule 18), so the entry points live in ``snapshot.py``.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ JET_bitAllDatabasesSnapshot = 0x1
 # JetOSSnapshotEnd grbits.
 JET_bitAbortSnapshot = 0x1
 
-# Header slot a normal end stamps, by (incremental, copy) (section 2.5).
+# Header slot a normal end stamps, by (incremental, copy) (docs/dev/ese-facts.md section 2.5).
 STAMP_SLOT: dict[tuple[bool, bool], str] = {
     (False, False): "bkinfo_full_prev",
     (True, False): "bkinfo_inc_prev",

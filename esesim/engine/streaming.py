@@ -1,9 +1,11 @@
 """The streaming (external) backup API of the simulated process: a mixin of EngineProcess.
 
-Spec: ese-semantics.md section 3 (3.1 state, 3.2 functions, 3.3 state table, 3.4 stamping),
-4.3-4.5 (circular logging, generations, truncation) and pitfalls P9-P15, P20. The state table
-lives as data in ``streaming_states.py``; every entry point checks in ESE's order (the order of
-spec 3.2: instance, no backup, stop, arguments, then the state), then works, then switches.
+Spec: docs/dev/ese-facts.md section 3 (3.1 state, 3.2 functions, 3.3 state table, 3.4 stamping),
+4.3-4.5 (circular logging, generations, truncation) and pitfalls P9-P15 and P20 (every P<n>
+below is a pitfall of that file's section 6). The state table lives as data in
+``streaming_states.py``; every entry point checks in ESE's order (the order of
+docs/dev/ese-facts.md section 3.2: instance, no backup, stop, arguments, then the state), then
+works, then switches.
 
 Shapes for the native face (one thin layer over these methods):
 - handles are ints; the one backup file handle is always 0 (P12);
@@ -14,7 +16,7 @@ Shapes for the native face (one thin layer over these methods):
   with the UTF-16LE double-NUL bytes and return ``*pcbActual`` exactly as the W functions do;
 - JET_LOGINFO_W is ``LogInfo`` (``pack_w()`` gives the 20 bytes).
 
-Documented choices where the spec leaves a gap: ReadFile with a handle other than 0 gives -1003
+Documented choices where those facts leave a gap: ReadFile with a handle other than 0 gives -1003
 and reading the empty slot returns 0 bytes (the source indexes the slot without a check); a log
 file is verified whole on its first read (ESE verifies it incrementally; the outcome is the same:
 -612 and teardown before any damaged byte is returned); single-bit page errors are not corrected.
@@ -102,7 +104,7 @@ class BackupFile:
 
 @dataclass
 class BackupContext:
-    """BACKUP_CONTEXT of one instance (spec 3.1)."""
+    """BACKUP_CONTEXT of one instance (docs/dev/ese-facts.md section 3.1)."""
 
     state: BackupState = S.IDLE
     full: bool = False
@@ -129,7 +131,7 @@ class BackupContext:
         assert self.can_switch_to(target), f"streaming backup: {self.state.value} -> {target.value} is not in the table"
         self.state = target
         if target is S.IDLE:
-            # End and teardown clear every per-backup field, ``stop`` included (spec 3.2 StopBackup).
+            # End and teardown clear every per-backup field, ``stop`` included (docs/dev/ese-facts.md section 3.2, StopBackup).
             outcome = self.outcome
             self.__dict__.update(BackupContext(state=S.IDLE).__dict__)
             self.outcome = outcome
@@ -195,7 +197,7 @@ class StreamingApi(RestoreApi):
         st.log_hold_gen = 0
 
     def _teardown(self, st: InstanceState, ctx: BackupContext, err: int, detail: str) -> int:
-        """The engine ends the backup itself (spec 3.1): later calls get -520. Returns ``err``."""
+        """The engine ends the backup itself (docs/dev/ese-facts.md section 3.1): later calls get -520. Returns ``err``."""
         self._end(st, ctx, "teardown", err)
         return self._err(err, f"{detail}; the backup was ended by the engine")
 
@@ -223,11 +225,11 @@ class StreamingApi(RestoreApi):
         """JetBeginExternalBackupInstance: start a full (grbit 0) or incremental (0x1) backup.
 
         Returns:
-            A JET error, in the order of spec 3.2: instance errors; -516 logging off; -900 any bit
-            but JET_bitBackupIncremental (P20: Atomic 0x4 and Snapshot 0x10 included); -526
-            incremental with circular logging; -529 log disk full; -505 a backup (streaming, or a
-            snapshot from Freeze) holds the instance; -560 incremental without a streaming full
-            backup with truncation on every attached database.
+            A JET error, in the order of docs/dev/ese-facts.md section 3.2: instance errors; -516
+            logging off; -900 any bit but JET_bitBackupIncremental (P20: Atomic 0x4 and Snapshot
+            0x10 included); -526 incremental with circular logging; -529 log disk full; -505 a
+            backup (streaming, or a snapshot from Freeze) holds the instance; -560 incremental
+            without a streaming full backup with truncation on every attached database.
         """
         err, st, ctx = self._bk(inst)
         if err or st is None:
@@ -311,7 +313,7 @@ class StreamingApi(RestoreApi):
         return jet.SUCCESS
 
     def _stamp(self, st: InstanceState, ctx: BackupContext, truncated: bool) -> None:
-        """Header stamping at a real normal end (spec 3.4), then the headers are flushed."""
+        """Header stamping at a real normal end (docs/dev/ese-facts.md section 3.4), then the headers are flushed."""
         for bdb in ctx.dbs.values():
             db = st.db_by_path(bdb.path)
             if db is None:
@@ -581,7 +583,7 @@ class StreamingApi(RestoreApi):
     # -- logs and truncation -------------------------------------------------------------------
 
     def _prepare_logs(self, st: InstanceState, ctx: BackupContext) -> int:
-        """The one-time log roll of a backup and the copy/delete ranges (spec 3.2 GetLogInfo)."""
+        """The one-time log roll of a backup and the copy/delete ranges (docs/dev/ese-facts.md section 3.2, GetLogInfo)."""
         if ctx.new_gen_done:
             return jet.SUCCESS
         log = st.log

@@ -1,8 +1,8 @@
-"""The streaming (external) backup state machine of one instance, as data (spec section 3.3).
+"""The streaming (external) backup state machine of one instance, as data (docs/dev/ese-facts.md section 3.3).
 
-Data only (STYLE rules 9 and 18): the states, the legal transitions ``ALLOWED = {target:
-{sources}}`` and the constants of the streaming API. ``streaming.py`` reads ``ALLOWED`` through
-``BackupContext.can_switch_to`` and moves only through ``BackupContext._switch_to``.
+Data only (docs/dev/house-rules.md rules 9 and 18): the states, the legal transitions ``ALLOWED =
+{target: {sources}}`` and the constants of the streaming API. ``streaming.py`` reads ``ALLOWED``
+through ``BackupContext.can_switch_to`` and moves only through ``BackupContext._switch_to``.
 
 ``stop`` (JetStopBackupInstance) is orthogonal to these states: it is a flag of the context.
 """
@@ -13,7 +13,7 @@ import enum
 
 
 class BackupState(enum.Enum):
-    """Where a streaming backup of one instance stands (the columns of the spec 3.3 table)."""
+    """Where a streaming backup of one instance stands (the columns of the docs/dev/ese-facts.md section 3.3 table)."""
 
     IDLE = "IDLE"  # no backup (also after End and after a teardown)
     FDB = "FDB"  # full backup, Databases phase, no file open
@@ -40,7 +40,7 @@ ALLOWED: dict[BackupState, frozenset[BackupState]] = {
     S.IDLE: frozenset({S.FDB, S.FDB_F, S.LOG, S.LOG_F}),
 }
 
-# Grbits (Appendix A).
+# Grbits (docs/dev/ese-facts.md section 7.2).
 JET_bitBackupIncremental = 0x1
 JET_bitKeepOldLogs = 0x2  # internal
 JET_bitBackupAtomic = 0x4  # JetBackupInstance only
@@ -48,14 +48,14 @@ JET_bitBackupFullWithAllLogs = 0x8  # internal
 JET_bitBackupSnapshot = 0x10  # reserved
 JET_bitBackupSurrogate = 0x20  # internal
 JET_bitInternalCopy = 0x40  # internal
-BEGIN_GRBITS_LEGAL = JET_bitBackupIncremental  # the only public-legal Begin bit (P20)
+BEGIN_GRBITS_LEGAL = JET_bitBackupIncremental  # the only public-legal Begin bit (docs/dev/ese-facts.md P20)
 
 JET_bitBackupEndNormal = 0x1
 JET_bitBackupEndAbort = 0x2
 JET_bitBackupTruncateDone = 0x100
 JET_bitBackupNoDbHeaderUpdate = 0x200  # internal
 
-# Engine internals (Appendix A): the read retry count and the faithful back-off step.
+# Engine internals (docs/dev/ese-facts.md section 7.4): the read retry count and the faithful back-off step.
 READ_RETRIES = 16
 READ_BACKOFF_STEP_SECONDS = 0.1  # ESE waits 100 ms x attempt between read retries
 OS_PAGE_GRANULARITY = 4096  # VirtualAlloc commit granularity: the ReadFile buffer alignment

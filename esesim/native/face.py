@@ -274,7 +274,7 @@ class Face:
     def JetOSSnapshotAbort(self, snapid: int, grbit: int) -> int:
         return self.proc.jet_os_snapshot_abort(snapid, grbit)
 
-    # -- streaming backup (spec 3.2) ---------------------------------------------------------------
+    # -- streaming backup (docs/dev/ese-facts.md section 3.2) ---------------------------------------------------------------
 
     def _out_u32(self, p: Any, value: int) -> None:
         if p != self.ffi.NULL:  # every `unsigned long *` out parameter of this family is optional here
@@ -297,7 +297,7 @@ class Face:
         if phf == self.ffi.NULL or plow == self.ffi.NULL or phigh == self.ffi.NULL:
             return jet.InvalidParameter  # out pointers: the engine's Python signature has none
         err, (handle, low, high) = self.proc.jet_open_file_instance(instance, self._str(name))
-        # 0 is the one valid backup file handle (P12), so the handle alone never signals failure.
+        # 0 is the one valid backup file handle (docs/dev/ese-facts.md P12), so the handle alone never signals failure.
         phf[0], plow[0], phigh[0] = (handle, low, high) if err >= 0 else (0, 0, 0)
         return err
 
@@ -318,7 +318,7 @@ class Face:
             return err
         self._out_u32(pcb, cb_actual)
         if ploginfo != self.ffi.NULL and info is not None:
-            # Retail esent.dll only asserts cbSize on this W path (spec 1.3): the caller's cbSize is
+            # Retail esent.dll only asserts cbSize on this W path (docs/dev/ese-facts.md section 1.3): the caller's cbSize is
             # neither checked nor overwritten; the generations and the base name are filled in.
             raw = info.pack_w()
             self.ffi.memmove(self.ffi.cast("char *", ploginfo) + 4, raw[4:], len(raw) - 4)
@@ -342,7 +342,7 @@ class Face:
     def JetStopBackupInstance(self, instance: int) -> int:
         return self.proc.jet_stop_backup_instance(instance)
 
-    # -- hard restore (spec 5.1) ------------------------------------------------------------------
+    # -- hard restore (docs/dev/ese-facts.md section 5.1) ------------------------------------------------------------------
 
     def _status_callback(self, pfn: Any) -> Callable[[int, int, int, tuple[int, int, int]], int] | None:
         """The caller's JET_PFNSTATUS as the engine's callback: JET_SNPROG goes by pointer."""

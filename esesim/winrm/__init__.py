@@ -1,7 +1,7 @@
 """Simulated Windows hosts speaking WS-Management (WinRS) over HTTP on 127.0.0.1.
 
 Test-only code: do not use directly. Real WinRM clients (pywinrm, Ansible's ``winrm``
-connection plugin) talk to :class:`SimHost`; see ``shared/spec/winrm-sim.md``.
+connection plugin) talk to :class:`SimHost`; see ``docs/dev/winrm-facts.md``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Ansible's own remote scripts (ansible-core 2.18 to 2.21), executed against the simulated FS.
 
 Test-only code: do not use directly. Recognised loosely, then the manifest is trusted
-(winrm-sim.md pitfall 7: the wrapper text changes between releases):
+(docs/dev/winrm-facts.md section 5.7: the wrapper text changes between releases):
 
 * 2.19+: ``bootstrap_wrapper.ps1`` (``$input`` or 2.21's ``$inputData``) with stdin
   ``exec_wrapper JSON \\n\\0\\0\\0\\0\\n manifest JSON [\\n\\0\\0\\0\\0\\n data]``; the last

@@ -215,7 +215,7 @@ class SimHost:
         cmd = Command(id=str(uuid.uuid4()).upper(), command=command, args=args, console_stdin=console)
         with self._lock:
             shell.commands[cmd.id] = cmd
-        if console:  # no Send will come (winrm-sim.md pitfall 5)
+        if console:  # no Send will come (docs/dev/winrm-facts.md section 5.5)
             self._start(cmd)
         return soap.command_response(req.message_id, cmd.id)
 

@@ -32,7 +32,7 @@ options:
     description:
       - Seconds the instance may stay frozen. When they pass, the agent thaws on its own and keeps
         the session (the shadow copies are already complete).
-      - Between 1 and 300 (five minutes): an abandoned freeze never lasts longer. Any other value
+      - Between 1 and 300 (five minutes), so an abandoned freeze never lasts longer. Any other value
         is refused, naming this option.
       - The agent raises ESE's own freeze timeout (C(JET_paramOSSnapshotTimeout)) above this lease,
         so the lease always fires first.
@@ -42,7 +42,7 @@ options:
     description:
       - Seconds without a call naming the session after which the agent aborts it and deletes its
         shadow copies. Every step naming the session (and every copy poll) renews it.
-      - Must be longer than O(freeze_lease), and at most 86400 (a day): a session whose controller
+      - Must be longer than O(freeze_lease), and at most 86400 (a day), so a session whose controller
         died never holds the instance longer.
     type: int
     default: 1800

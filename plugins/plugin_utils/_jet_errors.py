@@ -196,7 +196,7 @@ _ROWS = (
     (-2403, "JET_errOSSnapshotNotAllowed", "State", "A snapshot is not allowed now (another backup holds the instance).", ""),
     (-2404, "JET_errOSSnapshotInvalidSnapId", "Usage", "No such snapshot session.", ""),
     (-2405, "errOSSnapshotNewLogStopped", "Operation", "A new log generation could not be started (internal).", ""),
-    # Client band: our own codes (STYLE rule 6); ESE never raises these.
+    # Client band: our own codes (docs/dev/house-rules.md rule 6); ESE never raises these.
     (-10001, "JET_errClientLeaseExpired", "State", "The session lease expired and the agent ended the session.",
      "Renew the lease more often or raise session_lease."),
     (-10002, "JET_errClientAgentNotRunning", "State", "The agent is not running on the host.",

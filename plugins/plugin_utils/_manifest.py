@@ -239,7 +239,8 @@ def chain_type(manifest: dict) -> str:
     """Return what the set counts as in a chain: ESE's ``recorded_as`` once known, else ``backup_type``.
 
     A streamed full ended without truncation is recorded by ESE as a copy, and an incremental as a
-    differential (ese-semantics 3.4); the chain follows what ESE recorded, as the header does.
+    differential (docs/dev/ese-facts.md section 3.4); the chain follows what ESE recorded, as the
+    header does.
     """
     return manifest.get("recorded_as") or manifest["backup_type"]
 
@@ -262,7 +263,7 @@ def _check_files(manifest: dict) -> None:
 
 
 def _check_contents(manifest: dict) -> None:
-    """What a usable set holds (ese-semantics 4.4): a full or copy has databases, the log range and
+    """What a usable set holds (docs/dev/ese-facts.md section 4.4): a full or copy has databases, the log range and
     the checkpoint; an incremental or differential has the log range and the checkpoint only."""
     kind = manifest["backup_type"]
     files = manifest["files"]
@@ -610,7 +611,7 @@ def order_key(manifest: dict) -> tuple:
     """Sort key: the header's lgposMark first; the folder timestamp only breaks ties or orders sets without a mark.
 
     Folder names come from the agent's wall clock, which can jump; lgposMark only grows within a
-    log stream, so "latest" follows it (DESIGN section 4).
+    log stream, so "latest" follows it (docs/dev/architecture.md section 4).
     """
     mark = manifest.get("mark")
     lgpos = tuple(mark["lgpos_mark"]) if mark else (-1, -1, -1)

@@ -40,7 +40,7 @@ ERR_PROTOCOL_MISMATCH = -10004
 BACKUP_TYPES = ("full", "incremental", "copy", "differential")
 STREAM_BACKUP_TYPES = ("full", "incremental")
 
-# What a step may do when the connection drops mid-call (STYLE rule 3):
+# What a step may do when the connection drops mid-call (docs/dev/house-rules.md rule 3):
 #   read       - no effect on the host: retry freely.
 #   poll       - progress of a background copy: retry freely; a lost poll costs nothing.
 #   abort      - abort/stop paths: idempotent by design ("already gone" is ok), retry freely.
@@ -522,7 +522,7 @@ def json_schema() -> dict:
 
 
 def may_retry(op: str, same_request_id: bool) -> bool:
-    """Tell whether a call may be repeated after a connection loss (STYLE rule 3).
+    """Tell whether a call may be repeated after a connection loss (docs/dev/house-rules.md rule 3).
 
     Args:
         op: the op name.

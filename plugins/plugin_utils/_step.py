@@ -39,7 +39,7 @@ display = Display()
 
 # A call is tried this often when the connection drops. Every retry repeats the same
 # request_id, so the agent replays the first reply of an op that already ran instead of acting
-# twice (STYLE rule 3); reads, polls and abort paths would be safe to repeat anyway.
+# twice (docs/dev/house-rules.md rule 3); reads, polls and abort paths would be safe to repeat anyway.
 CALL_ATTEMPTS = 3
 BACKOFF_BASE_SECONDS = 1.0
 BACKOFF_CAP_SECONDS = 12.0
@@ -181,7 +181,7 @@ class EseStepAction(ActionBase):
     OP = ""
     ARGUMENT_SPEC: dict = {}
     # Documented result keys and their values when a step has nothing to say (also on failures
-    # and in check mode), so a playbook can always read them (STYLE rule 4).
+    # and in check mode), so a playbook can always read them (docs/dev/house-rules.md rule 4).
     RESULT_DEFAULTS: dict = {}
     USES_INSTANCE = True
     SESSION_KEY = ""
@@ -475,7 +475,7 @@ class EseStepAction(ActionBase):
 
 # -- the snapshot family -----------------------------------------------------------------------
 
-SESSION_ID = re.compile(r"[0-9A-Za-z]{1,64}:[0-9]{1,9}:[0-9A-Za-z]{1,64}")  # <agent boot id>:<n>:<random> (DESIGN section 2.5)
+SESSION_ID = re.compile(r"[0-9A-Za-z]{1,64}:[0-9]{1,9}:[0-9A-Za-z]{1,64}")  # <agent boot id>:<n>:<random> (docs/dev/architecture.md section 2.5)
 LIVE_STATES = ("prepared", "frozen", "thawed", "truncated")
 # What a snapshot step does from each state of the agent's session, for check mode (it reads the
 # state with the read op ``status`` and answers from here; the agent's own table decides the real

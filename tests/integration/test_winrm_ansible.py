@@ -74,7 +74,7 @@ def test_fetch_of_a_file_the_engine_holds_is_a_sharing_violation(inventory: Path
     assert r.rc == 0 and (tmp_path / "x.edb").stat().st_size == 8192
 
 
-# (point, arm kwargs, module, Ansible's outcome word, message pattern): winrm-sim.md section 4, as observed.
+# (point, arm kwargs, module, Ansible's outcome word, message pattern): docs/dev/winrm-facts.md section 4, as observed.
 FAULTS = [
     ("auth.reject", {"user": "ansible"}, "raw", "UNREACHABLE", r"basic: the specified credentials were rejected by the server"),
     ("auth.reject", {"nth": 2}, "raw", "FAILED", r"the specified credentials were rejected by the server"),

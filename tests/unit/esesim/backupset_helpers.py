@@ -27,7 +27,7 @@ def entry(name: str, role: str, data: bytes, generation: int | None = None) -> d
 
 
 def contents(backup_type: str, gen_low: int, gen_high: int, db_bytes: int = 3000) -> dict[str, bytes]:
-    """The files of a set (name -> bytes) following ese-semantics 4.4."""
+    """The files of a set (name -> bytes) following docs/dev/ese-facts.md section 4.4."""
     files: dict[str, bytes] = {}
     if backup_type in ("full", "copy"):
         files["store.edb"] = bytes((i * 7) % 251 for i in range(db_bytes))

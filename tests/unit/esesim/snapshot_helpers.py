@@ -1,7 +1,7 @@
 """Helpers for the OS snapshot tests: a store in a service process and sessions driven to a state.
 
 Expected values are never imported from the engine: the numbers and state names below are
-transcribed from ese-semantics.md (section 2.3 and Appendix A).
+transcribed from docs/dev/ese-facts.md (sections 2.3 and 7).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from engine_rig import DB, LOGS, make_host, make_spec  # noqa: F401  (re-exporte
 
 from esesim.engine import EngineProcess, OwnerService
 
-# Appendix A.
+# docs/dev/ese-facts.md section 7.
 JET_errInvalidGrbit = -900
 JET_errOSSnapshotInvalidSequence = -2401
 JET_errOSSnapshotTimeOut = -2402
@@ -81,7 +81,7 @@ def rig_in_state(root: Path, state: str, cat: bool, copy: bool = False) -> Rig:
         copy: prepare with JET_bitCopySnapshot.
 
     Returns:
-        The rig; asserts each step on the way succeeded as the spec says.
+        The rig; asserts each step on the way succeeded as docs/dev/ese-facts.md says.
     """
     svc = start_owner(root)
     proc = svc.proc
@@ -154,7 +154,7 @@ CALLS: dict[str, Callable[[Rig], int]] = {
 
 
 def run_cell(root: Path, state: str, cat: bool, call: str) -> tuple[int, str, bool]:
-    """Run one cell of the section 2.3 table.
+    """Run one cell of the docs/dev/ese-facts.md section 2.3 table.
 
     Returns:
         (JET error of the call, state name afterwards or GONE, headers stamped).

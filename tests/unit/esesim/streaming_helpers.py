@@ -19,7 +19,7 @@ from esesim.engine import EngineProcess, Host, HostedStore, Ledger, Workload, op
 from esesim.engine.streaming import LogInfo
 from esesim.engine.volumes import ACCESS_WRITE, CREATE_ALWAYS, SHARE_NONE, join
 
-# Transcribed from ese-semantics.md Appendix A (never imported from the engine).
+# Transcribed from docs/dev/ese-facts.md section 7 (never imported from the engine).
 JET_bitBackupIncremental = 0x1
 JET_bitBackupAtomic = 0x4
 JET_bitBackupSnapshot = 0x10

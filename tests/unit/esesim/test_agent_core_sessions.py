@@ -208,7 +208,7 @@ def test_freeze_covering_zero_instances_is_an_error_and_aborts_the_session(rig: 
     # Through the agent's own ops the instance cannot leave the session between prepare and freeze:
     # release_store refuses while a session is live and owner_start aborts the session first. So the
     # instance is terminated under the agent (a plain JetTerm before Freeze drops it from the session
-    # silently, spec 2.6), and the REAL engine freeze then succeeds with count 0 (spec 2.2): the agent
+    # silently, docs/dev/ese-facts.md section 2.6), and the REAL engine freeze then succeeds with count 0 (docs/dev/ese-facts.md section 2.2): the agent
     # must turn that into -10017 JET_errClientNothingFrozen, never a "frozen" session with no data.
     sid = rig.ok("snapshot_prepare", {"backup_type": "full"})["snapshot_id"]
     agent = rig.agent()

@@ -243,7 +243,7 @@ def test_an_incremental_recorded_as_differential_is_finalised_on_its_full(rig: R
     _commit(rig, 40)
     inc = _stream(rig, "incremental")
     _commit(rig, 40)
-    diff = _stream(rig, "incremental", truncate=False)  # not truncated: ESE records a differential (spec 3.4)
+    diff = _stream(rig, "incremental", truncate=False)  # not truncated: ESE records a differential (docs/dev/ese-facts.md section 3.4)
     full_doc, inc_doc = _manifest(rig, full["status"]["set_dir"]), _manifest(rig, inc["status"]["set_dir"])
     assert inc_doc["parent"]["set_id"] == full_doc["set_id"]
     assert diff["end"]["recorded_as"] == "differential" and diff["end"]["manifest_status"] == "complete", diff["end"]

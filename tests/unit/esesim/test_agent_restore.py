@@ -1,4 +1,4 @@
-"""The agent's ``restore`` op for every kind of chain (DESIGN safety rule 9; ese-semantics 5.1, 5.3, 5.4).
+"""The agent's ``restore`` op for every kind of chain (docs/dev/safety-rules.md rule 9; docs/dev/ese-facts.md sections 5.1, 5.3, 5.4).
 
 Backups and restores go through the bootstrap's entry point (``agent_helpers.Rig``), as the other
 agent tests do. Commits come from the agent's own workload, whose ledger says which commits are
@@ -25,7 +25,7 @@ from esesim.engine.lgpos import Lgpos
 
 DB = AGENT_STORE["databases"][0]
 STORE_FOLDERS = (AGENT_STORE["system_path"], AGENT_STORE["log_path"])
-JET_errRequiredLogFilesMissing = -543  # spec Appendix A
+JET_errRequiredLogFilesMissing = -543  # docs/dev/ese-facts.md section 7.1
 JET_errClientVerifyFailed = -10008
 JET_errClientInvalidOption = -10016
 JET_dbstateCleanShutdown = 3
@@ -100,7 +100,7 @@ def test_full_and_incrementals_restore_exactly_and_leave_the_store_untouched(rig
     _commit(rig, 60)  # after the chain's end: must not appear
     before = _tree(rig, *STORE_FOLDERS, DEST)
     out = rig.ok("restore", {"backup_set": inc2, "target": "C:\\Restored"})
-    assert _tree(rig, *STORE_FOLDERS, DEST) == before  # the store and every set byte for byte (ESE's P19 hit only the staged copies)
+    assert _tree(rig, *STORE_FOLDERS, DEST) == before  # the store and every set byte for byte (docs/dev/ese-facts.md P19 hit only the staged copies)
     ids = [s.rsplit("\\", 1)[-1] for s in (full, inc1, inc2)]
     new = "C:\\Restored\\agent.edb"
     assert out["chain"] == ids and out["set_id"] == ids[-1]
@@ -119,7 +119,7 @@ def test_differential_restores_on_its_full(rig: Rig, method: str) -> None:
     _commit(rig, 100)
     full, _ = _backup(rig, method, "full")
     _commit(rig, 100)
-    # A streamed incremental ended without truncation is recorded by ESE as a differential (spec 3.4); a snapshot
+    # A streamed incremental ended without truncation is recorded by ESE as a differential (docs/dev/ese-facts.md section 3.4); a snapshot
     # differential never truncates.
     diff, upto = _backup(rig, method, "differential" if method == "snapshot" else "incremental", truncate=False)
     _commit(rig, 40)

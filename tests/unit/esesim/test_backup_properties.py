@@ -1,6 +1,6 @@
 """Property: random snapshot and streaming backups, workload and faults; every successful backup restores exactly.
 
-For each random sequence (ese-semantics.md sections 2, 3, 4.4-4.5, 5):
+For each random sequence (docs/dev/ese-facts.md sections 2, 3, 4.4-4.5 and 5):
 
 * OS snapshots: full without ContinueAfterThaw (Thaw ends and stamps it), full with
   ContinueAfterThaw then JetOSSnapshotTruncateLog (AllDatabasesSnapshot, or grbit 0: nothing
@@ -41,7 +41,7 @@ from esesim.engine.logs import list_generations
 from esesim.engine.shadow import shadows_of
 from esesim.engine.streaming import LogInfo
 
-JET_errMissingFullBackup = -560  # spec Appendix A
+JET_errMissingFullBackup = -560  # docs/dev/ese-facts.md section 7.1
 JET_bitIncrementalSnapshot = 0x1
 JET_bitCopySnapshot = 0x2
 JET_bitContinueAfterThaw = 0x4
@@ -89,7 +89,7 @@ class SnapRun:
     err: int = 0
     step: str = ""
     image: str = ""  # C:\\snapN with db\\ and logs\\
-    gen_high: int = 0  # the range the freeze covered (spec 4.4)
+    gen_high: int = 0  # the range the freeze covered (docs/dev/ese-facts.md section 4.4)
     upto: Lgpos | None = None  # the log end while frozen: nothing commits after it in the image
     logs: list[str] = field(default_factory=list)
 

@@ -1,4 +1,4 @@
-"""Log generations: names (spec section 4.1), headers, checksummed records, rolls, reserve logs."""
+"""Log generations: names (docs/dev/ese-facts.md section 4.1), headers, checksummed records, rolls, reserve logs."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from esesim.engine import Host, Ledger, OwnerService, lognames
 from esesim.engine import faults as F
 from esesim.engine.logfile import read_generation
 
-# (base, generation, JET_paramLegacyFileNames) -> name; transcribed from ese-semantics.md 4.1.
+# (base, generation, JET_paramLegacyFileNames) -> name; transcribed from docs/dev/ese-facts.md section 4.1.
 NAMES = [
     ("edb", 1, 0x3, "edb00001.log"),
     ("edb", 0xA, 0x3, "edb0000A.log"),

@@ -10,12 +10,12 @@ import pytest
 from esesim.engine import EngineProcess, Host, OwnerService, open_store
 from esesim.engine import constants as C
 
-# Transcribed from ese-semantics.md Appendix A / jethdr.w.
+# Transcribed from docs/dev/ese-facts.md section 7 (jethdr.w).
 JET_errInvalidParameter = -1003
 JET_errAfterInitialization = -1850
 JET_errPageSizeMismatch = -1213
 JET_errLogFileSizeMismatch = -541
-JET_errClientStoreParameterMismatch = -10007  # our client band (STYLE rule 6)
+JET_errClientStoreParameterMismatch = -10007  # our client band (docs/dev/house-rules.md rule 6)
 JET_paramLogFileSize = 11
 JET_paramCircularLog = 17
 JET_paramDatabasePageSize = 64

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from esesim.engine import CheckReport, EngineHang, EngineProcess, Host, Ledger, OwnerService, check_store, open_store, read_records_offline
 from esesim.engine import faults as F
 
-# Transcribed from ese-semantics.md sections 5.3, 2.6 and Appendix A.
+# Transcribed from docs/dev/ese-facts.md sections 5.3, 2.6 and 7.
 JET_errMissingLogFile = -528
 JET_errRequiredLogFilesMissing = -543
 JET_errBadLogSignature = -530
@@ -295,7 +295,7 @@ def test_term_with_stop_backup_blocks_on_the_clock_while_snapshot_holds_instance
 
 
 def test_attach_detach_and_term_refused_while_a_real_streaming_backup_holds_instance(engine_owner: OwnerService) -> None:
-    # The variant of the test above with a REAL JetBeginExternalBackupInstance (spec 3.1, 2.6).
+    # The variant of the test above with a REAL JetBeginExternalBackupInstance (docs/dev/ese-facts.md sections 3.1 and 2.6).
     proc, store = engine_owner.proc, engine_owner.store
     st_ = proc.instance_state(store.inst)
     assert proc.jet_begin_external_backup_instance(store.inst, 0) == 0

@@ -1,4 +1,4 @@
-"""Hard restore (JetExternalRestore2, spec 5.1), P19, snapshot-image restore (5.3), clean result (5.4)."""
+"""Hard restore (JetExternalRestore2, docs/dev/ese-facts.md section 5.1), P19, snapshot-image restore (5.3), clean result (5.4)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from esesim.engine.logfile import HEADER_SIZE, LogHeader
 from esesim.engine.streaming import LogInfo
 from esesim.engine.volumes import ACCESS_READ, ACCESS_WRITE, OPEN_EXISTING, SHARE_NONE
 
-# Transcribed from the spec (Appendix A).
+# Transcribed from docs/dev/ese-facts.md section 7.
 JET_errDatabasePatchFileMismatch = -552
 JET_errEndingRestoreLogTooLow = -553
 JET_errStartingRestoreLogTooHigh = -554
@@ -76,7 +76,7 @@ def test_full_backup_restores_clean_and_complete(rig: Rig) -> None:
     assert events[0] == (8, 5) and events[-1] == (8, 6)  # JET_snpRestore: Begin ... Complete
     _check(rig, info)
     err, h = read_header(rig.host, rig.host.spawn_process("x"), NEW_DB)
-    assert h is not None and h.dbstate == JET_dbstateCleanShutdown  # spec 5.4
+    assert h is not None and h.dbstate == JET_dbstateCleanShutdown  # docs/dev/ese-facts.md section 5.4
     assert (h.gen_min_required, h.gen_max_required) == (0, 0) and h.lgpos_consistent.gen
     assert h.bkinfo_full_cur is None and h.bkinfo_snapshot_cur is None and h.bkinfo_full_prev is None
     assert rig.proc.last_restore_instance_name.startswith("Restore")
@@ -187,7 +187,7 @@ def test_database_checks(rig: Rig) -> None:
     full = _full(rig)
     info = _stage(rig, full)
     assert _restore(rig, LogInfo(info.gen_low, info.gen_high - 1, "edb")) == JET_errEndingRestoreLogTooLow
-    info = _stage(rig, full)  # that attempt deleted generation gen_high from the backup folder (P19)
+    info = _stage(rig, full)  # that attempt deleted generation gen_high from the backup folder (docs/dev/ese-facts.md P19)
     pid = rig.host.spawn_process("edit.exe")
     size = rig.host.file_size(NEW_DB)
     err, hid = rig.host.open(pid, NEW_DB, ACCESS_READ | ACCESS_WRITE, SHARE_NONE, OPEN_EXISTING)

@@ -126,7 +126,7 @@ def test_shadow_taken_during_freeze_is_the_frozen_store_and_recovers_every_durab
     image = _image(host, folders, ids)
     assert image == at_freeze  # byte for byte, file for file
     assert sum(i.diff_bytes for i in mgr.list()) > 0
-    # Restore the image on another host and run soft recovery (section 5.3).
+    # Restore the image on another host and run soft recovery (docs/dev/ese-facts.md section 5.3).
     dst = make_host(tmp_path / "dst")
     for folder in folders:
         dst.makedirs(folder)

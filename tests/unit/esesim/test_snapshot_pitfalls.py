@@ -1,7 +1,8 @@
-"""OS snapshot pitfalls P1-P8 and P16-P18 (ese-semantics.md section 6), the freeze timeout (2.4),
+"""OS snapshot pitfalls P1-P8 and P16-P18 (docs/dev/ese-facts.md section 6), the freeze timeout (2.4),
 header stamping (2.5), interaction with instances and streaming (2.6) and what a freeze blocks.
 
-Numbers are transcribed from the spec (snapshot_helpers), never imported from the engine.
+Numbers are transcribed from docs/dev/ese-facts.md (snapshot_helpers), never imported from the engine. The P<n> and
+section numbers of the comments below are that file's.
 """
 
 from __future__ import annotations
@@ -369,7 +370,7 @@ def test_p17_streaming_backup_excludes_snapshot_on_the_same_instance(tmp_path: P
 
 def test_p17_real_streaming_backup_excludes_snapshot_prepare_instance_and_freeze(tmp_path: Path) -> None:
     # The variant of the test above with a REAL streaming backup (JetBeginExternalBackupInstance),
-    # not a flag set by hand: spec 2.2 PrepareInstance and Freeze, 2.6.
+    # not a flag set by hand: docs/dev/ese-facts.md sections 2.2 (PrepareInstance and Freeze) and 2.6.
     svc = start_owner(tmp_path)
     p, inst = svc.proc, svc.store.inst
     st = p.instance_state(inst)

@@ -1,8 +1,8 @@
-"""Every cell of the session table of ese-semantics.md section 2.3, and a mutation check of the engine's table.
+"""Every cell of the session table of docs/dev/ese-facts.md section 2.3, and a mutation check of the engine's table.
 
-EXPECTED is transcribed from the spec by hand (never imported from the engine): for each
+EXPECTED is transcribed from docs/dev/ese-facts.md by hand (never imported from the engine): for each
 (state, ContinueAfterThaw, call) the JET error, the state afterwards (GONE = session deleted, id
-unknown) and whether the headers were stamped as a successful backup ("S" in the spec).
+unknown) and whether the headers were stamped as a successful backup ("(S)" in that table).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def _row(pi, fr, th, tr, gfi, end0, abort) -> dict[str, tuple[int, str, bool]]:
     }
 
 
-# (state, CAT) -> call -> (err, state after, stamped). Section 2.3, row by row.
+# (state, CAT) -> call -> (err, state after, stamped). docs/dev/ese-facts.md section 2.3, row by row.
 EXPECTED: dict[tuple[str, bool], dict[str, tuple[int, str, bool]]] = {}
 for cat in (False, True):
     # Prepare: PrepareInstance "0 or -2403 -> Prepare": the store's instance was auto-added by the

@@ -1,4 +1,4 @@
-"""Streaming backup pitfalls P9-P15 and P20 (ese-semantics.md section 6), header stamping (3.4), buffers."""
+"""Streaming backup pitfalls P9-P15 and P20 (docs/dev/ese-facts.md section 6), header stamping (3.4), buffers."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from streaming_helpers import (
     stream_backup,
 )
 
-# Transcribed from the spec (Appendix A).
+# Transcribed from docs/dev/ese-facts.md section 7.
 JET_errBackupInProgress = -505
 JET_errNoBackup = -520
 JET_errInvalidBackupSequence = -521

@@ -1,4 +1,4 @@
-"""Every cell of the streaming backup state table (ese-semantics.md section 3.3), and the stop column."""
+"""Every cell of the streaming backup state table (docs/dev/ese-facts.md section 3.3), and the stop column."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from streaming_helpers import DB, AlignedBuffer, JET_bitBackupEndAbort, JET_bitBackupEndNormal, JET_bitBackupIncremental, Rig, make_rig, stream_backup
 
-# JET errors, transcribed from the spec (Appendix A).
+# JET errors, transcribed from docs/dev/ese-facts.md section 7.1.
 JET_errBackupInProgress = -505
 JET_errNoBackup = -520
 JET_errInvalidBackupSequence = -521
@@ -22,7 +22,7 @@ JET_errDatabaseNotFound = -1203
 STATES = ("IDLE", "FDB", "FDB+F", "LOG", "LOG+F")
 T = "T"  # torn down: -> IDLE, later calls -520
 
-# The table of spec 3.3, transcribed. Each cell: (JET error, state after). "data" means the read
+# The table of docs/dev/ese-facts.md section 3.3, transcribed. Each cell: (JET error, state after). "data" means the read
 # returned bytes; "closed" means the empty slot (0 bytes, success). Variants of a cell that depend
 # on the kind of backup are separate keys (full / incr) and on the TruncateLog preconditions.
 TABLE: dict[str, dict[str, tuple[Any, str]]] = {
@@ -45,7 +45,7 @@ TABLE: dict[str, dict[str, tuple[Any, str]]] = {
     "End(Abort)": {"IDLE": (-520, "IDLE"), "FDB": (0, "IDLE"), "FDB+F": (0, "IDLE"), "LOG": (0, "IDLE"), "LOG+F": (0, "IDLE")},
     "StopBackup": {"IDLE": (0, "IDLE"), "FDB": (0, "FDB"), "FDB+F": (0, "FDB+F"), "LOG": (0, "LOG"), "LOG+F": (0, "LOG+F")},
 }
-# How End(Normal) is recorded in each state (P9: in the Databases phase it is an abort).
+# How End(Normal) is recorded in each state (docs/dev/ese-facts.md P9: in the Databases phase it is an abort).
 END_NORMAL_OUTCOME = {"FDB": "abort_by_caller", "FDB+F": "abort_by_caller", "LOG": "normal", "LOG+F": "normal"}
 # The calls marked with a dagger: with ``stop`` set they return -801 in every backup state.
 DAGGER = ("GetAttachInfo", "OpenFile(DB)", "OpenFile(log)", "ReadFile", "GetLogInfo", "GetTruncateLogInfo", "TruncateLog")

@@ -26,7 +26,7 @@ def _strip(script: str) -> str:
 
 
 # What each version puts on the wire for raw script text passed to _low_level_execute_command
-# (winrm-sim.md section 2): 2.18-2.20 encode once with _encode_script(strict_mode=False,
+# (docs/dev/winrm-facts.md section 2.2): 2.18-2.20 encode once with _encode_script(strict_mode=False,
 # preserve_rc=False) and join with spaces; 2.21 sends get_pwsh_encoded_cmdline(...) as one string.
 ENCODINGS = {
     "2.18": lambda s: "PowerShell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted -EncodedCommand " + _b64(_strip(s)),

@@ -2,7 +2,7 @@
 
 Imported by name by ``test_native_streaming.py`` and ``test_native_face.py`` (the import coverage
 check spans both scenarios). Each entry is (script line, cell or None, expected code or None); a
-cell names the state-table row (ese-semantics.md 3.3) or the argument rule an error comes from.
+cell names the state-table row (docs/dev/ese-facts.md section 3.3) or the argument rule an error comes from.
 ``@logN`` names entry N of the last ``loginfo`` list (log names depend on the run).
 """
 
@@ -13,7 +13,7 @@ R1, R2 = "C:\\rst\\one.edb", "C:\\rst\\two.edb"
 BK_LOGS = "C:\\bk\\logs"
 RESTORE_DIR = "C:\\rst"
 
-# JET codes, transcribed from the spec (Appendix A), never imported from the engine.
+# JET codes, transcribed from docs/dev/ese-facts.md section 7.1, never imported from the engine.
 BACKUP_IN_PROGRESS, NO_BACKUP, INVALID_SEQUENCE, LOG_NOT_COPIED = -505, -520, -521, -616
 ABORT_BY_SERVER, INVALID_GRBIT, INVALID_PARAMETER, OUT_OF_MEMORY, DATABASE_NOT_FOUND = -801, -900, -1003, -1011, -1203
 READ = 16384  # 4 pages: a valid first read of both kinds
@@ -41,7 +41,7 @@ STREAMING: list[tuple[str, tuple[str, str] | None, int | None]] = [
     ("bkstate $g", None, 0),
     ("bkbegin $g 0", ("FDB", "Begin"), BACKUP_IN_PROGRESS),
     ("attachinfo $g", None, 0),
-    ("attachprobe $g 16", None, 0),  # silent truncation, *pcbActual the full size (P13)
+    ("attachprobe $g 16", None, 0),  # silent truncation, *pcbActual the full size (docs/dev/ese-facts.md P13)
     ("close $g 0", ("FDB", "CloseFile"), INVALID_PARAMETER),
     ("read $g 0 16384", None, 0),  # the empty slot: 0 bytes
     ("open $g $x L:\\gamma\\logs\\edb00001.log", ("FDB", "OpenFile(log)"), DATABASE_NOT_FOUND),
@@ -61,7 +61,7 @@ STREAMING: list[tuple[str, tuple[str, str] | None, int | None]] = [
     ("loginfo $g $li", None, 0),
     ("bkstate $g", None, 0),
     ("loginforaw $g 20", None, 0),
-    ("loginforaw $g 16", None, 0),  # W log-info path: cbSize only asserted in debug builds (spec 1.3)
+    ("loginforaw $g 16", None, 0),  # W log-info path: cbSize only asserted in debug builds (docs/dev/ese-facts.md section 1.3)
     ("trunclog $g", ("LOG", "TruncateLog not copied"), LOG_NOT_COPIED),
     ("open $g $hl @log0", None, 0),
     ("open $g $h2 @log0", ("LOG+F", "OpenFile(log)"), OUT_OF_MEMORY),  # the slot is taken, whatever the name

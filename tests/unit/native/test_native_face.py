@@ -3,7 +3,7 @@
 One script of esent.dll calls runs twice from identical folders: directly against EngineProcess
 and through FaceDriver.exe (EsentApi.cs wrappers -> EsentNative.cs imports -> dllmap -> the cffi
 library -> the same engine). Every record must agree. The script walks every error cell of the
-snapshot state table (ese-semantics.md 2.3), several databases in several instances, header
+snapshot state table (docs/dev/ese-facts.md section 2.3), several databases in several instances, header
 facts through JET_DBINFOMISC4, and one JetFreeBuffer per engine-allocated block.
 """
 
@@ -155,7 +155,7 @@ SCENARIO: list[tuple[str, tuple[str, str] | None, int | None]] = [
     ("thaw $p4", None, 0),
     (f"trunc $p4 {ALL_DBS}", ("AllowLogTruncate", "TruncateLog copy"), NOT_INIT_SEQ),
     (f"end $p4 {ABORT_BIT}", None, 0),
-    # session 6: full copy without CAT: Abort while frozen thaws and ends normally (stamped, pitfall P3)
+    # session 6: full copy without CAT: Abort while frozen thaws and ends normally (stamped, docs/dev/ese-facts.md P3)
     (f"prepare $p5 {COPY}", None, 0),
     ("freeze $p5 0", None, 0),
     ("rawabort $p5 1", ("grbit", "Abort"), INVALID_GRBIT),
@@ -225,7 +225,7 @@ OP_API = {
     "rawabort": "JetOSSnapshotAbort",
 }
 
-# Spec sizes on 64-bit (windows-host.md 3.7/3.8, ese-semantics.md 1.3).
+# Spec sizes on 64-bit (docs/dev/windows-host.md sections 3.3, 3.7 and 3.8, docs/dev/ese-facts.md section 1.3).
 SPEC_SIZES = {
     "JET_INSTANCE_INFO_W": 48,
     "JET_LOGINFO_W": 20,
@@ -287,7 +287,7 @@ def test_native_methods_follow_style_rule_7() -> None:
 
 
 def _layout_mismatches(csharp: dict[str, Any], c_side: dict[str, Any]) -> list[str]:
-    """Every disagreement between Marshal's layouts, the C compiler's, and the spec's sizes."""
+    """Every disagreement between Marshal's layouts, the C compiler's, and the sizes of docs/dev/windows-host.md sections 3.7 and 3.8."""
     out = []
     if not csharp["pointer"] == c_side["pointer"] == 8:
         out.append(f"pointer: C# {csharp['pointer']}, C {c_side['pointer']}")
@@ -320,7 +320,7 @@ def _layout_mismatches(csharp: dict[str, Any], c_side: dict[str, Any]) -> list[s
     c_offsets_named["DbInfoMisc4Size"] = c_side["JET_DBINFOMISC4"]["size"]
     if c_offsets_named != csharp["DbInfoMisc"]:
         out.append(f"JET_DBINFOMISC4 offsets: C# {csharp['DbInfoMisc']}, C {c_offsets_named}")
-    # windows-host.md 3.8
+    # docs/dev/windows-host.md section 3.8
     spec = {"DbState": 36, "BkinfoFullPrev": 116, "BkinfoIncPrev": 140, "PageSize": 212, "GenMinRequired": 216, "GenMaxRequired": 220}
     spec |= {"GenCommitted": 296, "BkinfoCopyPrev": 300, "BkinfoDiffPrev": 324}
     if {k: c_offsets[k] for k in spec} != spec or c_side["JET_DBINFOMISC4"]["size"] != 348:

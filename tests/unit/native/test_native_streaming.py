@@ -74,7 +74,7 @@ def test_full_backup_reads_every_file_with_handle_zero(run: Any) -> None:
     assert _one(run, "attachinfo $g", 1)["databases"] == [G1, G2]
     probe = _one(run, "attachprobe $g 16")
     full = "".join(f"{db}\0" for db in (G1, G2)) + "\0"
-    assert probe["cb_actual"] == 2 * len(full)  # the full size although only 16 bytes were copied (P13)
+    assert probe["cb_actual"] == 2 * len(full)  # the full size although only 16 bytes were copied (docs/dev/ese-facts.md P13)
     assert bytes.fromhex(probe["hex"]) == full.encode("utf-16-le")[:16]
     read_all = _one(run, f"readall $g $h 65536 {R1}")
     assert read_all["bytes"] == opened["size"] and read_all["bytes"] % PAGE == 0
@@ -99,7 +99,7 @@ def test_reads_use_a_page_aligned_buffer_and_a_misaligned_one_is_refused(run: An
 def test_loginfo_w_is_20_bytes_and_its_cbsize_rule_follows_the_path(run: Any) -> None:
     ok, wrong = _one(run, "loginforaw $g 20"), _one(run, "loginforaw $g 16")
     info = _one(run, "loginfo $g $li")
-    # JetGetLogInfoInstance2W: retail esent.dll only asserts cbSize (spec 1.3): the wrong size is
+    # JetGetLogInfoInstance2W: retail esent.dll only asserts cbSize (docs/dev/ese-facts.md section 1.3): the wrong size is
     # accepted, left as it was, and the range is filled in all the same.
     for rec, cb in ((ok, 20), (wrong, 16)):
         assert rec["err"] == 0 and rec["cb_size"] == cb
@@ -130,7 +130,7 @@ def test_hard_restore_through_the_face(run: Any, tmp_path_factory: pytest.TempPa
     for db in (R1, R2):
         h = _one(run, f"dbinfo {db}")
         assert h["dbstate"] == JET_dbstateCleanShutdown and h["gen_min_required"] == h["gen_max_required"] == 0
-        assert h["bkinfo_full_prev"] is None  # spec 5.4: a hard recovery ends the chain
+        assert h["bkinfo_full_prev"] is None  # docs/dev/ese-facts.md section 5.4: a hard recovery ends the chain
 
 
 def test_restored_databases_hold_what_the_originals_hold(run: Any) -> None:

@@ -1,6 +1,6 @@
 """The snapshot-family plugins: request building, result shaping and check-mode prediction.
 
-The host is a scripted ``_low_level_execute_command`` (STYLE rule 13, transcript style); the
+The host is a scripted ``_low_level_execute_command`` (docs/dev/house-rules.md rule 13, transcript style); the
 real agent over WinRM is covered by tests/integration/test_modules_snapshot.py.
 """
 

@@ -1,4 +1,4 @@
-"""Each module's documentation matches its action plugin: options, RETURN, EXAMPLES, ansible-doc (STYLE rule 11)."""
+"""Each module's documentation matches its action plugin: options, RETURN, EXAMPLES, ansible-doc (docs/dev/house-rules.md rule 11)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The step base: one choke point, retries with the same request_id, errors mapped in run() only.
 
-The host is replaced by a scripted `_low_level_execute_command` (STYLE rule 13, transcript
+The host is replaced by a scripted `_low_level_execute_command` (docs/dev/house-rules.md rule 13, transcript
 style); the real bootstrap and WinRM path are covered by the integration tests.
 """
 
