@@ -20,13 +20,13 @@ import random
 import secrets
 from typing import TYPE_CHECKING, Any
 
+from esesim._collection import jet, protocol
 from esesim.engine import EngineProcess, HostedStore, Ledger, StoreSpec, Workload, close_store, lognames, open_store
 from esesim.engine import constants as C
 from esesim.engine.entry import EngineHang
 from esesim.engine.faults import ProcessCrash
 from esesim.engine.shadow import shadows_of
 
-from ._collection import jet
 from .journal import Journal, StateFile
 from .sessions import (
     ERR_BACKUP_IN_PROGRESS,
@@ -47,8 +47,6 @@ from .sessions import (
 
 if TYPE_CHECKING:
     from .simhost import AgentHost
-
-from esesim.winrm._collection import protocol  # noqa: E402  (the collection's protocol module)
 
 AGENT_VERSION = "1.0.0-sim"
 REPLAY_CACHE = 2048  # request ids remembered; a retry comes within seconds, not thousands of requests later

@@ -12,10 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from esesim._collection import jet
 from esesim.engine import EngineProcess, lognames
 
 from . import backupsets
-from ._collection import jet
 from .sessions import ERR_INVALID_OPTION, ERR_VERIFY_FAILED, AgentFailure, S
 from .verify import verify_set
 

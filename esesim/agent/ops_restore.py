@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
+from esesim._collection import jet, manifest
 from esesim.engine import lognames, read_records_offline
 from esesim.engine.streaming_io import LogInfo
 
 from . import backupsets
-from ._collection import jet, manifest
 from .sessions import ERR_BACKUP_IN_PROGRESS, ERR_INVALID_OPTION, ERR_OWNER_RUNNING, ERR_VERIFY_FAILED, AgentFailure, code
 from .verify import verify_set
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._collection import protocol
+from esesim._collection import protocol
 
 AGENT_VERSION = "0.1.0-sim"
 PROTOCOL_VERSION = 1

@@ -22,15 +22,16 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from esesim._collection import bootstrap
+
 from . import ansible_scripts
-from ._collection import BOOTSTRAP_SCRIPT, normalise_script
 from .agent import AgentCall
 
 if TYPE_CHECKING:
     from .server import SimHost
 
 CMD_MAX = 8191  # cmd.exe's command-line limit (WinRS runs commands through cmd unless WINRS_SKIP_CMD_SHELL)
-BOOTSTRAP_NORMALISED = normalise_script(BOOTSTRAP_SCRIPT)
+BOOTSTRAP_NORMALISED = bootstrap.normalise_script(bootstrap.BOOTSTRAP_SCRIPT)
 
 _PS_EXE = re.compile(r"^(?:\"?[^\"]*\\)?(?:powershell|pwsh)(?:\.exe)?\"?$", re.I)
 _ENC_FLAGS = {"-encodedcommand", "-enc", "-ec", "-e", "-en", "-enco", "-encod", "-encode", "-encoded", "-encodedc"}
@@ -128,7 +129,7 @@ def run(host: SimHost, command: str, args: list[str], stdin: bytes, io: ProcessI
         host.record("cmd", line)
         return _run_cmd_exe(line, io)
     script = decoded.script
-    normalised = normalise_script(script)
+    normalised = bootstrap.normalise_script(script)
     if normalised == BOOTSTRAP_NORMALISED:
         host.record("bootstrap", line, layers=decoded.layers, stdin=len(stdin))
         call = AgentCall(host_name=host.name, cancel=io.cancel, boot_id="", pid=0)
