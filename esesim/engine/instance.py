@@ -14,12 +14,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import constants as C
-from . import jet
+from . import jet, lognames
 from .checkpoint import Checkpoint, write_checkpoint
 from .clock import logtime
 from .database import DatabaseFile
 from .lgpos import Lgpos
 from .logs import LogStream
+from .volumes import join
+
+
+@dataclass(frozen=True)
+class InstanceInfo:
+    """JET_INSTANCE_INFO: handle, name and attached database paths."""
+
+    handle: int
+    name: str
+    databases: tuple[str, ...]
 
 
 @dataclass
@@ -106,9 +116,6 @@ class InstanceState:
     # -- checkpoint and headers ----------------------------------------------------------------
 
     def checkpoint_path(self) -> str:
-        from . import lognames
-        from .volumes import join
-
         return join(self.system_path, lognames.checkpoint_name(self.base, self.legacy))
 
     def advance_checkpoint(self, force: bool = False) -> int:

@@ -11,7 +11,6 @@ esent.dll's signatures sits directly on these methods (a later issue).
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from typing import Any
 
 from . import constants as C
@@ -21,9 +20,10 @@ from .clock import logtime
 from .database import DatabaseFile, DbHeader, read_header
 from .entry import EngineHang
 from .entry import api as _api
-from .instance import AttachedDb, InstanceState, SessionState
+from .instance import AttachedDb, InstanceInfo, InstanceState, SessionState
 from .lgpos import Lgpos, Signature
 from .logs import LogStream
+from .restore import RestoreApi
 from .snapshot import SnapshotApi
 from .streaming import StreamingApi
 from .volumes import SHARE_NONE, Host, normalize
@@ -32,17 +32,8 @@ MAX_INSTANCES = 1024
 TERM_POLL_SECONDS = 0.002  # ESE polls every 2 ms while JetTerm2 waits for a snapshot session
 
 
-@dataclass(frozen=True)
-class InstanceInfo:
-    """JET_INSTANCE_INFO: handle, name and attached database paths."""
-
-    handle: int
-    name: str
-    databases: tuple[str, ...]
-
-
-class EngineProcess(SnapshotApi, StreamingApi):
-    """esent.dll inside one simulated process on a Host (instance API here; snapshot and streaming in their mixins)."""
+class EngineProcess(SnapshotApi, StreamingApi, RestoreApi):
+    """esent.dll inside one simulated process on a Host (instance API here; snapshot, streaming and restore in their mixins)."""
 
     def __init__(self, host: Host, name: str = "esesim.exe", seed: int = 0) -> None:
         self.host = host
@@ -62,6 +53,7 @@ class EngineProcess(SnapshotApi, StreamingApi):
         self._next_handle = 0x1000
         self._snapshot_init()
         self._streaming_init()
+        self._restore_init()
 
     # -- plumbing ------------------------------------------------------------------------------
 
