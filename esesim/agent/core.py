@@ -16,6 +16,7 @@ always run.
 from __future__ import annotations
 
 import collections
+import datetime
 import random
 import secrets
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ from esesim.engine.entry import EngineHang
 from esesim.engine.faults import ProcessCrash
 from esesim.engine.shadow import shadows_of
 
+from . import ops_info, ops_restore, ops_snapshot, ops_stream
 from .journal import Journal, StateFile
 from .sessions import (
     ERR_BACKUP_IN_PROGRESS,
@@ -39,6 +41,7 @@ from .sessions import (
     ERR_SESSION_LOST,
     ERR_UNKNOWN_SESSION,
     AgentFailure,
+    Lease,
     S,
     Session,
     new_session_id,
@@ -46,7 +49,7 @@ from .sessions import (
 )
 
 if TYPE_CHECKING:
-    from .simhost import AgentHost
+    from .interfaces import AgentHost
 
 AGENT_VERSION = "1.0.0-sim"
 REPLAY_CACHE = 2048  # request ids remembered; a retry comes within seconds, not thousands of requests later
@@ -163,8 +166,6 @@ class AgentProcess:
             self.instance_cfg.setdefault(key, value)
 
     def dispatch(self, doc: dict[str, Any]) -> dict[str, Any]:
-        from . import ops_info, ops_restore, ops_snapshot, ops_stream  # noqa: PLC0415 - the op modules import this one
-
         handlers = {
             "ping": self.op_ping, "status": self.op_status, "shutdown": self.op_shutdown, "install": self.op_install,
             "workload": self.op_workload, "owner_stop": self.op_owner_stop, "owner_start": self.op_owner_start,
@@ -261,8 +262,6 @@ class AgentProcess:
         """Run the freeze and session leases (on every request and from the host's ticker)."""
         if not self.alive:
             return
-        from . import ops_snapshot, ops_stream  # noqa: PLC0415
-
         now = self.now()
         for sess in list(self.sessions.values()):
             if not sess.live:
@@ -430,8 +429,6 @@ class AgentProcess:
         """Start the owning service, whatever state the backup is in (it aborts a live session first)."""
         if svc.running:
             return {"changed": False, "service": svc.service_name, "state": "running"}
-        from . import ops_snapshot, ops_stream  # noqa: PLC0415
-
         for sess in list(self.sessions.values()):
             if sess.live and not sess.engine_ended:
                 (ops_snapshot.abort if sess.kind == "snapshot" else ops_stream.abort)(self, sess, f"{why}: the owner {svc.service_name} is restarted")
@@ -499,16 +496,12 @@ def protocol_sequence_error() -> int:
 
 
 def _lease(seconds: float, now: float) -> Any:
-    from .sessions import Lease  # noqa: PLC0415
-
     lease = Lease(float(seconds))
     lease.renew(now)
     return lease
 
 
 def _utc(t: float) -> str:
-    import datetime  # noqa: PLC0415
-
     return datetime.datetime.fromtimestamp(t, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

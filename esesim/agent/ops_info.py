@@ -20,8 +20,7 @@ from .sessions import ERR_INVALID_OPTION, ERR_VERIFY_FAILED, AgentFailure, S
 from .verify import verify_set
 
 if TYPE_CHECKING:
-    from .core import AgentProcess
-    from .simhost import AgentHost
+    from .interfaces import AgentHost, AgentProcess
 
 
 # The header's backup slots (ese-semantics 4.6) as instance_info reports them.

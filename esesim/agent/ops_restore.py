@@ -40,7 +40,7 @@ from .sessions import ERR_BACKUP_IN_PROGRESS, ERR_INVALID_OPTION, ERR_OWNER_RUNN
 from .verify import verify_set
 
 if TYPE_CHECKING:
-    from .core import AgentProcess
+    from .interfaces import AgentProcess
 
 JET_dbstateCleanShutdown = 3  # spec 4.6
 ERR_LOGS_MISSING = code("JET_errRequiredLogFilesMissing")  # a gap in the chain: the generations the restore needs are in no set

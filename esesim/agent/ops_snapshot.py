@@ -29,7 +29,7 @@ from .copies import AgentCopy, shadow_source
 from .sessions import ERR_INVALID_OPTION, ERR_INVALID_REQUEST, AgentFailure, S, Session, code
 
 if TYPE_CHECKING:
-    from .core import AgentProcess
+    from .interfaces import AgentProcess
 
 ERR_NOTHING_FROZEN = code("JET_errClientNothingFrozen")
 ERR_NOT_VERIFIED = code("JET_errClientNotVerified")
