@@ -37,7 +37,7 @@ esesim.native.face.install(ffi)
 
 def source_hash() -> str:
     """Hash of everything compiled into the library (declarations, init code, interpreter, cffi)."""
-    import cffi
+    import cffi  # noqa: PLC0415 - optional: cffi is a dev dependency, needed only to build the native face
 
     h = hashlib.sha256()
     for part in (
@@ -53,7 +53,7 @@ def source_hash() -> str:
 
 
 def _compile(out: Path) -> None:
-    import cffi
+    import cffi  # noqa: PLC0415 - optional (see source_hash)
 
     ffi = cffi.FFI()
     ffi.cdef(cdefs.CDEF_TYPES)
