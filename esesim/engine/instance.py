@@ -2,9 +2,10 @@
 
 The process-level API (``process.py``) resolves integer handles to these objects. An instance
 owns its log stream, its attached databases and the checkpoint; the fields ``backup_in_progress``
-and ``snapshot_session`` are what the backup layers (later issues) set, and the rules of spec
-section 2.6 / P17 read them here (attach, detach and term refused with -505 while a backup
-holds the instance).
+and ``snapshot_session`` are what the backup layers (``streaming.py``, ``snapshot.py``) set, and
+the rules of spec section 2.6 / P17 read them here (attach, detach and term refused with -505
+while a backup holds the instance). ``InstanceInfo`` is JET_INSTANCE_INFO, what the process and
+the snapshot API report about an instance.
 """
 
 from __future__ import annotations

@@ -4,8 +4,8 @@ Handles are integers (JET_INSTANCE, JET_SESID, JET_DBID); every call returns a J
 (0, a negative error or a positive warning) and out parameters come back explicitly as
 ``(err, value)`` tuples. Engine errors are never exceptions: the only exceptions are
 ``ProcessCrash`` (the process died at a crash fault) and ``EngineHang`` (a call would block
-forever), which are events of the process, not results of the call. A native face with
-esent.dll's signatures sits directly on these methods (a later issue).
+forever), which are events of the process, not results of the call. The native face
+(``esesim/native``) gives these methods esent.dll's signatures.
 """
 
 from __future__ import annotations
@@ -686,5 +686,5 @@ class EngineProcess(SnapshotApi, StreamingApi, RestoreApi):
     # -- process level -------------------------------------------------------------------------
 
     def instance_state(self, inst: int) -> InstanceState | None:
-        """The state object behind a handle (for the backup layers of later issues)."""
+        """The state object behind a handle, or None (the agent reads an instance's freeze and log state through it)."""
         return self.instances.get(inst)

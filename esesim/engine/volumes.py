@@ -7,7 +7,7 @@ attached database and its current log with share mode 0, so nobody else can open
 
 All writes go through ``Host.write``/``set_size``/``delete``/``rename``; each first tells the
 registered change hooks what is about to change ("overwrite this range of this file"), which is
-where a copy-on-write shadow copy (a later issue) saves the old bytes.
+where a copy-on-write shadow copy (``shadow.py``) saves the old bytes.
 """
 
 from __future__ import annotations
