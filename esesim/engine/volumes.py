@@ -24,7 +24,6 @@ from .clock import Clock, SimClock
 # Access and share bits (share values are the real FILE_SHARE_* values).
 ACCESS_READ = 0x1
 ACCESS_WRITE = 0x2
-ACCESS_DELETE = 0x4
 SHARE_NONE = 0x0
 SHARE_READ = 0x1
 SHARE_WRITE = 0x2
