@@ -24,10 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from esesim._collection import jet, manifest, winpath
 from esesim.engine import constants as C
 from esesim.engine.database import BkInfo, DbHeader
 
-from ._collection import jet, manifest, winpath
 from .copier import fsync_dir, fsync_file
 from .verify import is_reparse_point
 

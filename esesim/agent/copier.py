@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._collection import jet, manifest
+from esesim._collection import jet, manifest
 
 STATE_PENDING = "pending"
 STATE_RUNNING = "running"

@@ -16,8 +16,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from esesim._collection import manifest
+
 from . import backupsets
-from ._collection import manifest
 from .copier import STATE_DONE, STATE_FAILED, CopyError, CopyJob, CopySource
 from .sessions import AgentFailure
 from .verify import verify_files

@@ -16,17 +16,19 @@ always run.
 from __future__ import annotations
 
 import collections
+import datetime
 import random
 import secrets
 from typing import TYPE_CHECKING, Any
 
+from esesim._collection import jet, protocol, winpath
 from esesim.engine import EngineProcess, HostedStore, Ledger, StoreSpec, Workload, close_store, lognames, open_store
 from esesim.engine import constants as C
 from esesim.engine.entry import EngineHang
 from esesim.engine.faults import ProcessCrash
 from esesim.engine.shadow import shadows_of
 
-from ._collection import jet, winpath
+from . import ops_info, ops_restore, ops_snapshot, ops_stream
 from .journal import Journal, StateFile
 from .sessions import (
     ERR_BACKUP_IN_PROGRESS,
@@ -40,6 +42,7 @@ from .sessions import (
     ERR_SESSION_LOST,
     ERR_UNKNOWN_SESSION,
     AgentFailure,
+    Lease,
     S,
     Session,
     new_session_id,
@@ -47,9 +50,7 @@ from .sessions import (
 )
 
 if TYPE_CHECKING:
-    from .simhost import AgentHost
-
-from esesim.winrm._collection import protocol  # noqa: E402  (the collection's protocol module)
+    from .interfaces import AgentHost
 
 AGENT_VERSION = "1.0.0-sim"
 REPLAY_CACHE = 2048  # request ids remembered; a retry comes within seconds, not thousands of requests later
@@ -188,8 +189,6 @@ class AgentProcess:
         return {"page_size": self.proc.page_size, "log_file_size": int(st.params[C.JET_paramLogFileSize]), "circular_logging": st.circular}
 
     def dispatch(self, doc: dict[str, Any]) -> dict[str, Any]:
-        from . import ops_info, ops_restore, ops_snapshot, ops_stream  # noqa: PLC0415 - the op modules import this one
-
         handlers = {
             "ping": self.op_ping, "status": self.op_status, "shutdown": self.op_shutdown, "install": self.op_install,
             "workload": self.op_workload, "owner_stop": self.op_owner_stop, "owner_start": self.op_owner_start,
@@ -299,8 +298,6 @@ class AgentProcess:
         """Run the freeze and session leases (on every request and from the host's ticker)."""
         if not self.alive:
             return
-        from . import ops_snapshot, ops_stream  # noqa: PLC0415
-
         now = self.now()
         for sess in list(self.sessions.values()):
             if not sess.live:
@@ -495,8 +492,6 @@ class AgentProcess:
         """Start the owning service, whatever state the backup is in (it aborts a live session first)."""
         if svc.running:
             return {"changed": False, "service": svc.service_name, "state": "running"}
-        from . import ops_snapshot, ops_stream  # noqa: PLC0415
-
         for sess in list(self.sessions.values()):
             if sess.live and not sess.engine_ended:
                 (ops_snapshot.abort if sess.kind == "snapshot" else ops_stream.abort)(self, sess, f"{why}: the owner {svc.service_name} is restarted")
@@ -632,16 +627,12 @@ def protocol_sequence_error() -> int:
 
 
 def _lease(seconds: float, now: float) -> Any:
-    from .sessions import Lease  # noqa: PLC0415
-
     lease = Lease(int(seconds))
     lease.renew(now)
     return lease
 
 
 def _utc(t: float) -> str:
-    import datetime  # noqa: PLC0415
-
     return datetime.datetime.fromtimestamp(t, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

@@ -12,16 +12,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from esesim._collection import jet
 from esesim.engine import EngineProcess, lognames
 
 from . import backupsets
-from ._collection import jet
 from .sessions import ERR_INVALID_OPTION, ERR_VERIFY_FAILED, AgentFailure, S
 from .verify import verify_set
 
 if TYPE_CHECKING:
-    from .core import AgentProcess
-    from .simhost import AgentHost
+    from .interfaces import AgentHost, AgentProcess
 
 
 # The header's backup slots (docs/dev/ese-facts.md section 4.6) as instance_info reports them.

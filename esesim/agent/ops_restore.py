@@ -33,16 +33,16 @@ from dataclasses import dataclass, field
 from pathlib import Path, PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
+from esesim._collection import jet, manifest
 from esesim.engine import lognames, read_records_offline
 from esesim.engine.streaming_io import LogInfo
 
 from . import backupsets
-from ._collection import jet, manifest
 from .sessions import ERR_BACKUP_IN_PROGRESS, ERR_INVALID_OPTION, ERR_OWNER_RUNNING, ERR_VERIFY_FAILED, AgentFailure, code
 from .verify import verify_set
 
 if TYPE_CHECKING:
-    from .core import AgentProcess
+    from .interfaces import AgentProcess
 
 JET_dbstateCleanShutdown = 3  # docs/dev/ese-facts.md section 4.6
 ERR_LOGS_MISSING = code("JET_errRequiredLogFilesMissing")  # a gap in the chain: the generations the restore needs are in no set

@@ -19,18 +19,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from esesim._collection import jet, manifest
 from esesim.engine import constants as C
 from esesim.engine import snapshot_states as SS
 from esesim.engine.shadow import shadows_of
 
 from . import backupsets
-from ._collection import jet, manifest
 from .copies import AgentCopy, shadow_source
 from .sessions import ERR_INVALID_OPTION, ERR_INVALID_REQUEST, AgentFailure, S, Session, code
 from .verify import verify_set
 
 if TYPE_CHECKING:
-    from .core import AgentProcess
+    from .interfaces import AgentProcess
 
 ERR_NOTHING_FROZEN = code("JET_errClientNothingFrozen")
 ERR_NOT_VERIFIED = code("JET_errClientNotVerified")

@@ -34,7 +34,7 @@ from .ops_snapshot import (
 from .sessions import ERR_INVALID_REQUEST, AgentFailure, S, Session
 
 if TYPE_CHECKING:
-    from .core import AgentProcess
+    from .interfaces import AgentProcess
 
 CHUNK_PAGES = 16
 RECORDED = {("full", True): "full", ("full", False): "copy", ("incremental", True): "incremental", ("incremental", False): "differential"}

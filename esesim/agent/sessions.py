@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._collection import jet
+from esesim._collection import jet
 
 
 class AgentFailure(Exception):

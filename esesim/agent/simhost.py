@@ -27,8 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from esesim._collection import protocol
 from esesim.engine import Host, Ledger, OwnerService, StoreSpec, SystemClock, Workload, close_store, open_store
-from esesim.winrm._collection import protocol
 from esesim.winrm.fs import engine_lock_provider
 
 from .core import AgentProcess, reap_dead_agent, session_elsewhere

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._collection import jet, manifest
+from esesim._collection import jet, manifest
 
 DEFAULT_CHUNK_BYTES = 1 << 20
 _FILE_ATTRIBUTE_REPARSE_POINT = 0x400

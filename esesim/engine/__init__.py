@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from .clock import Clock, Deadline, SimClock, SystemClock
 from .database import BkInfo, DbHeader, dump_header, read_header
+from .entry import EngineHang
 from .faults import FaultRegistry, ProcessCrash
+from .instance import InstanceInfo
 from .ledger import CheckReport, Ledger, check_store, read_records_offline
 from .lgpos import Lgpos, Signature
 from .owner import OwnerService
-from .process import EngineHang, EngineProcess, InstanceInfo
+from .process import EngineProcess
 from .store import HostedStore, StoreSpec, close_store, open_store
 from .volumes import ChangeEvent, Host
 from .workload import Workload, WorkloadStats

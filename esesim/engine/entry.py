@@ -1,23 +1,29 @@
 """Entry-point plumbing shared by every API family of the simulated process.
 
-The instance API (``process.py``), the OS snapshot API (``snapshot.py``) and the streaming backup
-API (``streaming.py``) are mixins of one ``EngineProcess``; each decorates its entry points with
-``api`` and registers the ones that return ``(err, value)`` in ``TUPLE_APIS``.
+The instance API (``process.py``) and its mixins, the OS snapshot API (``snapshot.py``), the
+streaming backup API (``streaming.py``) and the external restore (``restore.py``), make one
+``EngineProcess``; each decorates its entry points with ``api`` and registers the ones that return
+``(err, value)`` in ``TUPLE_APIS``. A leaf: it imports none of them.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from . import faults as _faults
 from . import jet
 
-if TYPE_CHECKING:
-    from .process import EngineProcess
-
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Process(Protocol):
+    """What ``api`` needs of the process it wraps (``EngineProcess``)."""
+
+    alive: bool
+
+    def die(self) -> None: ...
 
 
 class EngineHang(Exception):
@@ -28,7 +34,7 @@ def api(fn: F) -> F:
     """Entry-point wrapper: a crash inside a call kills the process (handles closed) and propagates."""
 
     @functools.wraps(fn)
-    def wrapper(self: EngineProcess, *args: Any, **kwargs: Any) -> Any:
+    def wrapper(self: _Process, *args: Any, **kwargs: Any) -> Any:
         if not self.alive:
             return (jet.InstanceUnavailable, None) if fn.__name__ in TUPLE_APIS else jet.InstanceUnavailable
         try:

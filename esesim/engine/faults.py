@@ -148,7 +148,3 @@ class FaultRegistry:
     def hits(self, point: str) -> int:
         """How many times faults at ``point`` fired since the registry was made."""
         return self._hits.get(point, 0)
-
-    def all_hits(self) -> dict[str, int]:
-        """Hit counters of every point."""
-        return dict(self._hits)

@@ -1,10 +1,11 @@
 """Instance and session state of one simulated process (the objects behind the handles).
 
-The process-level API (``process.py``) resolves integer handles to these objects. An instance owns
-its log stream, its attached databases and the checkpoint; the fields ``backup_in_progress`` and
-``snapshot_session`` are what the backup layers (later issues) set, and the rules of
-docs/dev/ese-facts.md section 2.6 and P17 read them here (attach, detach and term refused with -505
-while a backup holds the instance).
+The process-level API (``process.py``) resolves integer handles to these objects. An instance
+owns its log stream, its attached databases and the checkpoint; the fields ``backup_in_progress``
+and ``snapshot_session`` are what the backup layers (``streaming.py``, ``snapshot.py``) set, and
+the rules of docs/dev/ese-facts.md section 2.6 and P17 read them here (attach, detach and term refused with -505
+while a backup holds the instance). ``InstanceInfo`` is JET_INSTANCE_INFO, what the process and
+the snapshot API report about an instance.
 """
 
 from __future__ import annotations
@@ -14,12 +15,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import constants as C
-from . import jet
+from . import jet, lognames
 from .checkpoint import Checkpoint, write_checkpoint
 from .clock import logtime
 from .database import DatabaseFile
 from .lgpos import Lgpos
 from .logs import LogStream
+from .volumes import join
+
+
+@dataclass(frozen=True)
+class InstanceInfo:
+    """JET_INSTANCE_INFO: handle, name and attached database paths."""
+
+    handle: int
+    name: str
+    databases: tuple[str, ...]
 
 
 @dataclass
@@ -106,9 +117,6 @@ class InstanceState:
     # -- checkpoint and headers ----------------------------------------------------------------
 
     def checkpoint_path(self) -> str:
-        from . import lognames
-        from .volumes import join
-
         return join(self.system_path, lognames.checkpoint_name(self.base, self.legacy))
 
     def advance_checkpoint(self, force: bool = False) -> int:

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._collection import jet_errors_module
+from esesim._collection import jet as catalogue
 
-catalogue = jet_errors_module()
 _c = catalogue.code_of
 
 SUCCESS = _c("JET_errSuccess")

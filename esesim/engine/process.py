@@ -4,14 +4,13 @@ Handles are integers (JET_INSTANCE, JET_SESID, JET_DBID); every call returns a J
 (0, a negative error or a positive warning) and out parameters come back explicitly as
 ``(err, value)`` tuples. Engine errors are never exceptions: the only exceptions are
 ``ProcessCrash`` (the process died at a crash fault) and ``EngineHang`` (a call would block
-forever), which are events of the process, not results of the call. A native face with
-esent.dll's signatures sits directly on these methods (a later issue).
+forever), which are events of the process, not results of the call. The native face
+(``esesim/native``) gives these methods esent.dll's signatures.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from typing import Any
 
 from . import constants as C
@@ -21,9 +20,10 @@ from .clock import logtime
 from .database import DatabaseFile, DbHeader, read_header
 from .entry import EngineHang
 from .entry import api as _api
-from .instance import AttachedDb, InstanceState, SessionState
+from .instance import AttachedDb, InstanceInfo, InstanceState, SessionState
 from .lgpos import Lgpos, Signature
 from .logs import LogStream
+from .restore import RestoreApi
 from .snapshot import SnapshotApi
 from .streaming import StreamingApi
 from .volumes import SHARE_NONE, Host, normalize
@@ -32,17 +32,8 @@ MAX_INSTANCES = 1024
 TERM_POLL_SECONDS = 0.002  # ESE polls every 2 ms while JetTerm2 waits for a snapshot session
 
 
-@dataclass(frozen=True)
-class InstanceInfo:
-    """JET_INSTANCE_INFO: handle, name and attached database paths."""
-
-    handle: int
-    name: str
-    databases: tuple[str, ...]
-
-
-class EngineProcess(SnapshotApi, StreamingApi):
-    """esent.dll inside one simulated process on a Host (instance API here; snapshot and streaming in their mixins)."""
+class EngineProcess(SnapshotApi, StreamingApi, RestoreApi):
+    """esent.dll inside one simulated process on a Host (instance API here; snapshot, streaming and restore in their mixins)."""
 
     def __init__(self, host: Host, name: str = "esesim.exe", seed: int = 0) -> None:
         self.host = host
@@ -62,6 +53,7 @@ class EngineProcess(SnapshotApi, StreamingApi):
         self._next_handle = 0x1000
         self._snapshot_init()
         self._streaming_init()
+        self._restore_init()
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -694,5 +686,5 @@ class EngineProcess(SnapshotApi, StreamingApi):
     # -- process level -------------------------------------------------------------------------
 
     def instance_state(self, inst: int) -> InstanceState | None:
-        """The state object behind a handle (for the backup layers of later issues)."""
+        """The state object behind a handle, or None (the agent reads an instance's freeze and log state through it)."""
         return self.instances.get(inst)

@@ -1,9 +1,9 @@
 """Hard restore of a streamed backup (JetExternalRestore2) and restore of a snapshot image.
 
-Spec: docs/dev/ese-facts.md sections 5.1 (checks, errors, restore map, deletion of out-of-range
-logs in the backup log folder: P19), 5.3 (a snapshot image is restored by soft recovery) and 5.4
-(a restored database ends Clean Shutdown with its backup slots cleared). Also the trailer page that
-ends a streamed database copy (the former patch-file header), written by ``streaming.py``.
+Spec: docs/dev/ese-facts.md sections 5.1 (checks, errors, restore map, deletion of out-of-range logs
+in the backup log folder: P19), 5.3 (a snapshot image is restored by soft recovery) and 5.4 (a
+restored database ends Clean Shutdown with its backup slots cleared). ``RestoreApi`` is a mixin
+of ``EngineProcess`` beside ``StreamingApi``; the two share only the trailer page (``trailer.py``).
 
 Log records name the original database path; replay applies an operation only to a database
 named in the restore map, so a restore elsewhere never touches the original. The simulator does
@@ -13,14 +13,10 @@ is nothing to undo) and the process is always in multi-instance mode (no -1080).
 
 from __future__ import annotations
 
-import json
-import struct
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import jet, lognames, recovery
-from .blocks import open_block, seal_block
 from .database import DatabaseFile, read_header
 from .entry import api as _api
 from .jet import (
@@ -42,6 +38,7 @@ from .lgpos import Lgpos, Signature
 from .logfile import Generation, read_generation
 from .logs import list_generations
 from .streaming_states import MAX_RESTORE_MAP, SIZEOF_JET_LOGINFO_W, JET_snpRestore, JET_sntBegin, JET_sntComplete, JET_sntProgress
+from .trailer import Trailer
 from .volumes import SHARE_NONE, join, normalize
 
 if TYPE_CHECKING:
@@ -49,63 +46,9 @@ if TYPE_CHECKING:
     from .instance import InstanceState
     from .volumes import Host
 
-
-_TR = struct.Struct("<I8sI")
-_TR_MAGIC = b"ESESIMTR"
-
 # JET_PFNSTATUS as the simulator calls it: (sesid, snp, snt, (cbStruct, cunitDone, cunitTotal)) -> err.
 StatusCallback = Callable[[int, int, int, tuple[int, int, int]], int]
 RestoreMap = list[tuple[str, str]]  # JET_RSTMAP_W[]: (szDatabaseName as logged, szNewDatabaseName)
-
-
-@dataclass
-class Trailer:
-    """The page after the last data page of a streamed database copy (docs/dev/ese-facts.md section 3.2, ReadFile)."""
-
-    gen_low: int
-    gen_high: int
-    sign_db: Signature
-    sign_log: Signature | None
-    lgpos_mark: Lgpos
-    gen_min_required: int
-    gen_max_required: int
-    gen_max_committed: int
-
-    def encode(self, page_size: int) -> bytes:
-        """One checksummed page."""
-        d = {
-            "gen_low": self.gen_low,
-            "gen_high": self.gen_high,
-            "sign_db": self.sign_db.to_list(),
-            "sign_log": self.sign_log.to_list() if self.sign_log else None,
-            "lgpos_mark": self.lgpos_mark.to_list(),
-            "gen_min_required": self.gen_min_required,
-            "gen_max_required": self.gen_max_required,
-            "gen_max_committed": self.gen_max_committed,
-        }
-        body = json.dumps(d, sort_keys=True).encode()
-        return seal_block(_TR, (_TR_MAGIC, len(body)), body, page_size)
-
-    @classmethod
-    def decode(cls, buf: bytes) -> Trailer | None:
-        """Parse a trailer page; None when it is not one (or damaged)."""
-        block = open_block(_TR, buf)
-        if block is None or block[0][0] != _TR_MAGIC:
-            return None
-        d = json.loads(block[1])
-        sign_db = Signature.from_list(d["sign_db"])
-        if sign_db is None:
-            return None
-        return cls(
-            d["gen_low"],
-            d["gen_high"],
-            sign_db,
-            Signature.from_list(d["sign_log"]),
-            Lgpos.from_list(d["lgpos_mark"]),
-            d["gen_min_required"],
-            d["gen_max_required"],
-            d["gen_max_committed"],
-        )
 
 
 def _find_style(host: Host, folder: str, base: str, gen: int) -> int | None:

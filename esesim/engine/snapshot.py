@@ -28,6 +28,7 @@ from .clock import logtime
 from .database import BkInfo
 from .entry import TUPLE_APIS, EngineHang
 from .entry import api as _api
+from .instance import InstanceInfo
 from .jet import InvalidBackup, InvalidSequence, InvalidSnapId, MissingFileToBackup, MissingFullBackup, NotAllowed, TimeOut
 from .lgpos import Lgpos
 from .logfile import encode_record
@@ -36,7 +37,6 @@ from .snapshot_states import SnapState
 if TYPE_CHECKING:
     from .clock import Clock
     from .instance import InstanceState
-    from .process import InstanceInfo
     from .volumes import Host
 
 S = SnapState
@@ -182,8 +182,6 @@ class SnapshotApi:
         st.poll_backup_release = released
 
     def _snap_info(self, sess: SnapshotSession) -> list[InstanceInfo]:
-        from .process import InstanceInfo
-
         return [InstanceInfo(h, st.name, tuple(d.path for d in sorted(st.dbs.values(), key=lambda d: d.dbid))) for h, st in self._snap_members(sess)]
 
     # -- the commit path while frozen ----------------------------------------------------------

@@ -49,7 +49,6 @@ from .jet import (
 )
 from .lgpos import NULL_LGPOS, Lgpos
 from .logfile import read_generation
-from .restore import RestoreApi, Trailer
 from .streaming_io import LogInfo, buffer_address, fill_buffer, szz_w, verify_pages
 from .streaming_states import (
     ALLOWED,
@@ -66,6 +65,7 @@ from .streaming_states import (
     JET_bitBackupNoDbHeaderUpdate,
     JET_bitBackupTruncateDone,
 )
+from .trailer import Trailer
 from .volumes import ACCESS_READ, OPEN_EXISTING, SHARE_DELETE, SHARE_READ, SHARE_WRITE, normalize
 
 if TYPE_CHECKING:
@@ -141,7 +141,7 @@ class BackupContext:
         return self.state in (S.LOG, S.LOG_F)
 
 
-class StreamingApi(RestoreApi):
+class StreamingApi:
     """JetBeginExternalBackupInstance ... entry points; per-instance backup context."""
 
     if TYPE_CHECKING:
@@ -160,7 +160,6 @@ class StreamingApi(RestoreApi):
         # ESE's back-off is 100 ms x attempt; tests set 0 (SimClock makes it free either way).
         self.backup_read_backoff_seconds = READ_BACKOFF_STEP_SECONDS
         self._bad_pgno = 0
-        self._restore_init()
 
     # -- plumbing ------------------------------------------------------------------------------
 

@@ -65,7 +65,6 @@ MIN_FIRST_READ_PAGES_LOG = 2
 # JET_LOGINFO_W: cbSize, ulGenLow, ulGenHigh (u32 each) + WCHAR szBaseName[JET_BASE_NAME_LENGTH + 1].
 JET_BASE_NAME_LENGTH = 3
 SIZEOF_JET_LOGINFO_W = 3 * 4 + 2 * (JET_BASE_NAME_LENGTH + 1)  # 20 bytes
-SIZEOF_JET_LOGINFO_A = 3 * 4 + (JET_BASE_NAME_LENGTH + 1)  # 16 bytes
 
 # JET_PFNSTATUS values for restore progress.
 JET_snpRestore = 8

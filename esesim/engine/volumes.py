@@ -7,7 +7,7 @@ attached database and its current log with share mode 0, so nobody else can open
 
 All writes go through ``Host.write``/``set_size``/``delete``/``rename``; each first tells the
 registered change hooks what is about to change ("overwrite this range of this file"), which is
-where a copy-on-write shadow copy (a later issue) saves the old bytes.
+where a copy-on-write shadow copy (``shadow.py``) saves the old bytes.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from .clock import Clock, SimClock
 # Access and share bits (share values are the real FILE_SHARE_* values).
 ACCESS_READ = 0x1
 ACCESS_WRITE = 0x2
-ACCESS_DELETE = 0x4
 SHARE_NONE = 0x0
 SHARE_READ = 0x1
 SHARE_WRITE = 0x2

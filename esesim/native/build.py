@@ -1,8 +1,8 @@
 """Build the native face (``libesesim_esent.so``) with cffi in embedding mode, cached by a source hash.
 
 The library embeds the Python interpreter that runs this build; at load time its init code
-imports ``esesim.native.face``, so the process loading it must have ``esesim``, the collection
-(``ansible_collections.esent.backup``) and cffi on PYTHONPATH. Nothing about this machine is
+imports ``esesim.native.face``, so the process loading it must have ``esesim`` (which finds the
+collection itself: ``esesim/_collection.py``) and cffi on PYTHONPATH. Nothing about this machine is
 written into the repository: the output goes to ``build/native/`` (gitignored).
 
 Usage: ``python -m esesim.native.build [OUT_DIR]`` prints the library's path.
@@ -37,7 +37,7 @@ esesim.native.face.install(ffi)
 
 def source_hash() -> str:
     """Hash of everything compiled into the library (declarations, init code, interpreter, cffi)."""
-    import cffi
+    import cffi  # noqa: PLC0415 - optional: cffi is a dev dependency, needed only to build the native face
 
     h = hashlib.sha256()
     for part in (
@@ -53,7 +53,7 @@ def source_hash() -> str:
 
 
 def _compile(out: Path) -> None:
-    import cffi
+    import cffi  # noqa: PLC0415 - optional (see source_hash)
 
     ffi = cffi.FFI()
     ffi.cdef(cdefs.CDEF_TYPES)

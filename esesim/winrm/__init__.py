@@ -6,7 +6,7 @@ connection plugin) talk to :class:`SimHost`; see ``docs/dev/winrm-facts.md``.
 
 from __future__ import annotations
 
-from .agent import AgentCall, AgentRegistry, reply_error, reply_ok
+from .agent import AgentCall, AgentRegistry
 from .faults import POINTS, Fault, FaultPlan
 from .fs import LockRegistry, SimFileSystem, WinFsError
 from .server import SimHost
@@ -21,6 +21,4 @@ __all__ = [
     "SimFileSystem",
     "SimHost",
     "WinFsError",
-    "reply_error",
-    "reply_ok",
 ]

@@ -7,7 +7,7 @@ to stdout verbatim, as the real bootstrap relays the agent's pipe reply.
 The simulated agent (``esesim.agent.simhost.attach_agent``) replaces the entry point with
 ``host.agents.set_entry(fn)`` where ``fn(request: bytes, call: AgentCall) -> bytes`` and sets
 ``call.extra["rc"]`` when the bootstrap itself fails (exit 1), and registers a restart hook.
-Without it only ``ping`` answers (single ops can be added with ``register_op``).
+A host without it (the WinRM transport tests) answers ``ping`` and refuses every other op.
 """
 
 from __future__ import annotations
@@ -20,15 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._collection import protocol
+from esesim._collection import protocol
 
-AGENT_VERSION = "0.1.0-sim"
-PROTOCOL_VERSION = 1
-
-# Client-band error numbers (-10000..-11999) used by the placeholder entry point.
-ERR_UNKNOWN_OP = -10010
-ERR_BAD_REQUEST = -10010
-ERR_PROTOCOL_MISMATCH = -10004
+AGENT_VERSION = "0.1.0-sim"  # the agent block of the replies of a host without the simulated agent
 
 
 @dataclass
@@ -43,30 +37,17 @@ class AgentCall:
 
 
 EntryPoint = Callable[[bytes, AgentCall], bytes]
-OpHandler = Callable[[dict[str, Any], AgentCall], dict[str, Any]]
 
 
-def _agent_block(call: AgentCall) -> dict[str, Any]:
-    return {"version": AGENT_VERSION, "pid": call.pid, "boot_id": call.boot_id}
-
-
-def reply_ok(result: dict[str, Any], call: AgentCall) -> bytes:
-    """A protocol-v1 success reply (ASCII JSON, like the real agent writes)."""
-    return json.dumps({"ok": True, "result": result, "error": None, "agent": _agent_block(call)}).encode()
-
-
-def reply_error(jet: int, name: str, message: str, call: AgentCall, hint: str | None = None) -> bytes:
-    """A protocol-v1 error reply."""
-    error = {"jet": jet, "name": name, "message": message, "hint": hint or ""}
-    return json.dumps({"ok": False, "result": {}, "error": error, "agent": _agent_block(call)}).encode()
+def _reply(message: dict[str, Any]) -> bytes:
+    return json.dumps(message).encode()  # ASCII JSON, like the real agent writes
 
 
 class AgentRegistry:
-    """Per-host registry: one entry point, by default dispatching ops registered by name."""
+    """Per-host agent entry point: the simulated agent's once attached, else ``ping`` only."""
 
     def __init__(self) -> None:
-        self._ops: dict[str, OpHandler] = {"ping": self._ping}
-        self._entry: EntryPoint = self._dispatch
+        self._entry: EntryPoint = self._ping_only
         self._lock = threading.Lock()
         self.calls = 0  # how many bootstrap runs reached the agent (tests assert on it)
         self.pid = 4000 + (os.getpid() % 1000)
@@ -75,13 +56,9 @@ class AgentRegistry:
         self.restart_hooks: list[Callable[[], None]] = []
 
     def set_entry(self, entry: EntryPoint | None) -> None:
-        """Replace the whole entry point (None restores the op dispatcher)."""
+        """Replace the entry point (None restores the ping-only one)."""
         with self._lock:
-            self._entry = entry or self._dispatch
-
-    def register_op(self, name: str, handler: OpHandler) -> None:
-        with self._lock:
-            self._ops[name] = handler
+            self._entry = entry or self._ping_only
 
     def restart(self) -> None:
         """A host restart: the agent process is gone; the next one has a new pid and boot id."""
@@ -97,31 +74,32 @@ class AgentRegistry:
         call.boot_id, call.pid = self.boot_id, self.pid
         return entry(request, call)
 
-    def _dispatch(self, request: bytes, call: AgentCall) -> bytes:
+    @staticmethod
+    def _ping_only(request: bytes, call: AgentCall) -> bytes:
+        agent = protocol.agent_identity(AGENT_VERSION, call.pid, call.boot_id)
+
+        def error(code: int, name: str, message: str, hint: str = "") -> bytes:
+            return _reply(protocol.reply_error(code, name, message, hint, agent))
+
         try:
             # The bootstrap consumes the routing line (ESENTBACKUP1 <key>) and relays the rest.
             call.extra["route"], body = protocol.unframe_request(request)
         except protocol.ProtocolError as exc:
-            return reply_error(ERR_BAD_REQUEST, "JET_errClientInvalidRequest", str(exc), call)
+            return error(protocol.ERR_INVALID_REQUEST, "JET_errClientInvalidRequest", str(exc))
         try:
             doc = json.loads(body)
             if not isinstance(doc, dict):
                 raise ValueError("the request is not a JSON object")
         except (UnicodeDecodeError, ValueError) as exc:
-            return reply_error(ERR_BAD_REQUEST, "JET_errClientInvalidRequest", f"request is not valid JSON: {exc}", call)
-        version = doc.get("v", PROTOCOL_VERSION)
-        if version != PROTOCOL_VERSION:
-            return reply_error(ERR_PROTOCOL_MISMATCH, "JET_errClientProtocolMismatch",
-                               f"protocol version {version!r} is not supported (agent speaks v{PROTOCOL_VERSION})", call)
+            return error(protocol.ERR_INVALID_REQUEST, "JET_errClientInvalidRequest", f"request is not valid JSON: {exc}")
+        version = doc.get("v", protocol.PROTOCOL_VERSION)
+        if version != protocol.PROTOCOL_VERSION:
+            return error(protocol.ERR_PROTOCOL_MISMATCH, "JET_errClientProtocolMismatch",
+                         f"protocol version {version!r} is not supported (agent speaks v{protocol.PROTOCOL_VERSION})")
         op = doc.get("op")
-        with self._lock:
-            handler = self._ops.get(op) if isinstance(op, str) else None
-        if handler is None:
-            return reply_error(ERR_UNKNOWN_OP, "JET_errClientInvalidRequest",
-                               f"op {op!r} is not implemented by the simulated agent (only: {', '.join(sorted(self._ops))})", call,
-                               hint="the simulated agent arrives in a later issue; until then only ping answers")
-        return reply_ok(handler(doc, call), call)
-
-    @staticmethod
-    def _ping(doc: dict[str, Any], call: AgentCall) -> dict[str, Any]:
-        return {"pong": True, "host": call.host_name, "request_id": doc.get("request_id"), "protocol": PROTOCOL_VERSION}
+        if op != "ping":
+            return error(protocol.ERR_INVALID_REQUEST, "JET_errClientInvalidRequest",
+                         f"op {op!r} is not implemented by the simulated agent of this host (only: ping)",
+                         "This host has no simulated agent attached (esesim.agent.simhost.attach_agent; `esesim fleet up` attaches one).")
+        result = {"pong": True, "host": call.host_name, "request_id": doc.get("request_id"), "protocol": protocol.PROTOCOL_VERSION}
+        return _reply(protocol.reply_ok(result, agent))

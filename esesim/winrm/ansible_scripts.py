@@ -20,13 +20,10 @@ import binascii
 import hashlib
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .command_io import HostView, ProcessIO, clixml_error
 from .fs import ERROR_SHARING_VIOLATION, WinFsError
-
-if TYPE_CHECKING:
-    from .commands import ProcessIO
-    from .server import SimHost
 
 _SEP = re.compile(rb"\r?\n\0\0\0\0\r?\n")
 _Q = r"'((?:[^']|'')*)'"
@@ -37,8 +34,6 @@ def _unq(value: str) -> str:
 
 
 def _fail(io: ProcessIO, message: str, rc: int = 1) -> int:
-    from .commands import clixml_error  # local: commands imports this module
-
     io.err(clixml_error(message))
     return rc
 
@@ -48,7 +43,7 @@ def _dotnet_call_error(method: str, nargs: int, exc: WinFsError) -> str:
     return f'Exception calling "{method}" with "{nargs}" argument(s): "{exc.message}"'
 
 
-def dispatch(host: SimHost, body: str, stdin: bytes, io: ProcessIO) -> tuple[str, int] | None:
+def dispatch(host: HostView, body: str, stdin: bytes, io: ProcessIO) -> tuple[str, int] | None:
     """Run an Ansible script if ``body`` (normalised, wrapper lines removed) is one; else None."""
     if "`0`0`0`0" in body and ("$input" in body or "$inputData" in body):
         return _manifest(host, stdin, io)
@@ -74,7 +69,7 @@ def dispatch(host: SimHost, body: str, stdin: bytes, io: ProcessIO) -> tuple[str
     return None
 
 
-def _manifest(host: SimHost, stdin: bytes, io: ProcessIO) -> tuple[str, int]:
+def _manifest(host: HostView, stdin: bytes, io: ProcessIO) -> tuple[str, int]:
     parts = _SEP.split(stdin, maxsplit=2)
     try:
         manifest: dict[str, Any] = json.loads(parts[1]) if len(parts) > 1 else {}
@@ -103,7 +98,7 @@ def _manifest(host: SimHost, stdin: bytes, io: ProcessIO) -> tuple[str, int]:
     return "module", 1
 
 
-def _mkdtemp(host: SimHost, directory: str, name: str, io: ProcessIO) -> int:
+def _mkdtemp(host: HostView, directory: str, name: str, io: ProcessIO) -> int:
     try:
         full = host.fs.mkdir(host.fs.expand_env(directory), name)
     except WinFsError as exc:
@@ -112,7 +107,7 @@ def _mkdtemp(host: SimHost, directory: str, name: str, io: ProcessIO) -> int:
     return 0
 
 
-def _expand_user(host: SimHost, path: str) -> str:
+def _expand_user(host: HostView, path: str) -> str:
     home = host.fs.env.get("USERPROFILE", "C:\\Users\\" + host.user)
     if path == "~":
         return home
@@ -121,7 +116,7 @@ def _expand_user(host: SimHost, path: str) -> str:
     return path
 
 
-def _put(host: SimHost, path: str, lines: list[bytes], io: ProcessIO, legacy: bool) -> int:
+def _put(host: HostView, path: str, lines: list[bytes], io: ProcessIO, legacy: bool) -> int:
     sha1 = hashlib.sha1()  # noqa: S324 - Ansible's put_file contract is SHA-1
     try:
         with host.fs.open_write(path) as fh:
@@ -142,7 +137,7 @@ def _put(host: SimHost, path: str, lines: list[bytes], io: ProcessIO, legacy: bo
     return 0
 
 
-def _fetch(host: SimHost, path: str, size: int, offset: int, io: ProcessIO, legacy: bool) -> int:
+def _fetch(host: HostView, path: str, size: int, offset: int, io: ProcessIO, legacy: bool) -> int:
     fs = host.fs
     try:
         if fs.is_file(path):
@@ -163,7 +158,7 @@ def _fetch(host: SimHost, path: str, size: int, offset: int, io: ProcessIO, lega
     return 1
 
 
-def _remove(host: SimHost, path: str, recurse: bool, io: ProcessIO) -> int:
+def _remove(host: HostView, path: str, recurse: bool, io: ProcessIO) -> int:
     try:
         host.fs.remove(path, recurse=recurse)
     except WinFsError as exc:

@@ -18,19 +18,16 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+
+from esesim._collection import bootstrap
 
 from . import ansible_scripts
-from ._collection import BOOTSTRAP_SCRIPT, normalise_script
 from .agent import AgentCall
-
-if TYPE_CHECKING:
-    from .server import SimHost
+from .command_io import HostView, ProcessIO, clixml_error, not_recognized
 
 CMD_MAX = 8191  # cmd.exe's command-line limit (WinRS runs commands through cmd unless WINRS_SKIP_CMD_SHELL)
-BOOTSTRAP_NORMALISED = normalise_script(BOOTSTRAP_SCRIPT)
+BOOTSTRAP_NORMALISED = bootstrap.normalise_script(bootstrap.BOOTSTRAP_SCRIPT)
 
 _PS_EXE = re.compile(r"^(?:\"?[^\"]*\\)?(?:powershell|pwsh)(?:\.exe)?\"?$", re.I)
 _ENC_FLAGS = {"-encodedcommand", "-enc", "-ec", "-e", "-en", "-enco", "-encod", "-encode", "-encoded", "-encodedc"}
@@ -40,15 +37,6 @@ _NOISE = (
     re.compile(r"^try \{ \[Console\]::OutputEncoding = New-Object System\.Text\.UTF8Encoding \} catch \{\}$", re.I),
     re.compile(r"^If \(-not \$\?\) \{ If \(Get-Variable LASTEXITCODE.*\}$", re.I),
 )
-
-
-class ProcessIO(Protocol):
-    """What a running command can do: write its streams and notice cancellation."""
-
-    cancel: threading.Event
-
-    def out(self, data: bytes) -> None: ...
-    def err(self, data: bytes) -> None: ...
 
 
 @dataclass
@@ -83,40 +71,12 @@ def decode_command_line(line: str) -> Decoded:
             return result
 
 
-def _clixml_text(text: str) -> str:
-    def esc(ch: str) -> str:
-        if ch in "&<>":
-            return {"&": "&amp;", "<": "&lt;", ">": "&gt;"}[ch]
-        if ord(ch) < 32 or ch == "_":
-            return f"_x{ord(ch):04X}_"
-        return ch
-
-    return "".join(esc(c) for c in text)
-
-
-def clixml_error(message: str) -> bytes:
-    """stderr as powershell.exe writes an error record when its streams are redirected."""
-    lines = message.replace("\r\n", "\n").split("\n")
-    parts = "".join(f'<S S="Error">{_clixml_text(line + chr(13) + chr(10))}</S>' for line in lines)
-    return f'#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">{parts}</Objs>'.encode()
-
-
-def not_recognized(term: str, statement: str) -> str:
-    return (
-        f"{term} : The term '{term}' is not recognized as the name of a cmdlet, function, script file, or operable program. "
-        "Check the spelling of the name, or if a path was included, verify that the path is correct and try again.\n"
-        f"At line:1 char:1\n+ {statement}\n+ {'~' * len(term)}\n"
-        f"    + CategoryInfo          : ObjectNotFound: ({term}:String) [], CommandNotFoundException\n"
-        "    + FullyQualifiedErrorId : CommandNotFoundException\n"
-    )
-
-
 def strip_noise(normalised: str) -> str:
     lines = normalised.split("\n")
     return "\n".join(line for line in lines if not any(p.match(line) for p in _NOISE))
 
 
-def run(host: SimHost, command: str, args: list[str], stdin: bytes, io: ProcessIO) -> int:
+def run(host: HostView, command: str, args: list[str], stdin: bytes, io: ProcessIO) -> int:
     """Run one WinRS command on the host and return its exit code."""
     line = command if not args else command + " " + " ".join(args)
     if len(line) > CMD_MAX:
@@ -128,7 +88,7 @@ def run(host: SimHost, command: str, args: list[str], stdin: bytes, io: ProcessI
         host.record("cmd", line)
         return _run_cmd_exe(line, io)
     script = decoded.script
-    normalised = normalise_script(script)
+    normalised = bootstrap.normalise_script(script)
     if normalised == BOOTSTRAP_NORMALISED:
         host.record("bootstrap", line, layers=decoded.layers, stdin=len(stdin))
         call = AgentCall(host_name=host.name, cancel=io.cancel, boot_id="", pid=0)

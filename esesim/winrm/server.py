@@ -32,6 +32,7 @@ from typing import Any
 
 from . import commands, soap
 from .agent import AgentRegistry
+from .command_io import clixml_error
 from .faults import FaultPlan
 from .fs import SimFileSystem
 
@@ -57,7 +58,7 @@ class Command:
     cancel: threading.Event = field(default_factory=threading.Event)
     cond: threading.Condition = field(default_factory=threading.Condition)
 
-    # ProcessIO for commands.run
+    # ProcessIO (command_io.py) for commands.run
     def out(self, data: bytes) -> None:
         with self.cond:
             self.stdout += data
@@ -227,7 +228,7 @@ class SimHost:
         try:
             rc = commands.run(self, cmd.command, cmd.args, bytes(cmd.stdin), cmd)
         except Exception:  # a bug in the sim must surface as a failed command, not a hung Receive
-            cmd.err(commands.clixml_error("esesim internal error:\n" + traceback.format_exc()))
+            cmd.err(clixml_error("esesim internal error:\n" + traceback.format_exc()))
             rc = 1
         with cmd.cond:
             cmd.rc = rc

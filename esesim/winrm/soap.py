@@ -46,7 +46,6 @@ RESPONSE_ACTIONS = {
     "Signal": _SH + "SignalResponse",
 }
 FAULT_ACTION = "http://schemas.dmtf.org/wbem/wsman/1/wsman/fault"
-SIGNAL_TERMINATE = _SH + "signal/terminate"
 STATE_DONE = _SH + "CommandState/Done"
 STATE_RUNNING = _SH + "CommandState/Running"
 

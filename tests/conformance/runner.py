@@ -14,10 +14,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from esesim._collection import protocol
 from esesim.agent.simhost import attach_agent
 from esesim.engine import SimClock, StoreSpec
 from esesim.winrm import SimHost
-from esesim.winrm._collection import protocol
 from esesim.winrm.agent import AgentCall
 
 AGENT_STORE = {"name": "demo_agent", "base_name": "edb", "log_path": "L:\\EseStores\\agent\\logs", "system_path": "D:\\EseStores\\agent",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from runner import SimTarget, match, play
 
-from esesim.winrm._collection import protocol
+from esesim._collection import protocol
 
 HERE = Path(__file__).resolve().parent
 TRANSCRIPTS = sorted((HERE / "transcripts").glob("*.jsonl"))

@@ -10,8 +10,8 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+from esesim._collection import manifest as mf
 from esesim.agent import backupsets
-from esesim.agent._collection import manifest as mf
 
 HOST = "web01"
 INSTANCE = "store"

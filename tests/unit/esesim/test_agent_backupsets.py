@@ -8,8 +8,8 @@ from pathlib import Path
 import backupset_helpers as h
 import pytest
 
+from esesim._collection import manifest as mf
 from esesim.agent import backupsets as bs
-from esesim.agent._collection import manifest as mf
 from esesim.engine import BkInfo, DbHeader, Lgpos, Signature
 from esesim.engine import constants as C
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import backupset_helpers as h
 import pytest
 
+from esesim._collection import manifest as mf
 from esesim.agent import copier
-from esesim.agent._collection import manifest as mf
 from esesim.agent.copier import ChunkEvent, CopyError, CopyJob, CopySource
 
 WAIT = 5.0  # upper bound for a job to finish; the tests finish in milliseconds

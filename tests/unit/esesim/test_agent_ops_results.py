@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from agent_helpers import DEST, Rig, make_rig
 
+from esesim._collection import manifest
 from esesim.agent import copies
-from esesim.agent._collection import manifest
 
 JET_errOSSnapshotInvalidSnapId = -2404
 JET_errClientLeaseExpired = -10001

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 from agent_helpers import AGENT_STORE, DEST, Rig, make_rig
 
+from esesim._collection import manifest
 from esesim.agent import backupsets
-from esesim.agent._collection import manifest
 from esesim.engine import check_store, read_records_offline
 from esesim.engine.lgpos import Lgpos
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import backupset_helpers as h
 import pytest
 
+from esesim._collection import manifest as mf
 from esesim.agent import backupsets, verify
-from esesim.agent._collection import manifest as mf
 from esesim.agent.copier import CopyJob, file_source
 
 

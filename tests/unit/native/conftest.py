@@ -2,8 +2,9 @@
 
 The driver (``csharp/FaceDriver.cs``) is compiled with ``mcs -langversion:5`` together with the
 helper's ``plugins/module_utils/*.cs``; a ``FaceDriver.exe.config`` dllmap sends ``esent.dll`` to
-the native face. The embedded interpreter finds ``esesim``, the collection and cffi through an
-explicit PYTHONPATH built here from this run's paths (nothing machine-specific is committed).
+the native face. The embedded interpreter finds ``esesim`` (and through it the collection) and
+cffi through an explicit PYTHONPATH built here from this run's paths (nothing machine-specific is
+committed).
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ class Driver:
 
     def env(self, root: Path) -> dict[str, str]:
         """The environment of a mono run: the face's Host settings and the embedded interpreter's path."""
-        paths = [str(REPO), str(REPO / "build" / "collections"), *site.getsitepackages()]
+        paths = [str(REPO), *site.getsitepackages()]  # the collection comes through esesim._collection
         env = dict(os.environ)
         env.update({"PYTHONPATH": os.pathsep.join(paths), "ESESIM_FACE_ROOT": str(root), "ESESIM_FACE_VOLUMES": "C;D;L", "ESESIM_FACE_CLOCK": "sim"})
         env.pop("PYTHONHOME", None)

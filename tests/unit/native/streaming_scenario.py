@@ -16,7 +16,6 @@ RESTORE_DIR = "C:\\rst"
 # JET codes, transcribed from docs/dev/ese-facts.md section 7.1, never imported from the engine.
 BACKUP_IN_PROGRESS, NO_BACKUP, INVALID_SEQUENCE, LOG_NOT_COPIED = -505, -520, -521, -616
 ABORT_BY_SERVER, INVALID_GRBIT, INVALID_PARAMETER, OUT_OF_MEMORY, DATABASE_NOT_FOUND = -801, -900, -1003, -1011, -1203
-READ = 16384  # 4 pages: a valid first read of both kinds
 CHUNK = 65536
 
 STREAMING: list[tuple[str, tuple[str, str] | None, int | None]] = [

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from esesim.native import cdefs
+import pytest
+
+from esesim.native import build, cdefs
 from esesim.native.build import LIBRARY_NAME, STAMP_NAME, build_face, source_hash
 
 
-def test_build_is_reused_until_its_sources_change(tmp_path: Path) -> None:
-    lib = build_face(tmp_path)
+def test_build_is_reused_until_its_sources_change(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lib = build_face(tmp_path)  # one real build: cdefs.py's declarations and C source make a library
     assert lib == tmp_path / LIBRARY_NAME and lib.is_file()
     assert (tmp_path / STAMP_NAME).read_text().strip() == source_hash()
-    first = lib.stat().st_mtime_ns
-    assert build_face(tmp_path).stat().st_mtime_ns == first  # same sources: no rebuild
+    compiled: list[Path] = []
+    monkeypatch.setattr(build, "_compile", compiled.append)  # from here on only the cache decision is under test
+    assert build_face(tmp_path) == lib and compiled == []  # same sources: no rebuild
     (tmp_path / STAMP_NAME).write_text("stale\n")  # what a change to cdefs.py or build.py looks like
-    assert build_face(tmp_path).stat().st_mtime_ns != first
+    assert build_face(tmp_path) == lib and compiled == [lib]
+    assert (tmp_path / STAMP_NAME).read_text().strip() == source_hash()
+    lib.unlink()  # a stamp without its library is no cache either
+    build_face(tmp_path)
+    assert compiled == [lib, lib]
 
 
 def test_exports_are_declared_with_windows_widths() -> None:
