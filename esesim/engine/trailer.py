@@ -20,7 +20,7 @@ _TR_MAGIC = b"ESESIMTR"
 
 @dataclass
 class Trailer:
-    """The page after the last data page of a streamed database copy (spec 3.2 ReadFile)."""
+    """The page after the last data page of a streamed database copy (docs/dev/ese-facts.md section 3.2, ReadFile)."""
 
     gen_low: int
     gen_high: int
