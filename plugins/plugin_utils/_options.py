@@ -134,7 +134,7 @@ def check_types(spec: dict, args: t.Any, prefix: str = "") -> str:
 def check_bounds(params: dict, bounds: dict) -> str:
     """Return the first int option outside its (minimum, maximum), naming it and the range, or ""."""
     for path, (low, high) in bounds.items():
-        head, _, tail = path.partition(".")
+        head, _dot, tail = path.partition(".")
         value = (params.get(head) or {}).get(tail) if tail else params.get(head)
         if value is None:
             continue
