@@ -57,6 +57,13 @@ TICK_SECONDS = 0.5
 STORES = ("service", "agent")
 DEFAULTS: dict[str, Any] = {"sim_clock": False, "stores": STORES, "log_kb": DEMO_LOG_KB, "receive_wait": 20.0}
 PR_SET_PDEATHSIG = 1
+UP_DESCRIPTION = """Start N simulated Windows hosts in one background process and write DIR/inventory.yml.
+
+A fleet lives until `esesim fleet down --dir DIR`, or until the process that ran
+`esesim fleet up` exits (the shell, script or pytest that called it), whichever comes first:
+the fleet watches that process, so a forgotten fleet never outlives its caller. From a shell,
+keep that shell open while you use the fleet. With --foreground the fleet runs in this
+process until it is interrupted (Ctrl-C, SIGTERM) or its parent exits."""
 
 
 def _die_with_parent() -> None:
@@ -254,7 +261,9 @@ def fleet_up(fleet_dir: Path, count: int, foreground: bool, *, agent: bool = Tru
     state = _state(fleet_dir)
     if not state:
         proc.kill()
-        print(f"esesim: fleet did not start; see {fleet_dir / 'fleet.log'}", file=sys.stderr)
+        lines = (fleet_dir / "fleet.log").read_text(errors="replace").strip().splitlines()
+        why = f" ({lines[-1].strip()})" if lines else ""
+        print(f"esesim: fleet did not start{why}; see {fleet_dir / 'fleet.log'}", file=sys.stderr)
         return 1
     print(f"esesim: {len(state['hosts'])} hosts up (pid {state['pid']}); inventory {fleet_dir / 'inventory.yml'}")
     return 0
@@ -317,10 +326,23 @@ def _stores(text: str) -> tuple[str, ...]:
     return picked
 
 
+def _log_kb(text: str) -> int:
+    """A log file size the engine accepts (JET_paramLogFileSize), refused here rather than by a traceback in the fleet."""
+    from .engine.constants import LOG_FILE_SIZE_MAX_KB, LOG_FILE_SIZE_MIN_KB  # noqa: PLC0415 - the engine loads only when needed
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if not LOG_FILE_SIZE_MIN_KB <= value <= LOG_FILE_SIZE_MAX_KB:
+        raise argparse.ArgumentTypeError(f"{value} KB is not a log file size ESE accepts: choose {LOG_FILE_SIZE_MIN_KB}..{LOG_FILE_SIZE_MAX_KB}")
+    return value
+
+
 def _fleet_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sim-clock", action="store_true", help="every host on one simulated clock (control op clock_advance moves it)")
     p.add_argument("--stores", type=_stores, default=STORES, help="which demo stores exist: service,agent (default both)")
-    p.add_argument("--log-kb", type=int, default=DEMO_LOG_KB, help="log file size of the demo stores in KB")
+    p.add_argument("--log-kb", type=_log_kb, default=DEMO_LOG_KB, help="log file size of the demo stores in KB (64..32768)")
     p.add_argument("--receive-wait", type=float, default=20.0, help="longest hold of an idle Receive, in seconds")
 
 
@@ -331,17 +353,20 @@ def _opts(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="esesim", description="Simulated Windows hosts (WinRM) for esent.backup tests")
     sub = parser.add_subparsers(dest="cmd", required=True)
-    fleet = sub.add_parser("fleet").add_subparsers(dest="fleet_cmd", required=True)
-    up = fleet.add_parser("up", help="start N hosts and write DIR/inventory.yml")
+    # `fleet serve` is internal (what `fleet up` runs in the background): the metavar keeps it out of the help.
+    fleet = sub.add_parser("fleet", help="start or stop a fleet of simulated hosts").add_subparsers(
+        dest="fleet_cmd", required=True, metavar="{up,down}")
+    up = fleet.add_parser("up", help="start N hosts and write DIR/inventory.yml", description=UP_DESCRIPTION,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
     up.add_argument("--hosts", type=int, default=1)
     up.add_argument("--dir", type=Path, required=True)
     up.add_argument("--foreground", action="store_true", help="serve in this process until interrupted")
     up.add_argument("--no-agent", action="store_true", help="leave the agent uninstalled (steps answer -10013 until installed)")
     up.add_argument("--no-demo-stores", action="store_true", help="hosts without engine, stores or agent (WinRM only)")
     _fleet_options(up)
-    down = fleet.add_parser("down")
+    down = fleet.add_parser("down", help="stop the fleet of DIR (every host, shell and command with it)")
     down.add_argument("--dir", type=Path, required=True)
-    srv = fleet.add_parser("serve", help=argparse.SUPPRESS)
+    srv = fleet.add_parser("serve")
     srv.add_argument("--dir", type=Path, required=True)
     srv.add_argument("--hosts", type=int, default=1)
     srv.add_argument("--watch-pid", type=int, default=None)

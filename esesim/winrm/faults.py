@@ -13,7 +13,7 @@ from typing import Any
 
 # Point name -> what it does (also the CLI's help text).
 POINTS: dict[str, str] = {
-    "auth.reject": "answer HTTP 401 (for a user, or the n-th request)",
+    "auth.reject": "answer HTTP 401 to WinRM logins (for a user, or the n-th request); the control channel stays open",
     "drop.before": "close the connection before the request is processed (the operation never ran)",
     "drop.after": "process the request, then close the connection without replying (it ran; the client never knows)",
     "delay": "process the request, then hold the reply for `seconds` (past the client's read timeout)",
