@@ -4,13 +4,17 @@ Test-only code: do not use directly. ``attach_agent(sim_host)`` plays the part o
 collection's bootstrap on that host, exactly as the script does (plugins/plugin_utils/_bootstrap.py):
 
 1. read the routing line ``ESENTBACKUP1 <key> [peek]``; anything else: exit 1, -10010;
-2. look up ``C:\\ProgramData\\esent.backup\\agents\\<key>.json``; when its pid runs, relay the
-   request to that agent (the pipe);
+2. read ``C:\\ProgramData\\esent.backup\\agents\\<key>.json`` when it exists (up to 5 times when a
+   read finds it half-written: fault point ``bootstrap.state_torn``; still torn: -10024); when its
+   pid runs, relay the request to that agent (the pipe; ``bootstrap.pipe_timeout``: -10023);
 3. otherwise, ``peek`` requests (``instance_info``, ``status``) run the installed agent once,
-   read-only (no state file, no pipe, no JetInit) and print its answer: ``agent: not running``;
+   read-only (no state file, no pipe, no JetInit) and print its answer: ``agent: not running``
+   (``bootstrap.peek_fail``: the run prints nothing, -10025);
 4. otherwise start the agent of that route (``agent.ps1 -Route <key>``), which writes its state
    file and reaps the shadow copies a dead predecessor left, then relay; without
    ``C:\\ProgramData\\esent.backup\\agent.ps1`` the answer is exit 1 with -10013.
+
+Every bootstrap error carries the real script's message text (``E`` in the script).
 
 The host owns the engine side of the machine: one engine ``Host`` whose volumes are the sim
 file system's drive folders, the simulated services (``OwnerService``) with their workloads, the
@@ -39,6 +43,12 @@ LAUNCHER = AGENT_DIR + "\\agent.ps1"
 PEEK_OPS = frozenset({"instance_info", "status"})
 
 
+def _torn_state_error(path: str) -> str:
+    """What ConvertFrom-Json (PowerShell 5.1) says of a state file cut off mid-write."""
+    return (f"{path} stayed unreadable: Invalid object passed in, ':' or '}}' expected. (14): "
+            '{"boot_id": "4f')
+
+
 def _bootstrap_error(code: int, message: str) -> bytes:
     """The reply the bootstrap script itself prints (name and hint left empty, as in the script)."""
     return json.dumps({"ok": False, "result": {}, "error": {"jet": code, "name": "", "message": message, "hint": ""},
@@ -61,6 +71,7 @@ class AgentHost:
         self.services: dict[str, OwnerService] = {}
         self.workloads: dict[str, dict[str, Any]] = {}
         self.version = ""
+        self.faults: Any = None  # the SimHost's FaultPlan (attach_agent): the bootstrap's failure points
         self._ticker: threading.Thread | None = None
         self._stop = threading.Event()
         self._last_tick = time.monotonic()
@@ -153,6 +164,10 @@ class AgentHost:
             return _bootstrap_error(-10010, "stdin must start with the line ESENTBACKUP1 <routing key>")
         route, peek = parts[1], len(parts) == 3
         with self.lock:
+            failure = self._read_state(route)
+            if failure:
+                call.extra["rc"] = 1
+                return failure
             agent = self.agents.get(route)
             if agent is not None and not (agent.alive and self.engine.process_alive(agent.pid)):
                 agent = None
@@ -161,9 +176,19 @@ class AgentHost:
                     call.extra["rc"] = 1
                     return _bootstrap_error(-10013, f"agent not installed: {LAUNCHER} is missing")
                 if peek:
+                    if self._fault("bootstrap.peek_fail"):
+                        call.extra["rc"] = 1
+                        return _bootstrap_error(-10025, f"agent.ps1 -Peek exited 1 with no reply; see {AGENT_DIR}\\agent.log")
                     return self._peek(body)
                 agent = AgentProcess(self, route, self._instance_of(body))
                 self.agents[route] = agent
+                failure = self._read_state(route)  # the bootstrap polls the new agent's state file
+                if failure:
+                    call.extra["rc"] = 1
+                    return failure
+            if self._fault("bootstrap.pipe_timeout"):
+                call.extra["rc"] = 1
+                return _bootstrap_error(-10023, f"pipe {agent.pipe} of pid {agent.pid}: no connection in 10 s")
         reply = agent.handle(body)
         if not agent.alive:  # shutdown: the process exits after its reply
             with self.lock:
@@ -171,6 +196,19 @@ class AgentHost:
                 agent.state_file.remove()
                 self.agents.pop(route, None)
         return reply
+
+    def _fault(self, point: str) -> bool:
+        """Whether an armed fault of the host fires at this point of the bootstrap (one hit)."""
+        return self.faults is not None and self.faults.take((point,), None, None) is not None
+
+    def _read_state(self, route: str) -> bytes | None:
+        """The bootstrap's state read (``S``): five tries when a read finds the file half-written."""
+        if not self.state_path(route).is_file():
+            return None
+        for _ in range(5):
+            if not self._fault("bootstrap.state_torn"):
+                return None
+        return _bootstrap_error(-10024, _torn_state_error(f"{AGENT_DIR}\\agents\\{route}.json"))
 
     @staticmethod
     def _instance_of(body: str) -> dict[str, Any] | None:
@@ -270,6 +308,7 @@ def attach_agent(sim_host: Any, *, clock: Any = None, install: bool = True, tick
     ahost = AgentHost(sim_host.name, dict(sim_host.fs.drives), Path(sim_host.root) / ".engine", clock=clock)
     if install:
         ahost.install()
+    ahost.faults = sim_host.faults
     sim_host.agents.set_entry(ahost.entry)
     sim_host.agents.restart_hooks.append(ahost.restart)
     sim_host.fs.locks.add_provider(engine_lock_provider(ahost.engine))

@@ -21,6 +21,11 @@ POINTS: dict[str, str] = {
     "wsman.busy": "answer WSMan fault 170 (ERROR_BUSY) on Send",
     "wsman.fault": "answer a generic WSMan fault (HTTP 500) on the matched action",
     "host.restart": "forget every shell and process before handling the request (service/host restart)",
+    # The bootstrap's own failure paths (plugins/plugin_utils/_bootstrap.py); one hit per event.
+    "bootstrap.no_reply": "the bootstrap's PowerShell dies before it can answer: nothing on stdout, an error on stderr, rc 1",
+    "bootstrap.state_torn": "one read of the agent's state file finds it half-written (the bootstrap reads it 5 times)",
+    "bootstrap.pipe_timeout": "the running agent's named pipe accepts no connection within the bootstrap's 10 s",
+    "bootstrap.peek_fail": "the read-only agent run (agent.ps1 -Peek) exits 1 without printing a reply",
 }
 
 

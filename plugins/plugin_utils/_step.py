@@ -47,6 +47,8 @@ BACKOFF_CAP_SECONDS = 12.0
 POLL_ATTEMPTS = 5
 SUPPORTED_CONNECTIONS = ("winrm",)
 ERR_CONNECTION_LOST = -10015  # JET_errClientConnectionLost
+ERR_NO_REPLY = -10022  # JET_errClientNoReply
+STDERR_HEAD_LINES = 5
 AGENT_DIR = "C:\\ProgramData\\esent.backup"
 LAUNCHER = AGENT_DIR + "\\agent.ps1"
 ERR_NOT_INSTALLED = -10013
@@ -104,6 +106,32 @@ def connection_dropped(err: BaseException) -> bool:
             return True
         todo.extend(e for e in (exc.__cause__, exc.__context__, *getattr(exc, "args", ())) if isinstance(e, BaseException))
     return False
+
+
+def parse_host_reply(res: dict) -> dict:
+    """Parse the one reply of a bootstrap run; what breaks protocol v1 says how the command ended.
+
+    Args:
+        res: what ``_low_level_execute_command`` returned (``rc``, ``stdout``, ``stderr``).
+
+    Returns:
+        The validated reply (``_protocol.parse_reply``).
+
+    Raises:
+        ProtocolError: code -10022 (JET_errClientNoReply) when stdout is empty, else the
+            protocol error; either way the reason ends with the command's rc and the first
+            lines of its stderr (the winrm plugin already turned CLIXML into text).
+    """
+    stdout = res.get("stdout") or ""
+    try:
+        return parse_reply(stdout)
+    except ProtocolError as err:
+        lines = [line.strip() for line in (res.get("stderr") or "").splitlines() if line.strip()]
+        head = " | ".join(lines[:STDERR_HEAD_LINES])
+        ended = f"rc {res.get('rc')}; stderr: {head[:800]}" if head else f"rc {res.get('rc')}; stderr empty"
+        if not stdout.strip():
+            raise ProtocolError("reply", f"the host printed no reply ({ended})", ERR_NO_REPLY) from None
+        raise ProtocolError(err.field, f"{err.reason} ({ended})", err.code) from None
 
 
 class _AgentError(Exception):
@@ -206,8 +234,12 @@ class EseStepAction(ActionBase):
             result.update(err.result)
             result.update(failed=True, msg=str(err))
         except ProtocolError as err:
-            result.update(failed=True, msg=f"the host's reply breaks protocol v1: {err}", jet_error=err.code,
-                          jet_error_name=lookup(err.code).name, hint="Check that the agent and the collection versions match.")
+            if err.code == ERR_NO_REPLY:  # nothing came back: say how the command ended, not what a reply lacked
+                result.update(failed=True, msg=f"{lookup(err.code).name} ({err.code}): {err.reason}", jet_error=err.code,
+                              jet_error_name=lookup(err.code).name, hint=lookup(err.code).hint)
+            else:
+                result.update(failed=True, msg=f"the host's reply breaks protocol v1: {err}", jet_error=err.code,
+                              jet_error_name=lookup(err.code).name, hint="Check that the agent and the collection versions match.")
         except _ConnectionLost as err:
             session = params.get(self.SESSION_KEY) if self.SESSION_KEY else None
             result.update(failed=True, msg=str(err), jet_error=ERR_CONNECTION_LOST, jet_error_name=lookup(ERR_CONNECTION_LOST).name,
@@ -362,7 +394,7 @@ class EseStepAction(ActionBase):
                 self._reset_connection()
                 time.sleep(delay)
                 continue
-            reply = parse_reply(res.get("stdout", ""))
+            reply = parse_host_reply(res)
             if not reply["ok"] and reply["error"]["jet"] == ERR_NOT_INSTALLED and self._params.get("agent_auto_install") and op != "status":
                 # agent_auto_install: install once, then send the very same request (same request_id).
                 display.v(f"esent.backup: the agent is not installed; installing it (agent_auto_install) before {op}")

@@ -165,10 +165,23 @@ def test_persistent_loss_is_failed_with_the_session_id_never_unreachable(monkeyp
     assert result["snapshot_id"] == "boot:1:abc" and result["jet_error"] == -10015 and result["jet_error_name"] == "JET_errClientConnectionLost"
 
 
-@pytest.mark.parametrize("stdout", ["", "#< CLIXML", '{"ok": true}', "garbage {"])
+@pytest.mark.parametrize("stdout", ["#< CLIXML", '{"ok": true}', "garbage {"])
 def test_malformed_output_fails_as_a_protocol_error(stdout: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    result, _ = _run(_Step, {"instance": INSTANCE}, [{"rc": 1, "stdout": stdout, "stderr": ""}], monkeypatch=monkeypatch)
+    result, _ = _run(_Step, {"instance": INSTANCE}, [{"rc": 1, "stdout": stdout, "stderr": "oops\r\n"}], monkeypatch=monkeypatch)
     assert result["failed"] and "protocol v1" in result["msg"] and result["jet_error"] == -10010
+    assert result["msg"].endswith("(rc 1; stderr: oops)"), result["msg"]
+
+
+@pytest.mark.parametrize(("stdout", "stderr", "ended"), [
+    ("", "", "(rc 1; stderr empty)"),
+    (" \r\n", "line 1\r\n\r\n  line 2\r\nline 3\nline 4\nline 5\nline 6\n", "(rc 1; stderr: line 1 | line 2 | line 3 | line 4 | line 5)"),
+])
+def test_no_reply_is_its_own_error_with_rc_and_the_head_of_stderr(stdout: str, stderr: str, ended: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    result, sent = _run(_Step, {"instance": INSTANCE}, [{"rc": 1, "stdout": stdout, "stderr": stderr}], monkeypatch=monkeypatch)
+    assert result["failed"] and result["jet_error"] == -10022 and result["jet_error_name"] == "JET_errClientNoReply"
+    assert result["msg"] == f"JET_errClientNoReply (-10022): the host printed no reply {ended}"
+    assert "exit code" in result["hint"] and len(sent) == 1, "not retried"
 
 
 @pytest.mark.parametrize(
