@@ -14,6 +14,13 @@ collection's bootstrap on that host, exactly as the script does (plugins/plugin_
    file and reaps the shadow copies a dead predecessor left, then relay; without
    ``C:\\ProgramData\\esent.backup\\agent.ps1`` the answer is exit 1 with -10013.
 
+Running the launcher (steps 3 and 4) loads the agent assembly it names; fault point
+``agent.dll_missing`` makes it find none, as on a real host today (nothing builds the C# agent
+yet): the launcher appends its error to ``C:\\ProgramData\\esent.backup\\agent.log`` and exits 1,
+having answered a peek run with its own reply (-10019), while a started agent is reported by
+the bootstrap at once (-10020, quoting agent.log's last line). A peek ``ping`` is the install's
+proof that the agent answers through its launcher.
+
 Every bootstrap error carries the real script's message text (``E`` in the script).
 
 The host owns the engine side of the machine: one engine ``Host`` whose volumes are the sim
@@ -24,8 +31,10 @@ agent (and every service, which starts again, as an automatic service would).
 
 from __future__ import annotations
 
+import datetime
 import json
 import random
+import re
 import threading
 import time
 from pathlib import Path
@@ -40,6 +49,8 @@ from .ops_info import peek_instance_info
 
 AGENT_DIR = "C:\\ProgramData\\esent.backup"
 LAUNCHER = AGENT_DIR + "\\agent.ps1"
+AGENT_LOG = AGENT_DIR + "\\agent.log"
+_DLL_NAME = re.compile(r"'(esent\.backup\.agent-[^'\\]*\.dll)'")
 PEEK_OPS = frozenset({"instance_info", "status"})
 
 
@@ -179,7 +190,14 @@ class AgentHost:
                     if self._fault("bootstrap.peek_fail"):
                         call.extra["rc"] = 1
                         return _bootstrap_error(-10025, f"agent.ps1 -Peek exited 1 with no reply; see {AGENT_DIR}\\agent.log")
-                    return self._peek(body)
+                    failed = self._launcher_failure(route, peek=True)
+                    if failed:  # the launcher's own reply, relayed with its exit code
+                        call.extra["rc"] = 1
+                        return failed
+                    return self._peek(route, body)
+                if self._launcher_failure(route, peek=False):
+                    call.extra["rc"] = 1
+                    return _bootstrap_error(-10020, f"the agent exited at start; {AGENT_LOG}: {self._agent_log_tail()}")
                 agent = AgentProcess(self, route, self._instance_of(body))
                 self.agents[route] = agent
                 failure = self._read_state(route)  # the bootstrap polls the new agent's state file
@@ -219,13 +237,45 @@ class AgentHost:
         inst = doc.get("instance") if isinstance(doc, dict) else None
         return inst if isinstance(inst, dict) else None
 
-    def _peek(self, body: str) -> bytes:
+    def _launcher_failure(self, route: str, *, peek: bool) -> bytes | None:
+        """Run ``agent.ps1`` far enough to load the agent assembly; None when it loads.
+
+        With ``agent.dll_missing`` armed the launcher catches its own error, appends one line to
+        agent.log (created when missing) and prints the protocol reply a peek run relays.
+        """
+        if not self._fault("agent.dll_missing"):
+            return None
+        match = _DLL_NAME.search(self.real_path(LAUNCHER).read_text(encoding="utf-8", errors="replace"))
+        dll = f"{AGENT_DIR}\\{match.group(1) if match else 'esent.backup.agent.dll'}"
+        pid = self.engine.spawn_process("powershell.exe")
+        self.engine.kill_process(pid)  # the launcher ran and exited
+        when = datetime.datetime.fromtimestamp(self.engine.clock.time(), datetime.UTC)
+        stamp = when.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"  # .NET's round-trip format ('o')
+        line = (f"{stamp} agent.ps1 -Route {route}{' -Peek' if peek else ''} (pid {pid}): the Windows agent is not built in this "
+                f"release: {dll} is missing (see docs/windows-validation.md)")
+        log = self.real_path(AGENT_LOG)
+        new = not log.exists()
+        with open(log, "ab") as fh:
+            fh.write((b"\xef\xbb\xbf" if new else b"") + (line + "\r\n").encode("utf-8"))  # Add-Content -Encoding UTF8
+        return json.dumps({"ok": False, "result": {}, "error": {"jet": -10019, "name": "", "message": line, "hint": ""},
+                           "agent": {"version": "launcher", "pid": pid, "boot_id": ""}}, separators=(",", ":")).encode()
+
+    def _agent_log_tail(self) -> str:
+        """``Get-Content agent.log -Tail 1``."""
+        lines = self.real_path(AGENT_LOG).read_text(encoding="utf-8-sig").splitlines()
+        return lines[-1] if lines else ""
+
+    def _peek(self, route: str, body: str) -> bytes:
         """``agent.ps1 -Peek``: one read-only answer with no agent process left behind."""
         try:
             doc = protocol.decode_request(body)
         except protocol.ProtocolError as exc:
             return protocol.encode({"ok": False, "result": {}, "error": exc.to_error(), "agent": protocol.agent_identity("1.0.0-sim", 0, "")})
         ident = protocol.agent_identity("1.0.0-sim", 0, "")
+        if doc["op"] == "ping":  # the install's proof: the agent loads and answers through its launcher
+            return protocol.encode(protocol.reply_ok({"pong": True, "host": self.name, "request_id": doc["request_id"],
+                                                      "protocol": list(protocol.SUPPORTED_VERSIONS), "route": route,
+                                                      "agent": "not running"}, ident))
         if doc["op"] == "status":
             return protocol.encode(protocol.reply_ok({"agent": "not running", "sessions": [], "changed": False}, ident))
         if doc["op"] not in PEEK_OPS or not doc.get("instance"):

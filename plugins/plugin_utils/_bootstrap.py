@@ -19,11 +19,12 @@ with the JSON request (ASCII only) as ``in_data``. The script:
   ConstrainedLanguage forbids; ``Out-Default`` also reaches stdout from inside a function whose
   output is assigned (the state reader);
 * never starts an agent for a read that must not: a third routing token ``peek`` (``instance_info``
-  and ``status``, see ``_protocol.PEEK_OPS``) makes it run the installed ``agent.ps1 -Route <key>
-  -Peek`` once, in the foreground, with the request on its stdin, when no agent of the route runs.
-  That run reads headers and lists files from disk and answers ``agent: not running``; it writes
-  no state file, opens no pipe and never calls JetInit. A run that prints nothing (or throws) is
-  -10025 with its exit code;
+  and ``status``, see ``_protocol.PEEK_OPS``, and the install's proof ``ping``) makes it run the
+  installed ``agent.ps1 -Route <key> -Peek`` once, in the foreground, with the request on its
+  stdin, when no agent of the route runs. That run reads headers and lists files from disk and
+  answers ``agent: not running``; it writes no state file, opens no pipe and never calls JetInit.
+  A run that prints nothing (or throws) is -10025 with its exit code; the launcher's own error
+  reply (-10019: no agent assembly) is relayed as it came;
 * makes sure the agent of that key runs: reads its state file (``S``: five reads 200 ms apart, so
   a file the agent is still writing is read again; still unreadable: -10024), and if the
   recorded process is gone starts the agent (``agent.ps1 -Route <key>``) through

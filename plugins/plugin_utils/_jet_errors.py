@@ -228,6 +228,9 @@ _ROWS = (
      "The instance left the session before the freeze; abort this session and run prepare again."),
     (-10018, "JET_errClientNotVerified", "State", "Logs are not truncated before this session's set was verified at the destination.",
      "Run the copy with verify: true (or the verify step with this session id) and truncate only when it passed."),
+    (-10019, "JET_errClientAgentNotBuilt", "State", "The Windows agent is not built in this release: the launcher found no agent assembly to load.",
+     "Until the C# agent ships, esent.backup runs only against the simulated host; see docs/windows-validation.md. "
+     "The launcher's own error is in C:\\ProgramData\\esent.backup\\agent.log."),
     (-10020, "JET_errClientAgentStartFailed", "State", "The agent process exited before it answered; its launcher wrote why to agent.log.",
      "The message quotes the last line of C:\\ProgramData\\esent.backup\\agent.log; see docs/windows-validation.md."),
     (-10021, "JET_errClientBootstrapFailed", "Operation", "The bootstrap script failed on the host before the agent answered.",

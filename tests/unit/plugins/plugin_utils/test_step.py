@@ -260,3 +260,30 @@ def test_structured_values_for_string_options_are_refused_not_converted(args: di
     result, sent = _run(_Step, args, [], monkeypatch=monkeypatch)
     assert result["failed"] and sent == []
     assert all(word in result["msg"] for word in words), result["msg"]
+
+
+def test_the_launcher_explains_a_failed_start_in_agent_log_and_one_reply() -> None:
+    lines = _step.LAUNCHER_TEXT.split("\r\n")
+    assert lines[-1] == "" and all("\n" not in line for line in lines), "CRLF lines"
+    body = lines[lines.index("try {") + 1:lines.index("} catch {")]
+    handler = lines[lines.index("} catch {") + 1:lines.index("}", lines.index("} catch {"))]
+    assert any("Add-Type -LiteralPath $dll" in line for line in body), "loading the agent is inside the try"
+    assert any("not built in this release" in line and "docs/windows-validation.md" in line for line in body)
+    assert any("Add-Content" in line and "'agent.log'" in line for line in handler), "the error goes to agent.log (created when missing)"
+    assert any("-10019" in line for line in handler) and handler[-1].strip() == "exit 1"
+    assert "[Console]::Out" not in _step.LAUNCHER_TEXT
+    # The one reply it writes is a protocol v1 error reply.
+    head = next(line for line in handler if line.strip().startswith("$e = ")).split("= ", 1)[1]
+    tail = next(line for line in handler if "Write-Output ($e + " in line).split("Write-Output ($e + ", 1)[1].rstrip(")")
+    text = (head.strip("'") + tail.strip("'")).replace("' + $jet + '", "-10019").replace("' + $m + '", "x").replace("' + $PID + '", "7")
+    reply = _protocol.parse_reply(text)
+    assert reply["ok"] is False and reply["error"]["jet"] == -10019 and reply["agent"]["version"] == "launcher"
+
+
+def test_a_peek_frame_can_be_asked_for_any_op() -> None:
+    request = _protocol.build_request("ping", "me", INSTANCE, {})
+    assert _protocol.frame_request(request).split("\n", 1)[0].count(" ") == 1
+    assert _protocol.frame_request(request, peek=True).split("\n", 1)[0].endswith(" peek")
+    status = _protocol.build_request("status", "me", INSTANCE, {})
+    assert _protocol.frame_request(status).split("\n", 1)[0].endswith(" peek")
+    assert not _protocol.frame_request(status, peek=False).split("\n", 1)[0].endswith(" peek")
