@@ -3,7 +3,7 @@
 Test and demo tool: do not use in production.
 
     esesim fleet up --hosts N --dir DIR [--no-agent] [--sim-clock] [--stores agent,service] [--log-kb K]
-                    [--receive-wait S]
+                    [--receive-wait S] [--copy-throttle-kbps KIB_PER_S]
                                              start N hosts (one background process), write DIR/inventory.yml;
                                              each host has a service-owned demo store (EseDemoService, live
                                              workload) and an agent-hosted store (--stores picks which), and
@@ -55,7 +55,7 @@ DEMO_COMMITS_PER_SECOND = 2.0
 DEMO_LOG_KB = 256
 TICK_SECONDS = 0.5
 STORES = ("service", "agent")
-DEFAULTS: dict[str, Any] = {"sim_clock": False, "stores": STORES, "log_kb": DEMO_LOG_KB, "receive_wait": 20.0}
+DEFAULTS: dict[str, Any] = {"sim_clock": False, "stores": STORES, "log_kb": DEMO_LOG_KB, "receive_wait": 20.0, "copy_throttle_kbps": 0}
 PR_SET_PDEATHSIG = 1
 UP_DESCRIPTION = """Start N simulated Windows hosts in one background process and write DIR/inventory.yml.
 
@@ -207,6 +207,10 @@ def serve(fleet_dir: Path, count: int, watch_pid: int | None, *, agent: bool = T
         from .engine import SimClock  # noqa: PLC0415
 
         clock = SimClock()  # one clock for the fleet: leases move only with clock_advance
+    if o["copy_throttle_kbps"]:
+        from .agent.copier import set_throttle  # noqa: PLC0415
+
+        set_throttle(o["copy_throttle_kbps"] * 1024)  # every background copy of every host of this fleet
     ahosts = [attach_demo_stores(h, install_agent=agent, clock=clock, stores=o["stores"], log_kb=o["log_kb"]) for h in hosts] if demo else []
     hosts = [h.start() for h in hosts]
     ticker = threading.Thread(target=_ticker, args=(ahosts, stop), name="fleet-ticker", daemon=True)
@@ -235,7 +239,7 @@ def _opt_args(opts: dict[str, Any]) -> list[str]:
     """The command-line form of the fleet options (for the background ``fleet serve``)."""
     o = {**DEFAULTS, **opts}
     return ((["--sim-clock"] if o["sim_clock"] else []) + ["--stores", ",".join(o["stores"]), "--log-kb", str(o["log_kb"]),
-            "--receive-wait", str(o["receive_wait"])])
+            "--receive-wait", str(o["receive_wait"]), "--copy-throttle-kbps", str(o["copy_throttle_kbps"])])
 
 
 def fleet_up(fleet_dir: Path, count: int, foreground: bool, *, agent: bool = True, demo: bool = True,
@@ -344,10 +348,24 @@ def _fleet_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stores", type=_stores, default=STORES, help="which demo stores exist: service,agent (default both)")
     p.add_argument("--log-kb", type=_log_kb, default=DEMO_LOG_KB, help="log file size of the demo stores in KB (64..32768)")
     p.add_argument("--receive-wait", type=float, default=20.0, help="longest hold of an idle Receive, in seconds")
+    p.add_argument("--copy-throttle-kbps", type=_kib_per_second, default=0, metavar="KIB_PER_S",
+                   help="pace every background copy (snapshot_copy, stream_copy) to this many KiB (1024 bytes) per second, "
+                        "so a copy of the small demo stores lasts long enough to watch its progress; 0 (default): no limit")
+
+
+def _kib_per_second(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a copy throttle is 0 (no limit) or more KiB per second, got {value}")
+    return value
 
 
 def _opts(args: argparse.Namespace) -> dict[str, Any]:
-    return {"sim_clock": args.sim_clock, "stores": args.stores, "log_kb": args.log_kb, "receive_wait": args.receive_wait}
+    return {"sim_clock": args.sim_clock, "stores": args.stores, "log_kb": args.log_kb, "receive_wait": args.receive_wait,
+            "copy_throttle_kbps": args.copy_throttle_kbps}
 
 
 def main(argv: list[str] | None = None) -> int:

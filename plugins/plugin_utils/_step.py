@@ -45,6 +45,10 @@ BACKOFF_BASE_SECONDS = 1.0
 BACKOFF_CAP_SECONDS = 12.0
 # A lost poll costs nothing, so polls get more patience than steps.
 POLL_ATTEMPTS = 5
+# At -v a copy shows its progress at least this often, whatever poll_interval says; the pause
+# before the next poll leaves room for the poll itself (its last duration plus this margin).
+PROGRESS_SECONDS = 2.0
+PROGRESS_MARGIN_SECONDS = 0.5
 SUPPORTED_CONNECTIONS = ("winrm",)
 ERR_CONNECTION_LOST = -10015  # JET_errClientConnectionLost
 ERR_NO_REPLY = -10022  # JET_errClientNoReply
@@ -497,15 +501,16 @@ class EseStepAction(ActionBase):
         Raises:
             _StepFailure: the copy failed, was cancelled or outlived ``wait_timeout``.
         """
-        deadline = time.monotonic() + params.get("wait_timeout", 3600)
+        started = time.monotonic()
+        deadline = started + params.get("wait_timeout", 3600)
         finished = False
         try:
             while True:
+                asked = time.monotonic()
                 status = self._call_agent("copy_status", {"copy_id": copy_id}, attempts=POLL_ATTEMPTS)
+                call_seconds = time.monotonic() - asked
                 state = status.get("state")
-                done, total = status.get("bytes_done", 0), status.get("bytes_total", 0)
-                display.v(f"esent.backup: copy {copy_id}: {state}, {done}/{total} bytes, {status.get('current_file') or '-'}",
-                          host=self._task_vars.get("inventory_hostname"))
+                display.v(copy_progress(copy_id, status, time.monotonic() - started), host=self._task_vars.get("inventory_hostname"))
                 if state == "done":
                     finished = True
                     return status
@@ -519,7 +524,7 @@ class EseStepAction(ActionBase):
                 if time.monotonic() >= deadline:
                     raise _StepFailure(f"copy {copy_id} did not finish within wait_timeout={params.get('wait_timeout')} seconds; it was cancelled",
                                        copy=status)
-                time.sleep(params.get("poll_interval", 5))
+                time.sleep(self._poll_pause(params.get("poll_interval", 5), call_seconds))
         finally:
             if not finished:
                 try:
@@ -527,6 +532,36 @@ class EseStepAction(ActionBase):
                 except Exception as err:  # pylint: disable=broad-exception-caught
                     # The first error is the one that matters; a failed cancel is only a warning.
                     display.warning(f"esent.backup: could not cancel copy {copy_id}: {err}")
+
+
+    @staticmethod
+    def _poll_pause(poll_interval: float, call_seconds: float) -> float:
+        """Seconds to wait before the next copy poll: ``poll_interval``, but at -v short enough that
+        progress lines come at most PROGRESS_SECONDS apart (the next poll takes about as long as the last)."""
+        if display.verbosity < 1:
+            return poll_interval
+        return min(poll_interval, max(0.0, PROGRESS_SECONDS - call_seconds - PROGRESS_MARGIN_SECONDS))
+
+
+def _bytes_text(count: float) -> str:
+    for unit in ("B", "KiB", "MiB"):
+        if count < 1024:
+            return f"{count:.0f} B" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} GiB"
+
+
+def copy_progress(copy_id: str, status: dict, elapsed: float) -> str:
+    """One -v progress line of a background copy: state, bytes, files, rate since the copy started, current file.
+
+    Example: ``esent.backup: copy 3f..: running, 98304/212992 bytes (46%), 1/4 files, 51.2 KiB/s, 1.9 s, current agent.edb``
+    """
+    done, total = status.get("bytes_done") or 0, status.get("bytes_total") or 0
+    percent = int(100 * done / total) if total else 100
+    rate = _bytes_text(done / elapsed if elapsed > 0 else 0.0)
+    return (f"esent.backup: copy {copy_id}: {status.get('state')}, {done}/{total} bytes ({percent}%), "
+            f"{status.get('files_done') or 0}/{status.get('files_total') or 0} files, {rate}/s, {elapsed:.1f} s, "
+            f"current {status.get('current_file') or '-'}")
 
 
 # -- the snapshot family -----------------------------------------------------------------------

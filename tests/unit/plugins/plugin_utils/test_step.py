@@ -287,3 +287,20 @@ def test_a_peek_frame_can_be_asked_for_any_op() -> None:
     status = _protocol.build_request("status", "me", INSTANCE, {})
     assert _protocol.frame_request(status).split("\n", 1)[0].endswith(" peek")
     assert not _protocol.frame_request(status, peek=False).split("\n", 1)[0].endswith(" peek")
+
+
+def test_copy_progress_line_names_bytes_files_rate_and_the_current_file() -> None:
+    status = {"state": "running", "bytes_done": 98304, "bytes_total": 212992, "files_done": 1, "files_total": 4, "current_file": "agent.edb"}
+    assert _step.copy_progress("c1", status, 1.875) == ("esent.backup: copy c1: running, 98304/212992 bytes (46%), 1/4 files, 51.2 KiB/s, "
+                                                        "1.9 s, current agent.edb")
+    assert "0/0 bytes (100%), 0/0 files, 0 B/s" in _step.copy_progress("c1", {"state": "done"}, 0.0)
+
+
+@pytest.mark.parametrize(("verbosity", "poll_interval", "call_seconds", "pause"), [
+    (0, 5, 0.3, 5), (0, 0, 0.3, 0),  # without -v nothing is shown: poll_interval as asked
+    (1, 5, 0.3, 1.2), (1, 5, 1.8, 0.0), (3, 1, 0.1, 1), (1, 0, 0.1, 0),  # at -v a line at least every 2 s
+])
+def test_at_v_copies_are_polled_often_enough_for_a_line_every_2_seconds(verbosity: int, poll_interval: int, call_seconds: float,
+                                                                         pause: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_step.display, "verbosity", verbosity)
+    assert _step.EseStepAction._poll_pause(poll_interval, call_seconds) == pytest.approx(pause)
