@@ -533,7 +533,6 @@ class EseStepAction(ActionBase):
                     # The first error is the one that matters; a failed cancel is only a warning.
                     display.warning(f"esent.backup: could not cancel copy {copy_id}: {err}")
 
-
     @staticmethod
     def _poll_pause(poll_interval: float, call_seconds: float) -> float:
         """Seconds to wait before the next copy poll: ``poll_interval``, but at -v short enough that
