@@ -3,7 +3,7 @@
 Test and demo tool: do not use in production.
 
     esesim fleet up --hosts N --dir DIR [--no-agent] [--sim-clock] [--stores agent,service] [--log-kb K]
-                    [--receive-wait S]
+                    [--receive-wait S] [--copy-throttle-kbps KIB_PER_S]
                                              start N hosts (one background process), write DIR/inventory.yml;
                                              each host has a service-owned demo store (EseDemoService, live
                                              workload) and an agent-hosted store (--stores picks which), and
@@ -55,8 +55,15 @@ DEMO_COMMITS_PER_SECOND = 2.0
 DEMO_LOG_KB = 256
 TICK_SECONDS = 0.5
 STORES = ("service", "agent")
-DEFAULTS: dict[str, Any] = {"sim_clock": False, "stores": STORES, "log_kb": DEMO_LOG_KB, "receive_wait": 20.0}
+DEFAULTS: dict[str, Any] = {"sim_clock": False, "stores": STORES, "log_kb": DEMO_LOG_KB, "receive_wait": 20.0, "copy_throttle_kbps": 0}
 PR_SET_PDEATHSIG = 1
+UP_DESCRIPTION = """Start N simulated Windows hosts in one background process and write DIR/inventory.yml.
+
+A fleet lives until `esesim fleet down --dir DIR`, or until the process that ran
+`esesim fleet up` exits (the shell, script or pytest that called it), whichever comes first:
+the fleet watches that process, so a forgotten fleet never outlives its caller. From a shell,
+keep that shell open while you use the fleet. With --foreground the fleet runs in this
+process until it is interrupted (Ctrl-C, SIGTERM) or its parent exits."""
 
 
 def _die_with_parent() -> None:
@@ -202,6 +209,10 @@ def serve(fleet_dir: Path, count: int, watch_pid: int | None, *, agent: bool = T
         from .engine import SimClock  # noqa: PLC0415 - heavy, only with --sim-clock (see _spec)
 
         clock = SimClock()  # one clock for the fleet: leases move only with clock_advance
+    if o["copy_throttle_kbps"]:
+        from .agent.copier import set_throttle  # noqa: PLC0415
+
+        set_throttle(o["copy_throttle_kbps"] * 1024)  # every background copy of every host of this fleet
     ahosts = [attach_demo_stores(h, install_agent=agent, clock=clock, stores=o["stores"], log_kb=o["log_kb"]) for h in hosts] if demo else []
     hosts = [h.start() for h in hosts]
     ticker = threading.Thread(target=_ticker, args=(ahosts, stop), name="fleet-ticker", daemon=True)
@@ -230,7 +241,7 @@ def _opt_args(opts: dict[str, Any]) -> list[str]:
     """The command-line form of the fleet options (for the background ``fleet serve``)."""
     o = {**DEFAULTS, **opts}
     return ((["--sim-clock"] if o["sim_clock"] else []) + ["--stores", ",".join(o["stores"]), "--log-kb", str(o["log_kb"]),
-            "--receive-wait", str(o["receive_wait"])])
+            "--receive-wait", str(o["receive_wait"]), "--copy-throttle-kbps", str(o["copy_throttle_kbps"])])
 
 
 def fleet_up(fleet_dir: Path, count: int, foreground: bool, *, agent: bool = True, demo: bool = True,
@@ -256,7 +267,9 @@ def fleet_up(fleet_dir: Path, count: int, foreground: bool, *, agent: bool = Tru
     state = _state(fleet_dir)
     if not state:
         proc.kill()
-        print(f"esesim: fleet did not start; see {fleet_dir / 'fleet.log'}", file=sys.stderr)
+        lines = (fleet_dir / "fleet.log").read_text(errors="replace").strip().splitlines()
+        why = f" ({lines[-1].strip()})" if lines else ""
+        print(f"esesim: fleet did not start{why}; see {fleet_dir / 'fleet.log'}", file=sys.stderr)
         return 1
     print(f"esesim: {len(state['hosts'])} hosts up (pid {state['pid']}); inventory {fleet_dir / 'inventory.yml'}")
     return 0
@@ -319,31 +332,61 @@ def _stores(text: str) -> tuple[str, ...]:
     return picked
 
 
+def _log_kb(text: str) -> int:
+    """A log file size the engine accepts (JET_paramLogFileSize), refused here rather than by a traceback in the fleet."""
+    from .engine.constants import LOG_FILE_SIZE_MAX_KB, LOG_FILE_SIZE_MIN_KB  # noqa: PLC0415 - the engine loads only when needed
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if not LOG_FILE_SIZE_MIN_KB <= value <= LOG_FILE_SIZE_MAX_KB:
+        raise argparse.ArgumentTypeError(f"{value} KB is not a log file size ESE accepts: choose {LOG_FILE_SIZE_MIN_KB}..{LOG_FILE_SIZE_MAX_KB}")
+    return value
+
+
 def _fleet_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sim-clock", action="store_true", help="every host on one simulated clock (control op clock_advance moves it)")
     p.add_argument("--stores", type=_stores, default=STORES, help="which demo stores exist: service,agent (default both)")
-    p.add_argument("--log-kb", type=int, default=DEMO_LOG_KB, help="log file size of the demo stores in KB")
+    p.add_argument("--log-kb", type=_log_kb, default=DEMO_LOG_KB, help="log file size of the demo stores in KB (64..32768)")
     p.add_argument("--receive-wait", type=float, default=20.0, help="longest hold of an idle Receive, in seconds")
+    p.add_argument("--copy-throttle-kbps", type=_kib_per_second, default=0, metavar="KIB_PER_S",
+                   help="pace every background copy (snapshot_copy, stream_copy) to this many KiB (1024 bytes) per second, "
+                        "so a copy of the small demo stores lasts long enough to watch its progress; 0 (default): no limit")
+
+
+def _kib_per_second(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a copy throttle is 0 (no limit) or more KiB per second, got {value}")
+    return value
 
 
 def _opts(args: argparse.Namespace) -> dict[str, Any]:
-    return {"sim_clock": args.sim_clock, "stores": args.stores, "log_kb": args.log_kb, "receive_wait": args.receive_wait}
+    return {"sim_clock": args.sim_clock, "stores": args.stores, "log_kb": args.log_kb, "receive_wait": args.receive_wait,
+            "copy_throttle_kbps": args.copy_throttle_kbps}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="esesim", description="Simulated Windows hosts (WinRM) for esent.backup tests")
     sub = parser.add_subparsers(dest="cmd", required=True)
-    fleet = sub.add_parser("fleet").add_subparsers(dest="fleet_cmd", required=True)
-    up = fleet.add_parser("up", help="start N hosts and write DIR/inventory.yml")
+    # `fleet serve` is internal (what `fleet up` runs in the background): the metavar keeps it out of the help.
+    fleet = sub.add_parser("fleet", help="start or stop a fleet of simulated hosts").add_subparsers(
+        dest="fleet_cmd", required=True, metavar="{up,down}")
+    up = fleet.add_parser("up", help="start N hosts and write DIR/inventory.yml", description=UP_DESCRIPTION,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
     up.add_argument("--hosts", type=int, default=1)
     up.add_argument("--dir", type=Path, required=True)
     up.add_argument("--foreground", action="store_true", help="serve in this process until interrupted")
     up.add_argument("--no-agent", action="store_true", help="leave the agent uninstalled (steps answer -10013 until installed)")
     up.add_argument("--no-demo-stores", action="store_true", help="hosts without engine, stores or agent (WinRM only)")
     _fleet_options(up)
-    down = fleet.add_parser("down")
+    down = fleet.add_parser("down", help="stop the fleet of DIR (every host, shell and command with it)")
     down.add_argument("--dir", type=Path, required=True)
-    srv = fleet.add_parser("serve", help=argparse.SUPPRESS)
+    srv = fleet.add_parser("serve")
     srv.add_argument("--dir", type=Path, required=True)
     srv.add_argument("--hosts", type=int, default=1)
     srv.add_argument("--watch-pid", type=int, default=None)

@@ -6,7 +6,7 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -88,3 +88,27 @@ def no_esesim_leftovers() -> Iterator[None]:
     assert not leftovers, f"esesim processes outlived the test run: {cmdlines}"
 
 
+
+
+# Figures a test measures and `make test` should show (the bootstrap's command-line margin, the
+# copy progress cadence): queued with the report_figure fixture, printed in the terminal summary,
+# so they appear in a normal captured run without -s.
+FIGURES = pytest.StashKey[list[str]]()
+
+
+@pytest.fixture
+def report_figure(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """Return a function that queues one line for the "figures" section of the terminal summary."""
+    def add(line: str) -> None:
+        request.config.stash.setdefault(FIGURES, []).append(line)
+
+    return add
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:
+    """Print the figures the tests queued (report_figure)."""
+    lines = config.stash.get(FIGURES, [])
+    if lines:
+        terminalreporter.write_sep("-", "figures")
+        for line in lines:
+            terminalreporter.write_line(line)

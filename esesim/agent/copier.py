@@ -16,6 +16,10 @@ Rules (docs/dev/architecture.md sections 3 and 4, docs/dev/safety-rules.md rule 
 * Each file is written as ``<name>.partial``, fsync'ed, renamed to ``<name>`` and its folder
   fsync'ed; a name without ``.partial`` therefore always holds a complete, hashed file.
 * Cancel is checked between chunks, so a job stops within one chunk's read and write.
+* A throttle (``throttle_bps``; by default the process-wide ``set_throttle`` value, which
+  ``esesim fleet up --copy-throttle-kbps`` sets) paces the writes to that many bytes per second
+  in chunks of a tenth of a second, so a test can watch a long copy's progress. It sleeps
+  outside every lock and wakes at once on cancel.
 
 What a failed or cancelled job leaves: the files it completed stay (they are described by
 ``files()`` so the agent core can write a ``failed`` manifest naming them and the error, which
@@ -32,6 +36,7 @@ import hashlib
 import os
 import shutil
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -48,6 +53,15 @@ STATE_CANCELLED = "cancelled"
 FINAL_STATES = frozenset({STATE_DONE, STATE_FAILED, STATE_CANCELLED})
 
 DEFAULT_CHUNK_BYTES = 1 << 20
+_throttle_bps = 0  # process-wide default of every CopyJob's throttle (0: as fast as the disk goes)
+
+
+def set_throttle(bytes_per_second: int) -> None:
+    """Pace every copy started from now on in this process to ``bytes_per_second`` (0: no limit)."""
+    global _throttle_bps  # noqa: PLW0603 - one fleet-wide simulator knob, set once at fleet start
+    if bytes_per_second < 0:
+        raise ValueError(f"a copy throttle is 0 or more bytes per second, got {bytes_per_second}")
+    _throttle_bps = int(bytes_per_second)
 # Headroom over the announced sizes: the manifest and its temporary copy, and file-system slack.
 DEFAULT_RESERVE_BYTES = 1 << 20
 PARTIAL_SUFFIX = ".partial"
@@ -159,6 +173,7 @@ class CopyJob:
             ``OSError`` (for example ``ENOSPC`` for a full destination) or ``CopyError``.
         free_space: returns the free bytes for a path (tests inject a full disk); the default
             asks the file system about the nearest existing folder of ``set_dir``.
+        throttle_bps: the most bytes per second written (0: no limit); defaults to ``set_throttle``'s value.
 
     Raises:
         CopyError: ``JET_errInvalidParameter`` for a bad or duplicate name, role or size.
@@ -166,8 +181,11 @@ class CopyJob:
 
     def __init__(self, sources: Iterable[CopySource], set_dir: Path, *, copy_id: str | None = None, chunk_size: int = DEFAULT_CHUNK_BYTES,
                  reserve_bytes: int = DEFAULT_RESERVE_BYTES, fault_hook: Callable[[ChunkEvent], None] | None = None,
-                 free_space: Callable[[Path], int] | None = None) -> None:
+                 free_space: Callable[[Path], int] | None = None, throttle_bps: int | None = None) -> None:
         self.sources = list(sources)
+        self.throttle_bps = _throttle_bps if throttle_bps is None else throttle_bps
+        self._paced = 0  # bytes written since the throttle's clock started
+        self._pace_start = 0.0
         self.set_dir = Path(set_dir)
         self.copy_id = copy_id or uuid.uuid4().hex
         self.chunk_size = chunk_size
@@ -319,6 +337,7 @@ class CopyJob:
 
     def _run(self) -> None:
         state, error = STATE_DONE, None
+        self._pace_start = time.monotonic()
         try:
             self.set_dir.mkdir(parents=True, exist_ok=True)
             for src in self.sources:
@@ -385,20 +404,32 @@ class CopyJob:
                 done += len(chunk)
                 with self._lock:
                     self._bytes_done += len(chunk)
+                self._pace(len(chunk))
         finally:
             close = getattr(chunks, "close", None)
             if close is not None:
                 close()  # lets a generator reader release its file handle at once
         return digest.hexdigest(), done
 
+    def _pace(self, written: int) -> None:
+        """With a throttle, sleep until the bytes written so far are due (cancel wakes it)."""
+        if not self.throttle_bps:
+            return
+        self._paced += written
+        wait = self._pace_start + self._paced / self.throttle_bps - time.monotonic()
+        if wait > 0 and self._cancel.wait(wait):
+            raise _Cancelled
+
     def _rechunk(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
-        # Readers may yield large buffers; split them so cancel and the fault hook stay fine-grained.
+        # Readers may yield large buffers; split them so cancel and the fault hook stay fine-grained
+        # (and, throttled, so the bytes move every tenth of a second).
+        size = min(self.chunk_size, max(4096, self.throttle_bps // 10)) if self.throttle_bps else self.chunk_size
         for chunk in chunks:
             if not isinstance(chunk, (bytes, bytearray, memoryview)):
                 raise CopyError("JET_errInvalidParameter", f"{self._current}: the reader yielded {type(chunk).__name__}, not bytes", self._current)
             chunk = bytes(chunk)
-            for start in range(0, len(chunk), self.chunk_size):
-                yield chunk[start:start + self.chunk_size]
+            for start in range(0, len(chunk), size):
+                yield chunk[start:start + size]
 
 
 def file_source(path: Path, name: str, role: str, *, source: str = "", generation: int | None = None,

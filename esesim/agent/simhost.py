@@ -4,13 +4,24 @@ Test-only code: do not use directly. ``attach_agent(sim_host)`` plays the part o
 collection's bootstrap on that host, exactly as the script does (plugins/plugin_utils/_bootstrap.py):
 
 1. read the routing line ``ESENTBACKUP1 <key> [peek]``; anything else: exit 1, -10010;
-2. look up ``C:\\ProgramData\\esent.backup\\agents\\<key>.json``; when its pid runs, relay the
-   request to that agent (the pipe);
+2. read ``C:\\ProgramData\\esent.backup\\agents\\<key>.json`` when it exists (up to 5 times when a
+   read finds it half-written: fault point ``bootstrap.state_torn``; still torn: -10024); when its
+   pid runs, relay the request to that agent (the pipe; ``bootstrap.pipe_timeout``: -10023);
 3. otherwise, ``peek`` requests (``instance_info``, ``status``) run the installed agent once,
-   read-only (no state file, no pipe, no JetInit) and print its answer: ``agent: not running``;
+   read-only (no state file, no pipe, no JetInit) and print its answer: ``agent: not running``
+   (``bootstrap.peek_fail``: the run prints nothing, -10025);
 4. otherwise start the agent of that route (``agent.ps1 -Route <key>``), which writes its state
    file and reaps the shadow copies a dead predecessor left, then relay; without
    ``C:\\ProgramData\\esent.backup\\agent.ps1`` the answer is exit 1 with -10013.
+
+Running the launcher (steps 3 and 4) loads the agent assembly it names; fault point
+``agent.dll_missing`` makes it find none, as on a real host today (nothing builds the C# agent
+yet): the launcher appends its error to ``C:\\ProgramData\\esent.backup\\agent.log`` and exits 1,
+having answered a peek run with its own reply (-10019), while a started agent is reported by
+the bootstrap at once (-10020, quoting agent.log's last line). A peek ``ping`` is the install's
+proof that the agent answers through its launcher.
+
+Every bootstrap error carries the real script's message text (``E`` in the script).
 
 The host owns the engine side of the machine: one engine ``Host`` whose volumes are the sim
 file system's drive folders, the simulated services (``OwnerService``) with their workloads, the
@@ -20,8 +31,10 @@ agent (and every service, which starts again, as an automatic service would).
 
 from __future__ import annotations
 
+import datetime
 import json
 import random
+import re
 import threading
 import time
 from pathlib import Path
@@ -39,6 +52,14 @@ from .sessions import ERR_AGENT_NOT_RUNNING, ERR_UNKNOWN_SESSION, AgentFailure, 
 AGENT_DIR = "C:\\ProgramData\\esent.backup"
 LAUNCHER = AGENT_DIR + "\\agent.ps1"
 IDLE_EXIT_SECONDS = 900.0
+AGENT_LOG = AGENT_DIR + "\\agent.log"
+_DLL_NAME = re.compile(r"'(esent\.backup\.agent-[^'\\]*\.dll)'")
+
+
+def _torn_state_error(path: str) -> str:
+    """What ConvertFrom-Json (PowerShell 5.1) says of a state file cut off mid-write."""
+    return (f"{path} stayed unreadable: Invalid object passed in, ':' or '}}' expected. (14): "
+            '{"boot_id": "4f')
 
 
 def _bootstrap_error(code: int, message: str) -> bytes:
@@ -66,6 +87,7 @@ class AgentHost:
         # An agent with no session, copy or workload ends after this long without a call; the
         # bootstrap starts a new one on the next call that needs it.
         self.idle_exit_seconds = IDLE_EXIT_SECONDS
+        self.faults: Any = None  # the SimHost's FaultPlan (attach_agent): the bootstrap's failure points
         self._ticker: threading.Thread | None = None
         self._stop = threading.Event()
         self._last_tick = time.monotonic()
@@ -158,6 +180,10 @@ class AgentHost:
             return _bootstrap_error(-10010, "stdin must start with the line ESENTBACKUP1 <routing key>")
         route, peek = parts[1], len(parts) == 3
         with self.lock:
+            failure = self._read_state(route)
+            if failure:
+                call.extra["rc"] = 1
+                return failure
             agent = self.agents.get(route)
             if agent is not None and not (agent.alive and self.engine.process_alive(agent.pid)):
                 agent = None
@@ -167,10 +193,27 @@ class AgentHost:
                     call.extra["rc"] = 1
                     return _bootstrap_error(-10013, f"agent not installed: {LAUNCHER} is missing")
                 if peek:
+                    if self._fault("bootstrap.peek_fail"):
+                        call.extra["rc"] = 1
+                        return _bootstrap_error(-10025, f"agent.ps1 -Peek exited 1 with no reply; see {AGENT_DIR}\\agent.log")
+                    failed = self._launcher_failure(route, peek=True)
+                    if failed:  # the launcher's own reply, relayed with its exit code
+                        call.extra["rc"] = 1
+                        return failed
                     # agent.ps1 -Peek: reaps what a dead agent of the route left (reads included), then answers read-only.
                     return self._peek(body, reap_dead_agent(self, route))
+                if self._launcher_failure(route, peek=False):
+                    call.extra["rc"] = 1
+                    return _bootstrap_error(-10020, f"the agent exited at start; {AGENT_LOG}: {self._agent_log_tail()}")
                 agent = AgentProcess(self, route, self._instance_of(body))
                 self.agents[route] = agent
+                failure = self._read_state(route)  # the bootstrap polls the new agent's state file
+                if failure:
+                    call.extra["rc"] = 1
+                    return failure
+            if self._fault("bootstrap.pipe_timeout"):
+                call.extra["rc"] = 1
+                return _bootstrap_error(-10023, f"pipe {agent.pipe} of pid {agent.pid}: no connection in 10 s")
         reply = agent.handle(body)
         if not agent.alive:  # shutdown: the process exits after its reply
             with self.lock:
@@ -178,6 +221,19 @@ class AgentHost:
                 agent.state_file.remove()
                 self.agents.pop(route, None)
         return reply
+
+    def _fault(self, point: str) -> bool:
+        """Whether an armed fault of the host fires at this point of the bootstrap (one hit)."""
+        return self.faults is not None and self.faults.take((point,), None, None) is not None
+
+    def _read_state(self, route: str) -> bytes | None:
+        """The bootstrap's state read (``S``): five tries when a read finds the file half-written."""
+        if not self.state_path(route).is_file():
+            return None
+        for _ in range(5):
+            if not self._fault("bootstrap.state_torn"):
+                return None
+        return _bootstrap_error(-10024, _torn_state_error(f"{AGENT_DIR}\\agents\\{route}.json"))
 
     @staticmethod
     def _instance_of(body: str) -> dict[str, Any] | None:
@@ -187,6 +243,34 @@ class AgentHost:
             return None
         inst = doc.get("instance") if isinstance(doc, dict) else None
         return inst if isinstance(inst, dict) else None
+
+    def _launcher_failure(self, route: str, *, peek: bool) -> bytes | None:
+        """Run ``agent.ps1`` far enough to load the agent assembly; None when it loads.
+
+        With ``agent.dll_missing`` armed the launcher catches its own error, appends one line to
+        agent.log (created when missing) and prints the protocol reply a peek run relays.
+        """
+        if not self._fault("agent.dll_missing"):
+            return None
+        match = _DLL_NAME.search(self.real_path(LAUNCHER).read_text(encoding="utf-8", errors="replace"))
+        dll = f"{AGENT_DIR}\\{match.group(1) if match else 'esent.backup.agent.dll'}"
+        pid = self.engine.spawn_process("powershell.exe")
+        self.engine.kill_process(pid)  # the launcher ran and exited
+        when = datetime.datetime.fromtimestamp(self.engine.clock.time(), datetime.UTC)
+        stamp = when.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"  # .NET's round-trip format ('o')
+        line = (f"{stamp} agent.ps1 -Route {route}{' -Peek' if peek else ''} (pid {pid}): the Windows agent is not built in this "
+                f"release: {dll} is missing (see docs/windows-validation.md)")
+        log = self.real_path(AGENT_LOG)
+        new = not log.exists()
+        with open(log, "ab") as fh:
+            fh.write((b"\xef\xbb\xbf" if new else b"") + (line + "\r\n").encode("utf-8"))  # Add-Content -Encoding UTF8
+        return json.dumps({"ok": False, "result": {}, "error": {"jet": -10019, "name": "", "message": line, "hint": ""},
+                           "agent": {"version": "launcher", "pid": pid, "boot_id": ""}}, separators=(",", ":")).encode()
+
+    def _agent_log_tail(self) -> str:
+        """``Get-Content agent.log -Tail 1``."""
+        lines = self.real_path(AGENT_LOG).read_text(encoding="utf-8-sig").splitlines()
+        return lines[-1] if lines else ""
 
     def _peek(self, body: str, reaped: list[str]) -> bytes:
         """``agent.ps1 -Peek``: one read-only answer with no agent process left behind.
@@ -203,6 +287,10 @@ class AgentHost:
             return protocol.encode({"ok": False, "result": {}, "error": exc.to_error(), "agent": ident})
         op, args, inst = doc["op"], doc["args"], doc.get("instance") or {}
         route = protocol.routing_key(inst) if inst else protocol.HOST_ROUTE
+        if op == "ping":  # the install's proof: the agent loads and answers through its launcher
+            return protocol.encode(protocol.reply_ok({"pong": True, "host": self.name, "request_id": doc["request_id"],
+                                                      "protocol": list(protocol.SUPPORTED_VERSIONS), "route": route,
+                                                      "agent": "not running"}, ident))
         if op == "status":
             result = {"agent": "not running", "sessions": [], "shadows": [], "reaped_shadows": reaped, "changed": False}
             return protocol.encode(protocol.reply_ok(result, ident))
@@ -302,6 +390,7 @@ def attach_agent(sim_host: Any, *, clock: Any = None, install: bool = True, tick
     ahost = AgentHost(sim_host.name, dict(sim_host.fs.drives), Path(sim_host.root) / ".engine", clock=clock)
     if install:
         ahost.install()
+    ahost.faults = sim_host.faults
     sim_host.agents.set_entry(ahost.entry)
     sim_host.agents.restart_hooks.append(ahost.restart)
     sim_host.fs.locks.add_provider(engine_lock_provider(ahost.engine))

@@ -27,6 +27,11 @@ from .agent import AgentCall
 from .command_io import HostView, ProcessIO, clixml_error, not_recognized
 
 CMD_MAX = 8191  # cmd.exe's command-line limit (WinRS runs commands through cmd unless WINRS_SKIP_CMD_SHELL)
+# What powershell.exe leaves when WinRM's shell memory quota (MaxMemoryPerShellMB) kills it: the
+# bootstrap never gets to answer (fault point bootstrap.no_reply).
+NO_REPLY_STDERR = ("Exception of type 'System.OutOfMemoryException' was thrown.\n"
+                   "    + CategoryInfo          : OperationStopped: (:) [], OutOfMemoryException\n"
+                   "    + FullyQualifiedErrorId : System.OutOfMemoryException\n")
 BOOTSTRAP_NORMALISED = bootstrap.normalise_script(bootstrap.BOOTSTRAP_SCRIPT)
 
 _PS_EXE = re.compile(r"^(?:\"?[^\"]*\\)?(?:powershell|pwsh)(?:\.exe)?\"?$", re.I)
@@ -91,6 +96,9 @@ def run(host: HostView, command: str, args: list[str], stdin: bytes, io: Process
     normalised = bootstrap.normalise_script(script)
     if normalised == BOOTSTRAP_NORMALISED:
         host.record("bootstrap", line, layers=decoded.layers, stdin=len(stdin))
+        if host.faults.take(("bootstrap.no_reply",), None, None):
+            io.err(clixml_error(NO_REPLY_STDERR))
+            return 1
         call = AgentCall(host_name=host.name, cancel=io.cancel, boot_id="", pid=0)
         io.out(host.agents.handle(stdin, call))
         return int(call.extra.get("rc", 0))  # the bootstrap exits 1 when it failed itself

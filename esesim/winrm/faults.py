@@ -13,7 +13,7 @@ from typing import Any
 
 # Point name -> what it does (also the CLI's help text).
 POINTS: dict[str, str] = {
-    "auth.reject": "answer HTTP 401 (for a user, or the n-th request)",
+    "auth.reject": "answer HTTP 401 to WinRM logins (for a user, or the n-th request); the control channel stays open",
     "drop.before": "close the connection before the request is processed (the operation never ran)",
     "drop.after": "process the request, then close the connection without replying (it ran; the client never knows)",
     "delay": "process the request, then hold the reply for `seconds` (past the client's read timeout)",
@@ -21,6 +21,12 @@ POINTS: dict[str, str] = {
     "wsman.busy": "answer WSMan fault 170 (ERROR_BUSY) on Send",
     "wsman.fault": "answer a generic WSMan fault (HTTP 500) on the matched action",
     "host.restart": "forget every shell and process before handling the request (service/host restart)",
+    # The bootstrap's own failure paths (plugins/plugin_utils/_bootstrap.py); one hit per event.
+    "bootstrap.no_reply": "the bootstrap's PowerShell dies before it can answer: nothing on stdout, an error on stderr, rc 1",
+    "bootstrap.state_torn": "one read of the agent's state file finds it half-written (the bootstrap reads it 5 times)",
+    "bootstrap.pipe_timeout": "the running agent's named pipe accepts no connection within the bootstrap's 10 s",
+    "bootstrap.peek_fail": "the read-only agent run (agent.ps1 -Peek) exits 1 without printing a reply",
+    "agent.dll_missing": "the launcher finds no agent assembly (the C# agent is not built yet): it writes agent.log and exits 1",
 }
 
 

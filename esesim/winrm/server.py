@@ -433,12 +433,15 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", "0") or 0)
         data = self.rfile.read(length) if length else b""
         user, ok = self._user()
-        rejected = host.faults.take(("auth.reject",), None, user)
+        control = self.path.split("?")[0] == CONTROL_PATH
+        # auth.reject rejects WinRM logins only: the fleet's own control channel must stay open, or
+        # nothing could see the hits or clear the fault.
+        rejected = not control and host.faults.take(("auth.reject",), None, user)
         if not ok or rejected:
             # No challenge step with Basic: requests sends the header up front every time.
             self._reply(401, b"", ctype="text/plain", extra={"WWW-Authenticate": 'Basic realm="WSMAN"'})
             return
-        if self.path.split("?")[0] == CONTROL_PATH:
+        if control:
             try:
                 self._reply(200, json.dumps(host.control(json.loads(data or b"{}"))).encode(), ctype="application/json")
             except (ValueError, KeyError, TypeError) as exc:

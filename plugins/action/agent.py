@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from ..plugin_utils._step import AGENT_VERSION as VERSION
-from ..plugin_utils._step import ERR_NOT_INSTALLED, LAUNCHER, LAUNCHER_TEXT, EseStepAction, _AgentError, _StepFailure
+from ..plugin_utils._step import ERR_AGENT_BROKEN, ERR_NOT_INSTALLED, LAUNCHER, LAUNCHER_TEXT, EseStepAction, _AgentError, _StepFailure
 
 ERR_BACKUP_IN_PROGRESS = -505  # JET_errBackupInProgress
 
@@ -57,12 +57,14 @@ class ActionModule(EseStepAction):
     # -- host facts and actions ----------------------------------------------------------------
 
     def _facts(self) -> tuple:
-        """(installed, installed launcher is this version, agent of the instance running)."""
+        """(installed, installed launcher is this version and its agent answers, agent of the instance running)."""
         try:
             status = self._call_agent("status", {})  # a peek op: never starts an agent
         except _AgentError as err:
             if err.jet == ERR_NOT_INSTALLED:
                 return False, False, False
+            if err.jet in ERR_AGENT_BROKEN:  # the launcher is there, the agent behind it does not answer: never current
+                return True, False, False
             raise
         return True, self._remote_launcher() == LAUNCHER_TEXT.encode(), status.get("agent") == "running"
 

@@ -91,7 +91,9 @@ options:
     default: 3600
   poll_interval:
     description:
-      - Seconds between polls of a background operation. Progress is shown at C(-v).
+      - Seconds between polls of a background operation.
+      - At C(-v) and above a copy shows its progress (bytes, files, rate since it started) at least
+        every 2 seconds, so it is then polled more often than this when this is longer.
       - Between 0 and 600.
     type: int
     default: 5

@@ -15,6 +15,11 @@ description:
     bootstrap of every step starts it when needed, except for reads (M(esent.backup.instance_info)).
   - Upgrades happen only when idle. A running agent of another version is stopped first, and it
     refuses to stop while a session holds its instance (C(JET_errBackupInProgress), -505).
+  - An install counts only once the agent answers through the launcher (a read-only C(ping)); when it
+    does not, the task fails with C(JET_errClientAgentNotBuilt) (-10019), quoting the launcher's error,
+    which the launcher also appends to C(%ProgramData%\\esent.backup\\agent.log).
+  - The Windows agent (C#) is not built in this release, so on a real Windows host the install fails
+    this way; see C(docs/windows-validation.md) in the collection.
 options:
   state:
     description:

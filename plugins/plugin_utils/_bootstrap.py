@@ -13,24 +13,38 @@ with the JSON request (ASCII only) as ``in_data``. The script:
   picks the agent's state file ``agents\\<key>.json`` without parsing any JSON;
 * refuses to run in ConstrainedLanguage mode (AppLocker/WDAC) with a protocol-shaped error,
   because the agent, the pipe client and the process launch all need FullLanguage;
+* always answers: everything after that check runs in one top-level ``try``/``catch`` (-10021
+  with PowerShell's error), and every error reply is written by the one function ``E`` through
+  the pipeline (``Write-Output ... | Out-Default``), never ``[Console]::Out``, which
+  ConstrainedLanguage forbids; ``Out-Default`` also reaches stdout from inside a function whose
+  output is assigned (the state reader);
 * never starts an agent for a read that must not: a third routing token ``peek`` (``instance_info``
-  and ``status``, see ``_protocol.PEEK_OPS``) makes it run the installed ``agent.ps1 -Route <key>
-  -Peek`` once, in the foreground, with the request on its stdin, when no agent of the route runs.
-  That run reads headers and lists files from disk and answers ``agent: not running``; it writes no
-  state file, opens no pipe and never calls JetInit;
-* makes sure the agent of that key runs: reads its state file, and if the recorded process is
-  gone starts the already compiled agent (``agent.ps1 -Route <key>``) through ``Win32_Process.Create`` (outside the WinRM
-  job, so it survives the shell). It never compiles anything: compiling happens once, at
-  install time (``esent.backup.agent: state=present``), never on this hot path;
+  and ``status``, see ``_protocol.PEEK_OPS``, and the install's proof ``ping``) makes it run the
+  installed ``agent.ps1 -Route <key> -Peek`` once, in the foreground, with the request on its
+  stdin, when no agent of the route runs. That run reads headers and lists files from disk and
+  answers ``agent: not running``; it writes no state file, opens no pipe and never calls JetInit.
+  A run that prints nothing (or throws) is -10025 with its exit code; the launcher's own error
+  reply (-10019: no agent assembly) is relayed as it came;
+* makes sure the agent of that key runs: reads its state file (``S``: five reads 200 ms apart, so
+  a file the agent is still writing is read again; still unreadable: -10024), and if the
+  recorded process is gone starts the agent (``agent.ps1 -Route <key>``) through
+  ``Win32_Process.Create`` (outside the WinRM job, so it survives the shell). It never compiles
+  anything. A started process that exits before its state file appears is -10020 at once, with
+  the last line of ``agent.log`` (the launcher writes its own errors there); one still starting
+  after 30 s is -10002;
 * relays the request bytes to the agent's named pipe (4-byte little-endian length, then
-  UTF-8 bytes) and writes the reply bytes to stdout verbatim. No ConvertTo-Json or
-  ConvertFrom-Json on the request or reply: PowerShell 5.1 has depth and size limits.
-  Only the small state file (pid, pipe) is read with ConvertFrom-Json.
+  UTF-8 bytes; a pipe that accepts no connection within 10 s is -10023), reads the whole reply
+  into memory and only then writes it to stdout verbatim, so a pipe closed mid-reply (-10005)
+  never leaves half a reply before the error. No ConvertTo-Json or ConvertFrom-Json on the
+  request or reply: PowerShell 5.1 has depth and size limits. Only the small state file (pid,
+  pipe) is read with ConvertFrom-Json.
 
 Constraints the text obeys (tests check the first two):
 
 * under 3 KB of script, because cmd.exe caps a command line at 8191 characters and
-  ``-EncodedCommand`` (base64 of UTF-16LE) grows the script about 2.7 times;
+  ``-EncodedCommand`` (base64 of UTF-16LE) grows the script about 2.7 times (the margin per
+  ansible-core version is printed in the "figures" section of ``make test``); hence the short
+  variable names, and no space where PowerShell needs none;
 * ansible-core <= 2.20 strips every line and drops blank ones before encoding, 2.21 does
   not: no here-strings and nothing whose meaning depends on indentation. The simulated host
   compares scripts after the same normalisation;
@@ -41,8 +55,14 @@ host is available to the project); the simulated host only recognises the text. 
 be validated on a real host (docs/windows-validation.md) before a release.
 
 Exit codes: 0 when a reply from the agent was relayed (even ``ok: false``); 1 with a
-protocol-shaped error on stdout when the bootstrap itself failed. Error numbers are in
-the client band (-10000..-11999) and must match the JET catalogue when it lists them.
+protocol-shaped error on stdout when the bootstrap itself failed; the peek run's own code after
+its reply. Error numbers are in the client band (-10000..-11999) and must match the JET
+catalogue when it lists them. When PowerShell dies before the script can answer, the controller
+reports -10022 with the command's rc and the head of its stderr (``_step``).
+
+Names in the script: ``E`` writes an error reply and exits 1; ``S`` reads the state file;
+``$t`` the routing tokens, ``$q`` the request, ``$d`` the agent folder, ``$f`` the state file,
+``$a`` the launcher, ``$g`` agent.log, ``$s`` the state, ``$p`` powershell.exe, ``$c`` the pipe.
 """
 
 from __future__ import annotations
@@ -55,73 +75,84 @@ ERR_SHORT_READ = -10005
 ERR_INVALID_REQUEST = -10010
 ERR_AGENT_NOT_INSTALLED = -10013
 ERR_CONSTRAINED_LANGUAGE = -10014
+ERR_AGENT_START_FAILED = -10020  # the started agent process exited before its state file; quotes agent.log's last line
+ERR_BOOTSTRAP_FAILED = -10021  # anything else the one top-level catch caught
+ERR_PIPE_TIMEOUT = -10023  # the agent runs but its pipe accepted no connection within 10 s
+ERR_STATE_FILE_UNREADABLE = -10024  # the state file stayed half-written through 5 reads, 200 ms apart
+ERR_PEEK_FAILED = -10025  # agent.ps1 -Peek ended without printing a reply
 
 # Where the agent records its state; the agent module writes it, the bootstrap reads it.
 AGENT_STATE_DIR = r"%ProgramData%\esent.backup"
 
-BOOTSTRAP_SCRIPT = r"""$ErrorActionPreference = 'Stop'
-function Out-Err([int]$c, [string]$m) {
-$m = $m.Replace('\', '\\').Replace('"', '\"')
-$e = '{"ok":false,"result":{},"error":{"jet":' + $c + ',"name":"","message":"' + $m + '","hint":""},'
-[Console]::Out.Write($e + '"agent":{"version":"bootstrap","pid":' + $PID + ',"boot_id":""}}')
+BOOTSTRAP_SCRIPT = r"""$ErrorActionPreference='Stop'
+function E([int]$c,[string]$m) {
+$m=$m -replace '[\\"]','\$0' -replace '[\x00-\x1f]',' '
+$e='{"ok":false,"result":{},"error":{"jet":'+$c+',"name":"","message":"'+$m+'","hint":""},'
+Write-Output ($e+'"agent":{"version":"bootstrap","pid":'+$PID+',"boot_id":""}}')|Out-Default
 exit 1
 }
-if ($ExecutionContext.SessionState.LanguageMode -ne 'FullLanguage') {
-Out-Err -10014 'ConstrainedLanguage mode (AppLocker/WDAC): the agent needs FullLanguage'
+if ($ExecutionContext.SessionState.LanguageMode -ne 'FullLanguage') { E -10014 'ConstrainedLanguage mode (AppLocker/WDAC): the agent needs FullLanguage' }
+try {
+$l=@(foreach ($in in $input) { $in })
+$t="$($l[0])".Split(' ')
+if ($t.Count -lt 2 -or $t.Count -gt 3 -or $t[0] -ne 'ESENTBACKUP1' -or $t[1] -notmatch '^[0-9a-z]{1,32}$') {
+E -10010 'stdin must start with the line ESENTBACKUP1 <routing key>'
 }
-$lines = @(foreach ($in in $input) { $in })
-$rt = "$($lines[0])".Split(' ')
-if ($rt.Count -lt 2 -or $rt.Count -gt 3 -or $rt[0] -ne 'ESENTBACKUP1' -or $rt[1] -notmatch '^[0-9a-z]{1,32}$') {
-Out-Err -10010 'stdin must start with the line ESENTBACKUP1 <routing key>'
+$q=[string]::Join("`n",@($l|Select-Object -Skip 1))
+$d="$env:ProgramData\esent.backup"
+$f="$d\agents\$($t[1]).json"
+$a="$d\agent.ps1"
+$g="$d\agent.log"
+function S {
+for ($j=0; $j -lt 5; $j++) {
+if (!(Test-Path -LiteralPath $f)) { return }
+try { return Get-Content -LiteralPath $f -Raw|ConvertFrom-Json } catch { $x=$_; Start-Sleep -M 200 }
 }
-$req = [string]::Join("`n", @($lines | Select-Object -Skip 1))
-$dir = Join-Path $env:ProgramData 'esent.backup'
-$stateFile = Join-Path $dir "agents\$($rt[1]).json"
-$lnc = Join-Path $dir 'agent.ps1'
-$state = $null
-if (Test-Path -LiteralPath $stateFile) { $state = Get-Content -LiteralPath $stateFile -Raw | ConvertFrom-Json }
-if (-not $state -or -not (Get-Process -Id $state.pid -EA 0)) {
-if (-not (Test-Path -LiteralPath $lnc)) { Out-Err -10013 "agent not installed: $lnc is missing" }
-$ps = "$env:windir\System32\WindowsPowerShell\v1.0\powershell.exe"
-if ($rt[2] -eq 'peek') {
-$o = $req | & $ps -NoP -NonI -Exec Bypass -File $lnc -Route $rt[1] -Peek
-[Console]::Out.Write(($o -join "`n"))
+E -10024 "$f stayed unreadable: $x"
+}
+$s=S
+if (!$s -or !(Get-Process -Id $s.pid -EA 0)) {
+if (!(Test-Path -LiteralPath $a)) { E -10013 "agent not installed: $a is missing" }
+$p="$PSHOME\powershell.exe"
+if ($t[2] -eq 'peek') {
+try { $o=$q|& $p -NoP -NonI -Exec Bypass -File $a -Route $t[1] -Peek } catch { $o=$null }
+if (!$o) { E -10025 "agent.ps1 -Peek exited $LASTEXITCODE with no reply; see $g" }
+Write-Output ($o -join "`n")
 exit $LASTEXITCODE
 }
-$cl = "`"$ps`" -NoP -NonI -Exec Bypass -File `"$lnc`" -Route $($rt[1])"
-$r = Invoke-CimMethod -ClassName Win32_Process -MethodName Create -Arguments @{ CommandLine = $cl }
-if ($r.ReturnValue -ne 0) { Out-Err -10002 "Win32_Process.Create: $($r.ReturnValue)" }
-$state = $null
-for ($i = 0; $i -lt 150 -and -not $state; $i++) {
-Start-Sleep -Milliseconds 200
-if (Test-Path -LiteralPath $stateFile) { $state = Get-Content -LiteralPath $stateFile -Raw | ConvertFrom-Json }
-if ($state -and -not (Get-Process -Id $state.pid -EA 0)) { $state = $null }
+$r=Invoke-CimMethod -ClassName Win32_Process -MethodName Create -Arguments @{CommandLine="`"$p`" -NoP -NonI -Exec Bypass -File `"$a`" -Route $($t[1])"}
+if ($r.ReturnValue) { E -10002 "Win32_Process.Create: $($r.ReturnValue)" }
+$s=$null
+for ($i=0; $i -lt 150 -and !$s; $i++) {
+Start-Sleep -M 200
+$s=S
+if ($s -and !(Get-Process -Id $s.pid -EA 0)) { $s=$null }
+if (!$s -and !(Get-Process -Id $r.ProcessId -EA 0)) { E -10020 "the agent exited at start; ${g}: $(Get-Content -LiteralPath $g -Tail 1 -EA 0)" }
 }
-if (-not $state) { Out-Err -10002 "the agent did not start within 30 s; see $dir\agent.log" }
+if (!$s) { E -10002 "the agent did not start within 30 s; see $g" }
 }
-$pipe = New-Object System.IO.Pipes.NamedPipeClientStream('.', $state.pipe, [System.IO.Pipes.PipeDirection]::InOut)
+$c=New-Object IO.Pipes.NamedPipeClientStream('.',$s.pipe,'InOut')
 try {
-$pipe.Connect(10000)
-$body = [System.Text.Encoding]::UTF8.GetBytes($req)
-$pipe.Write([BitConverter]::GetBytes([int]$body.Length), 0, 4)
-$pipe.Write($body, 0, $body.Length)
-$pipe.Flush()
-$head = New-Object byte[] 4
-$n = 0
-while ($n -lt 4) { $k = $pipe.Read($head, $n, 4 - $n); if ($k -le 0) { break }; $n += $k }
-if ($n -lt 4) { Out-Err -10005 'the agent closed the pipe before replying' }
-$len = [BitConverter]::ToInt32($head, 0)
-$out = [Console]::OpenStandardOutput()
-$buf = New-Object byte[] 65536
-while ($len -gt 0) {
-$k = $pipe.Read($buf, 0, [Math]::Min($buf.Length, $len))
-if ($k -le 0) { Out-Err -10005 "the agent closed the pipe, $len bytes missing" }
-$out.Write($buf, 0, $k)
-$len -= $k
+try { $c.Connect(10000) } catch { E -10023 "pipe $($s.pipe) of pid $($s.pid): no connection in 10 s" }
+$b=[Text.Encoding]::UTF8.GetBytes($q)
+$c.Write([BitConverter]::GetBytes($b.Length),0,4)
+$c.Write($b,0,$b.Length)
+$c.Flush()
+$h=New-Object byte[] 65536
+$n=0
+while ($n -lt 4) { $k=$c.Read($h,$n,4-$n); if ($k -le 0) { E -10005 'the agent closed the pipe before replying' }; $n+=$k }
+$n=[BitConverter]::ToInt32($h,0)
+$m=New-Object IO.MemoryStream
+while ($n -gt 0) {
+$k=$c.Read($h,0,[Math]::Min(65536,$n))
+if ($k -le 0) { E -10005 "the agent closed the pipe, $n bytes missing" }
+$m.Write($h,0,$k)
+$n-=$k
 }
-$out.Flush()
+$m.WriteTo([Console]::OpenStandardOutput())
 }
-finally { $pipe.Dispose() }
+finally { $c.Dispose() }
+} catch { E -10021 "$_" }
 """
 
 

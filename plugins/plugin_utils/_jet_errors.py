@@ -228,6 +228,21 @@ _ROWS = (
      "The instance left the session before the freeze; abort this session and run prepare again."),
     (-10018, "JET_errClientNotVerified", "State", "Logs are not truncated before this session's set was verified at the destination.",
      "Run the copy with verify: true (or the verify step with this session id) and truncate only when it passed."),
+    (-10019, "JET_errClientAgentNotBuilt", "State", "The Windows agent is not built in this release: the launcher found no agent assembly to load.",
+     "Until the C# agent ships, esent.backup runs only against the simulated host; see docs/windows-validation.md. "
+     "The launcher's own error is in C:\\ProgramData\\esent.backup\\agent.log."),
+    (-10020, "JET_errClientAgentStartFailed", "State", "The agent process exited before it answered; its launcher wrote why to agent.log.",
+     "The message quotes the last line of C:\\ProgramData\\esent.backup\\agent.log; see docs/windows-validation.md."),
+    (-10021, "JET_errClientBootstrapFailed", "Operation", "The bootstrap script failed on the host before the agent answered.",
+     "The message carries PowerShell's error; run the task with -vvv to see the command and its output."),
+    (-10022, "JET_errClientNoReply", "IO", "The host printed no reply: PowerShell ended before the bootstrap could answer.",
+     "The message carries the command's exit code and the first lines of its stderr (for example a WinRM memory quota)."),
+    (-10023, "JET_errClientPipeTimeout", "IO", "The agent runs but its named pipe accepted no connection within 10 seconds.",
+     "Restart the agent (esent.backup.agent state=stopped, then started) once no session needs it; see agent.log."),
+    (-10024, "JET_errClientStateFileUnreadable", "IO", "The agent's state file stayed unreadable (half-written) through every read.",
+     "Another agent may be rewriting it; stop the agent of the instance (esent.backup.agent state=stopped) and retry."),
+    (-10025, "JET_errClientPeekFailed", "State", "The read-only run of the agent (agent.ps1 -Peek) ended without a reply.",
+     "Read C:\\ProgramData\\esent.backup\\agent.log on the host; reinstall with esent.backup.agent state=present."),
 )
 
 JET_ERRORS = tuple(JetError(*row) for row in _ROWS)

@@ -371,11 +371,17 @@ PEEK_OPS = frozenset({"instance_info", "copy_status", "copy_cancel"}
 PEEK_TOKEN = "peek"
 
 
-def frame_request(request: dict) -> str:
-    """Return the bootstrap's stdin for a request: the routing line, then compact ASCII JSON."""
+def frame_request(request: dict, peek: t.Optional[bool] = None) -> str:
+    """Return the bootstrap's stdin for a request: the routing line, then compact ASCII JSON.
+
+    ``peek`` forces the read-only run of the installed agent on (the install's proof ``ping``)
+    or off; by default the op decides (``PEEK_OPS``).
+    """
     body = json.dumps(request, separators=(",", ":"), sort_keys=True, ensure_ascii=True)
-    peek = f" {PEEK_TOKEN}" if request.get("op") in PEEK_OPS else ""
-    return f"{FRAME_MAGIC} {routing_key(request.get('instance'))}{peek}\n{body}"
+    if peek is None:
+        peek = request.get("op") in PEEK_OPS
+    token = f" {PEEK_TOKEN}" if peek else ""
+    return f"{FRAME_MAGIC} {routing_key(request.get('instance'))}{token}\n{body}"
 
 
 def unframe_request(data: t.Union[bytes, str]) -> tuple[str, str]:

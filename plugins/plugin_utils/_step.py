@@ -45,23 +45,50 @@ BACKOFF_BASE_SECONDS = 1.0
 BACKOFF_CAP_SECONDS = 12.0
 # A lost poll costs nothing, so polls get more patience than steps.
 POLL_ATTEMPTS = 5
+# At -v a copy shows its progress at least this often, whatever poll_interval says; the pause
+# before the next poll leaves room for the poll itself (its last duration plus this margin).
+PROGRESS_SECONDS = 2.0
+PROGRESS_MARGIN_SECONDS = 0.5
 SUPPORTED_CONNECTIONS = ("winrm",)
 ERR_CONNECTION_LOST = -10015  # JET_errClientConnectionLost
+ERR_NO_REPLY = -10022  # JET_errClientNoReply
+STDERR_HEAD_LINES = 5
 AGENT_DIR = "C:\\ProgramData\\esent.backup"
 LAUNCHER = AGENT_DIR + "\\agent.ps1"
 ERR_NOT_INSTALLED = -10013
+ERR_AGENT_NOT_BUILT = -10019  # JET_errClientAgentNotBuilt
+# What a status says when the launcher is in place but the agent behind it does not answer.
+ERR_AGENT_BROKEN = (ERR_AGENT_NOT_BUILT, -10020, -10025)  # not built, exited at start, peek run without a reply
 AGENT_VERSION = "0.1.0"
 # The launcher the bootstrap starts (agent.ps1 -Route <key> [-Peek]). It loads the agent assembly
 # compiled once per version next to it; the bytes identify the version, so a launcher that
-# differs is an upgrade.
-LAUNCHER_TEXT = (
-    f"# esent.backup agent launcher {AGENT_VERSION}: installed by esent.backup.agent; do not edit.\r\n"
-    "param([string]$Route, [switch]$Peek)\r\n"
-    "$ErrorActionPreference = 'Stop'\r\n"
-    f"$dll = Join-Path $PSScriptRoot 'esent.backup.agent-{AGENT_VERSION}.dll'\r\n"
-    "Add-Type -LiteralPath $dll\r\n"
-    "exit [EsentBackup.Agent.Program]::Run($Route, [bool]$Peek)\r\n"
-)
+# differs is an upgrade. Nothing builds that assembly in this release (the C# agent does not
+# exist yet): the launcher catches its own errors, appends them to agent.log next to it (created
+# when missing) and answers a -Peek run with one protocol v1 reply (-10019 when the assembly is
+# missing, -10020 when it does not load), so a failed start is always explained. UNPROVEN on
+# Windows, like the bootstrap (docs/windows-validation.md).
+LAUNCHER_TEXT = "".join(line + "\r\n" for line in (
+    f"# esent.backup agent launcher {AGENT_VERSION}: installed by esent.backup.agent; do not edit.",
+    "param([string]$Route, [switch]$Peek)",
+    "$ErrorActionPreference = 'Stop'",
+    f"$dll = Join-Path $PSScriptRoot 'esent.backup.agent-{AGENT_VERSION}.dll'",
+    "try {",
+    "    if (-not (Test-Path -LiteralPath $dll)) {",
+    "        throw \"the Windows agent is not built in this release: $dll is missing (see docs/windows-validation.md)\"",
+    "    }",
+    "    Add-Type -LiteralPath $dll",
+    "    exit [EsentBackup.Agent.Program]::Run($Route, [bool]$Peek)",
+    "} catch {",
+    "    $jet = if (Test-Path -LiteralPath $dll) { -10020 } else { -10019 }",
+    "    $run = if ($Peek) { ' -Peek' } else { '' }",
+    "    $line = '{0} agent.ps1 -Route {1}{2} (pid {3}): {4}' -f [DateTime]::UtcNow.ToString('o'), $Route, $run, $PID, $_.Exception.Message",
+    "    try { Add-Content -LiteralPath (Join-Path $PSScriptRoot 'agent.log') -Value $line -Encoding UTF8 } catch { }",
+    "    $m = $line -replace '[\\\\\"]', '\\$0' -replace '[\\x00-\\x1f]', ' '",
+    "    $e = '{\"ok\":false,\"result\":{},\"error\":{\"jet\":' + $jet + ',\"name\":\"\",\"message\":\"' + $m + '\",\"hint\":\"\"},'",
+    "    Write-Output ($e + '\"agent\":{\"version\":\"launcher\",\"pid\":' + $PID + ',\"boot_id\":\"\"}}')",
+    "    exit 1",
+    "}",
+))
 
 
 # What a socket dropped in the middle of a command looks like when it reaches the action. The
@@ -145,6 +172,32 @@ def credentials_rejected(err: BaseException) -> bool:
     return False
 
 
+def parse_host_reply(res: dict) -> dict:
+    """Parse the one reply of a bootstrap run; what breaks protocol v1 says how the command ended.
+
+    Args:
+        res: what ``_low_level_execute_command`` returned (``rc``, ``stdout``, ``stderr``).
+
+    Returns:
+        The validated reply (``_protocol.parse_reply``).
+
+    Raises:
+        ProtocolError: code -10022 (JET_errClientNoReply) when stdout is empty, else the
+            protocol error; either way the reason ends with the command's rc and the first
+            lines of its stderr (the winrm plugin already turned CLIXML into text).
+    """
+    stdout = res.get("stdout") or ""
+    try:
+        return parse_reply(stdout)
+    except ProtocolError as err:
+        lines = [line.strip() for line in (res.get("stderr") or "").splitlines() if line.strip()]
+        head = " | ".join(lines[:STDERR_HEAD_LINES])
+        ended = f"rc {res.get('rc')}; stderr: {head[:800]}" if head else f"rc {res.get('rc')}; stderr empty"
+        if not stdout.strip():
+            raise ProtocolError("reply", f"the host printed no reply ({ended})", ERR_NO_REPLY) from None
+        raise ProtocolError(err.field, f"{err.reason} ({ended})", err.code) from None
+
+
 class _AgentError(Exception):
     """The agent answered ``ok: false``: an engine error or one of our client-band errors."""
 
@@ -222,8 +275,12 @@ class EseStepAction(ActionBase):
             result.update(err.result)
             result.update(failed=True, msg=str(err))
         except ProtocolError as err:
-            result.update(failed=True, msg=f"the host's reply breaks protocol v1: {err}", jet_error=err.code,
-                          jet_error_name=lookup(err.code).name, hint="Check that the agent and the collection versions match.")
+            if err.code == ERR_NO_REPLY:  # nothing came back: say how the command ended, not what a reply lacked
+                result.update(failed=True, msg=f"{lookup(err.code).name} ({err.code}): {err.reason}", jet_error=err.code,
+                              jet_error_name=lookup(err.code).name, hint=lookup(err.code).hint)
+            else:
+                result.update(failed=True, msg=f"the host's reply breaks protocol v1: {err}", jet_error=err.code,
+                              jet_error_name=lookup(err.code).name, hint="Check that the agent and the collection versions match.")
         except _ConnectionLost as err:
             session = params.get(self.SESSION_KEY) if self.SESSION_KEY else None
             result.update(failed=True, msg=str(err), jet_error=ERR_CONNECTION_LOST, jet_error_name=lookup(ERR_CONNECTION_LOST).name,
@@ -384,7 +441,7 @@ class EseStepAction(ActionBase):
                 self._reset_connection()
                 time.sleep(delay)
                 continue
-            reply = parse_reply(res.get("stdout", ""))
+            reply = parse_host_reply(res)
             if not reply["ok"] and reply["error"]["jet"] == ERR_NOT_INSTALLED and self._params.get("agent_auto_install") and op != "status":
                 # agent_auto_install: install once, then send the very same request (same request_id).
                 display.v(f"esent.backup: the agent is not installed; installing it (agent_auto_install) before {op}")
@@ -422,6 +479,31 @@ class EseStepAction(ActionBase):
         if self._remote_launcher() != LAUNCHER_TEXT.encode():
             raise _StepFailure(f"installing the agent failed: {LAUNCHER} does not hold the launcher (sha256 "
                                f"{hashlib.sha256(LAUNCHER_TEXT.encode()).hexdigest()}) after the copy")
+        self._prove_agent_answers()
+
+    def _prove_agent_answers(self) -> None:
+        """Run the installed agent once through its launcher (a read-only ``ping``) before an install counts.
+
+        Raises:
+            _AgentError: -10019 (JET_errClientAgentNotBuilt), quoting what the run answered, when
+                the agent does not answer ``pong``: the launcher is in place, the agent is not.
+        """
+        request = build_request("ping", self._owner(), self._instance_block(), {})
+        try:
+            # peek: the bootstrap runs agent.ps1 -Peek in the foreground; no agent process stays behind
+            result = self._call_agent_request("ping", request, frame_request(request, peek=True), CALL_ATTEMPTS)
+        except _AgentError as err:
+            said = f"{err.name or 'JET error'} ({err.jet}): {err.message}"
+        except ProtocolError as err:
+            said = f"{lookup(err.code).name} ({err.code}): {err.reason}"
+        else:
+            if result.get("pong") is True:
+                return
+            said = f"a reply without pong: {result!r:.200}"
+        raise _AgentError(ERR_AGENT_NOT_BUILT, lookup(ERR_AGENT_NOT_BUILT).name,
+                          f"the launcher was copied to {LAUNCHER}, but the agent does not answer through it; the Windows agent is "
+                          f"not built in this release. Its run answered: {said}", lookup(ERR_AGENT_NOT_BUILT).hint,
+                          {"changed": True, "installed": False, "running": False})  # the launcher is on the host now
 
     def _reset_connection(self) -> None:
         try:
@@ -441,15 +523,16 @@ class EseStepAction(ActionBase):
         Raises:
             _StepFailure: the copy failed, was cancelled or outlived ``wait_timeout``.
         """
-        deadline = time.monotonic() + params.get("wait_timeout", 3600)
+        started = time.monotonic()
+        deadline = started + params.get("wait_timeout", 3600)
         finished = False
         try:
             while True:
+                asked = time.monotonic()
                 status = self._call_agent("copy_status", {"copy_id": copy_id}, attempts=POLL_ATTEMPTS)
+                call_seconds = time.monotonic() - asked
                 state = status.get("state")
-                done, total = status.get("bytes_done", 0), status.get("bytes_total", 0)
-                display.v(f"esent.backup: copy {copy_id}: {state}, {done}/{total} bytes, {status.get('current_file') or '-'}",
-                          host=self._task_vars.get("inventory_hostname"))
+                display.v(copy_progress(copy_id, status, time.monotonic() - started), host=self._task_vars.get("inventory_hostname"))
                 if state == "done":
                     finished = True
                     return status
@@ -463,7 +546,7 @@ class EseStepAction(ActionBase):
                 if time.monotonic() >= deadline:
                     raise _StepFailure(f"copy {copy_id} did not finish within wait_timeout={params.get('wait_timeout')} seconds; it was cancelled",
                                        copy=status)
-                time.sleep(params.get("poll_interval", 5))
+                time.sleep(self._poll_pause(params.get("poll_interval", 5), call_seconds))
         finally:
             if not finished:
                 try:
@@ -471,6 +554,35 @@ class EseStepAction(ActionBase):
                 except Exception as err:  # pylint: disable=broad-exception-caught
                     # The first error is the one that matters; a failed cancel is only a warning.
                     display.warning(f"esent.backup: could not cancel copy {copy_id}: {err}")
+
+    @staticmethod
+    def _poll_pause(poll_interval: float, call_seconds: float) -> float:
+        """Seconds to wait before the next copy poll: ``poll_interval``, but at -v short enough that
+        progress lines come at most PROGRESS_SECONDS apart (the next poll takes about as long as the last)."""
+        if display.verbosity < 1:
+            return poll_interval
+        return min(poll_interval, max(0.0, PROGRESS_SECONDS - call_seconds - PROGRESS_MARGIN_SECONDS))
+
+
+def _bytes_text(count: float) -> str:
+    for unit in ("B", "KiB", "MiB"):
+        if count < 1024:
+            return f"{count:.0f} B" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1024
+    return f"{count:.1f} GiB"
+
+
+def copy_progress(copy_id: str, status: dict, elapsed: float) -> str:
+    """One -v progress line of a background copy: state, bytes, files, rate since the copy started, current file.
+
+    Example: ``esent.backup: copy 3f..: running, 98304/212992 bytes (46%), 1/4 files, 51.2 KiB/s, 1.9 s, current agent.edb``
+    """
+    done, total = status.get("bytes_done") or 0, status.get("bytes_total") or 0
+    percent = int(100 * done / total) if total else 100
+    rate = _bytes_text(done / elapsed if elapsed > 0 else 0.0)
+    return (f"esent.backup: copy {copy_id}: {status.get('state')}, {done}/{total} bytes ({percent}%), "
+            f"{status.get('files_done') or 0}/{status.get('files_total') or 0} files, {rate}/s, {elapsed:.1f} s, "
+            f"current {status.get('current_file') or '-'}")
 
 
 # -- the snapshot family -----------------------------------------------------------------------

@@ -100,8 +100,9 @@ class Fleet:
         path.chmod(0o600)
         return path
 
-    def playbook(self, name: str, *, timeout: float = 150, wait: bool = True, **extra: Any) -> subprocess.CompletedProcess | subprocess.Popen:
-        """Run playbooks/<name> against the fleet with ``extra`` as extra vars (a JSON file)."""
+    def playbook(self, name: str, *, timeout: float = 150, wait: bool = True, cli: tuple[str, ...] = (),
+                 **extra: Any) -> subprocess.CompletedProcess | subprocess.Popen:
+        """Run playbooks/<name> against the fleet with ``extra`` as extra vars (a JSON file) and ``cli`` as options (``-v``)."""
         varfile = self.tmp / f"vars-{name}-{time.monotonic_ns()}.json"
         varfile.write_text(json.dumps({"esent_dest": DEST, "esent_backup_owner": "pytest-run",
                                        "results_file": str(self.tmp / f"{Path(name).stem}.json"), **extra}))
@@ -110,7 +111,7 @@ class Fleet:
                    ANSIBLE_HOME=str(self.tmp / ".ansible-home"), ANSIBLE_RETRY_FILES_ENABLED="False", PYTHONWARNINGS="ignore")
         env.pop("PYTHONPATH", None)
         cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(self.test_inventory()), "-e", f"@{varfile}",
-               str(PLAYBOOKS / name)]
+               *cli, str(PLAYBOOKS / name)]
         if not wait:
             return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=str(self.tmp))
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=str(self.tmp))
@@ -137,7 +138,8 @@ def fleet(tmp: Path, *flags: str) -> Iterator[Fleet]:
     state_file = fleet_dir / "fleet.json"
     pid = None
     try:
-        assert proc.returncode == 0, proc.stdout + proc.stderr + (fleet_dir / "fleet.log").read_text(errors="replace")
+        log = fleet_dir / "fleet.log"
+        assert proc.returncode == 0, proc.stdout + proc.stderr + (log.read_text(errors="replace") if log.exists() else "")
         state = json.loads(state_file.read_text())
         pid = int(state["pid"])
         password = (fleet_dir / "secrets" / "winrm_password").read_text().strip()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,7 @@ def _compat_bin(version: str) -> Path:
     ("2.18", ["mkdtemp-2.18", "put-2.18", "fetch-2.18", "remove"]),
     ("2.21", ["mkdtemp", "put", "fetch", "remove"]),
 ])
-def test_compat_smoke(version: str, expected_kinds: list[str], tmp_path: Path) -> None:
+def test_compat_smoke(version: str, expected_kinds: list[str], tmp_path: Path, report_figure: Callable[[str], None]) -> None:
     ansible = _compat_bin(version) / "ansible"
     out = subprocess.run([str(ansible), "--version"], capture_output=True, text=True, timeout=60).stdout
     assert f"core {version}." in out
@@ -53,3 +54,6 @@ def test_compat_smoke(version: str, expected_kinds: list[str], tmp_path: Path) -
             assert kind in kinds, kinds
         boot = [h for h in host.history if h["kind"] == "bootstrap"]
         assert boot and all(h["cmdline_len"] < CMD_MAX for h in boot)  # the version's real encoding of our bootstrap fits cmd.exe
+        longest = max(h["cmdline_len"] for h in boot)
+        report_figure(f"bootstrap: ansible-core {version} (its own winrm plugin, as the simulated host received it): "
+                      f"encoded {longest} chars, margin {CMD_MAX - longest}")

@@ -241,3 +241,28 @@ def test_file_source_reads_a_local_file(tmp_path: Path) -> None:
     assert job.run() == "done"
     assert (tmp_path / "set" / "logs" / "edb00007.log").read_bytes() == b"z" * 1000
     assert job.files()[0]["source"] == str(src) and job.files()[0]["generation"] == 7
+
+
+def test_a_throttled_copy_is_paced_and_still_cancels_at_once(tmp_path: Path) -> None:
+    data = os.urandom(40 * 1024)
+    job = CopyJob([_source("E0000000001.log", data, chunk=len(data))], tmp_path / "paced", throttle_bps=80 * 1024)
+    start = time.monotonic()
+    assert job.run() == "done"
+    assert time.monotonic() - start >= 0.45  # 40 KiB at 80 KiB/s, in tenth-of-a-second chunks
+    assert (tmp_path / "paced" / "E0000000001.log").read_bytes() == data
+    slow = CopyJob([_source("E0000000001.log", data, chunk=len(data))], tmp_path / "slow", throttle_bps=4096)
+    slow.start()
+    time.sleep(0.2)
+    assert 0 < slow.status()["bytes_done"] < len(data), "progress moves while throttled"
+    start = time.monotonic()
+    assert slow.cancel() and slow.wait(WAIT)
+    assert time.monotonic() - start < 1.0 and slow.state == "cancelled"
+
+
+def test_the_process_wide_throttle_applies_to_jobs_created_after_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(copier, "_throttle_bps", 0)
+    assert CopyJob([], tmp_path / "a").throttle_bps == 0
+    copier.set_throttle(48 * 1024)
+    assert CopyJob([], tmp_path / "b").throttle_bps == 48 * 1024
+    with pytest.raises(ValueError, match="0 or more"):
+        copier.set_throttle(-1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -41,8 +42,9 @@ def test_script_is_under_3_kb() -> None:
 
 
 @pytest.mark.parametrize("version", sorted(ENCODINGS))
-def test_encoded_command_line_fits_cmd_exe(version: str) -> None:
+def test_encoded_command_line_fits_cmd_exe(version: str, report_figure: Callable[[str], None]) -> None:
     line = ENCODINGS[version](SCRIPT)
+    report_figure(f"bootstrap: ansible-core {version}: encoded {len(line)} chars, margin {CMD_MAX - len(line)} (cmd.exe limit {CMD_MAX})")
     assert len(line) < CMD_MAX, f"{version}: {len(line)} characters"
     decoded = decode_command_line(line)
     assert _strip(decoded.script or "") == _bootstrap.normalise_script(SCRIPT)
@@ -58,8 +60,8 @@ def test_no_here_strings_or_indentation_dependent_text() -> None:
 
 def test_relays_bytes_without_json_cmdlets_on_the_payload() -> None:
     assert "ConvertTo-Json" not in SCRIPT
-    # ConvertFrom-Json only reads the small state file, never the request or reply
-    assert all("$stateFile" in line for line in SCRIPT.splitlines() if "ConvertFrom-Json" in line)
+    # ConvertFrom-Json only reads the small state file ($f), never the request or reply
+    assert all("Get-Content -LiteralPath $f -Raw" in line for line in SCRIPT.splitlines() if "ConvertFrom-Json" in line)
     assert "OpenStandardOutput" in SCRIPT and "NamedPipeClientStream" in SCRIPT
 
 
@@ -73,7 +75,7 @@ def test_detects_constrained_language() -> None:
 
 
 def test_error_codes_in_client_band() -> None:
-    codes = [int(c) for c in re.findall(r"Out-Err (-\d+)", SCRIPT)]
+    codes = [int(c) for c in re.findall(r"\bE (-\d+)", SCRIPT)]
     assert codes and all(-11999 <= c <= -10000 for c in codes)
 
 
@@ -86,7 +88,7 @@ def test_module_header_marks_it_internal_and_licensed() -> None:
 def test_bootstrap_error_codes_are_catalogued() -> None:
     from ansible_collections.esent.backup.plugins.plugin_utils import _jet_errors
 
-    codes = {int(c) for c in re.findall(r"Out-Err (-\d+)", SCRIPT)}
+    codes = {int(c) for c in re.findall(r"\bE (-\d+)", SCRIPT)}
     named = {getattr(_bootstrap, name) for name in dir(_bootstrap) if name.startswith("ERR_")}
     assert codes == named
     assert all(_jet_errors.lookup(code).name.startswith("JET_errClient") for code in codes)
@@ -95,8 +97,40 @@ def test_bootstrap_error_codes_are_catalogued() -> None:
 def test_bootstrap_error_reply_is_a_protocol_v1_reply() -> None:
     from ansible_collections.esent.backup.plugins.plugin_utils import _protocol
 
-    head = re.search(r"^\$e = '(.*)'$", SCRIPT, re.M).group(1)
-    tail = re.search(r"\[Console\]::Out\.Write\(\$e \+ '(.*)'\)$", SCRIPT, re.M).group(1)
-    text = (head + tail).replace("' + $c + '", "-10005").replace("' + $m + '", "closed").replace("' + $PID + '", "42")
+    head = re.search(r"^\$e='(.*)'$", _error_function(), re.M).group(1)
+    tail = re.search(r"^Write-Output \(\$e\+'(.*)'\)\|Out-Default$", _error_function(), re.M).group(1)
+    text = (head + tail).replace("'+$c+'", "-10005").replace("'+$m+'", "closed").replace("'+$PID+'", "42")
     reply = _protocol.parse_reply(text)
     assert reply["ok"] is False and reply["error"]["jet"] == -10005
+
+
+def _error_function() -> str:
+    """The text of the bootstrap's one error writer, ``function E``."""
+    m = re.search(r"^function E\(.*?^\}$", SCRIPT, re.M | re.S)
+    assert m, "the bootstrap writes every error through one function E"
+    return m.group(0)
+
+
+def test_every_error_reply_goes_through_the_pipeline() -> None:
+    # [Console]::Out is a .NET call ConstrainedLanguage forbids: the -10014 reply could never be written.
+    assert "[Console]::Out" not in SCRIPT
+    body = _error_function()
+    assert "Write-Output" in body and "exit 1" in body
+    # Out-Default: an error raised inside a function whose output is assigned still reaches stdout.
+    assert "|Out-Default" in body.replace(" ", "")
+
+
+def test_one_top_level_try_catch_always_answers() -> None:
+    lines = SCRIPT.strip().splitlines()
+    clm = next(i for i, line in enumerate(lines) if "LanguageMode -ne 'FullLanguage'" in line)
+    assert lines[clm + 1] == "try {", "everything after the ConstrainedLanguage check runs in the one try"
+    assert lines[-1] == '} catch { E -10021 "$_" }'
+
+
+def test_each_failure_of_the_host_side_has_its_own_code() -> None:
+    # pipe connect timeout, a state file that stays half-written (read again first), a peek child without a reply
+    assert re.search(r"Connect\(10000\) \} catch \{ E -10023 ", SCRIPT)
+    state_reader = re.search(r"^function S \{.*?^\}\n\$s=S$", SCRIPT, re.M | re.S)
+    assert state_reader and "-lt 5" in state_reader.group(0) and "E -10024" in state_reader.group(0)
+    assert "E -10025" in SCRIPT and "-Peek" in SCRIPT
+    assert "E -10020" in SCRIPT and "agent.log" in SCRIPT

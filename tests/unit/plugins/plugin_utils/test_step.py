@@ -165,10 +165,23 @@ def test_persistent_loss_is_failed_with_the_session_id_never_unreachable(monkeyp
     assert result["snapshot_id"] == "boot:1:abc" and result["jet_error"] == -10015 and result["jet_error_name"] == "JET_errClientConnectionLost"
 
 
-@pytest.mark.parametrize("stdout", ["", "#< CLIXML", '{"ok": true}', "garbage {"])
+@pytest.mark.parametrize("stdout", ["#< CLIXML", '{"ok": true}', "garbage {"])
 def test_malformed_output_fails_as_a_protocol_error(stdout: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    result, _ = _run(_Step, {"instance": INSTANCE}, [{"rc": 1, "stdout": stdout, "stderr": ""}], monkeypatch=monkeypatch)
+    result, _ = _run(_Step, {"instance": INSTANCE}, [{"rc": 1, "stdout": stdout, "stderr": "oops\r\n"}], monkeypatch=monkeypatch)
     assert result["failed"] and "protocol v1" in result["msg"] and result["jet_error"] == -10010
+    assert result["msg"].endswith("(rc 1; stderr: oops)"), result["msg"]
+
+
+@pytest.mark.parametrize(("stdout", "stderr", "ended"), [
+    ("", "", "(rc 1; stderr empty)"),
+    (" \r\n", "line 1\r\n\r\n  line 2\r\nline 3\nline 4\nline 5\nline 6\n", "(rc 1; stderr: line 1 | line 2 | line 3 | line 4 | line 5)"),
+])
+def test_no_reply_is_its_own_error_with_rc_and_the_head_of_stderr(stdout: str, stderr: str, ended: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    result, sent = _run(_Step, {"instance": INSTANCE}, [{"rc": 1, "stdout": stdout, "stderr": stderr}], monkeypatch=monkeypatch)
+    assert result["failed"] and result["jet_error"] == -10022 and result["jet_error_name"] == "JET_errClientNoReply"
+    assert result["msg"] == f"JET_errClientNoReply (-10022): the host printed no reply {ended}"
+    assert "exit code" in result["hint"] and len(sent) == 1, "not retried"
 
 
 @pytest.mark.parametrize(
@@ -247,3 +260,47 @@ def test_structured_values_for_string_options_are_refused_not_converted(args: di
     result, sent = _run(_Step, args, [], monkeypatch=monkeypatch)
     assert result["failed"] and sent == []
     assert all(word in result["msg"] for word in words), result["msg"]
+
+
+def test_the_launcher_explains_a_failed_start_in_agent_log_and_one_reply() -> None:
+    lines = _step.LAUNCHER_TEXT.split("\r\n")
+    assert lines[-1] == "" and all("\n" not in line for line in lines), "CRLF lines"
+    body = lines[lines.index("try {") + 1:lines.index("} catch {")]
+    handler = lines[lines.index("} catch {") + 1:lines.index("}", lines.index("} catch {"))]
+    assert any("Add-Type -LiteralPath $dll" in line for line in body), "loading the agent is inside the try"
+    assert any("not built in this release" in line and "docs/windows-validation.md" in line for line in body)
+    assert any("Add-Content" in line and "'agent.log'" in line for line in handler), "the error goes to agent.log (created when missing)"
+    assert any("-10019" in line for line in handler) and handler[-1].strip() == "exit 1"
+    assert "[Console]::Out" not in _step.LAUNCHER_TEXT
+    # The one reply it writes is a protocol v1 error reply.
+    head = next(line for line in handler if line.strip().startswith("$e = ")).split("= ", 1)[1]
+    tail = next(line for line in handler if "Write-Output ($e + " in line).split("Write-Output ($e + ", 1)[1].rstrip(")")
+    text = (head.strip("'") + tail.strip("'")).replace("' + $jet + '", "-10019").replace("' + $m + '", "x").replace("' + $PID + '", "7")
+    reply = _protocol.parse_reply(text)
+    assert reply["ok"] is False and reply["error"]["jet"] == -10019 and reply["agent"]["version"] == "launcher"
+
+
+def test_a_peek_frame_can_be_asked_for_any_op() -> None:
+    request = _protocol.build_request("ping", "me", INSTANCE, {})
+    assert _protocol.frame_request(request).split("\n", 1)[0].count(" ") == 1
+    assert _protocol.frame_request(request, peek=True).split("\n", 1)[0].endswith(" peek")
+    status = _protocol.build_request("status", "me", INSTANCE, {})
+    assert _protocol.frame_request(status).split("\n", 1)[0].endswith(" peek")
+    assert not _protocol.frame_request(status, peek=False).split("\n", 1)[0].endswith(" peek")
+
+
+def test_copy_progress_line_names_bytes_files_rate_and_the_current_file() -> None:
+    status = {"state": "running", "bytes_done": 98304, "bytes_total": 212992, "files_done": 1, "files_total": 4, "current_file": "agent.edb"}
+    assert _step.copy_progress("c1", status, 1.875) == ("esent.backup: copy c1: running, 98304/212992 bytes (46%), 1/4 files, 51.2 KiB/s, "
+                                                        "1.9 s, current agent.edb")
+    assert "0/0 bytes (100%), 0/0 files, 0 B/s" in _step.copy_progress("c1", {"state": "done"}, 0.0)
+
+
+@pytest.mark.parametrize(("verbosity", "poll_interval", "call_seconds", "pause"), [
+    (0, 5, 0.3, 5), (0, 0, 0.3, 0),  # without -v nothing is shown: poll_interval as asked
+    (1, 5, 0.3, 1.2), (1, 5, 1.8, 0.0), (3, 1, 0.1, 1), (1, 0, 0.1, 0),  # at -v a line at least every 2 s
+])
+def test_at_v_copies_are_polled_often_enough_for_a_line_every_2_seconds(verbosity: int, poll_interval: int, call_seconds: float,
+                                                                         pause: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_step.display, "verbosity", verbosity)
+    assert _step.EseStepAction._poll_pause(poll_interval, call_seconds) == pytest.approx(pause)
