@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from esesim._collection import jet
+from esesim._collection import jet, protocol
 
 
 class AgentFailure(Exception):
@@ -59,33 +59,18 @@ ERR_BACKUP_IN_PROGRESS = code("JET_errBackupInProgress")
 ERR_PARAMETER_MISMATCH = code("JET_errClientStoreParameterMismatch")
 
 
-class SState(enum.Enum):
-    """Agent session states (both families; ``kind`` says which ops apply)."""
-
-    PREPARED = "prepared"          # snapshot: JetOSSnapshotPrepare + PrepareInstance done
-    FROZEN = "frozen"              # snapshot: frozen, shadows taken
-    THAWED = "thawed"              # snapshot: thawed (ContinueAfterThaw: AllowLogTruncate)
-    TRUNCATED = "truncated"        # snapshot or streaming: logs truncated after a verified set
-    BEGUN = "begun"                # streaming: JetBeginExternalBackupInstance done
-    ENDED = "ended"                # completed normally (End / EndExternalBackup normal)
-    ABORTED = "aborted"            # aborted, stopped or ended by a lease; ``reason`` says why
-
-
+# The states and the transitions are the protocol's (plugins/plugin_utils/_protocol.py
+# SESSION_STATES, LIVE_STATES, TRANSITIONS: one table for the controller, this agent and the C#
+# agent's generated SessionStates.cs). The enum names them for the code; a test keeps the two equal.
+SState = enum.Enum("SState", [(name.upper(), name) for name in protocol.SESSION_STATES])
+SState.__doc__ = "Agent session states (both families; ``kind`` says which ops apply)."
 S = SState
-LIVE = frozenset({S.PREPARED, S.FROZEN, S.THAWED, S.TRUNCATED, S.BEGUN})
+LIVE = frozenset(S(name) for name in protocol.LIVE_STATES)
 
-# target: sources, with the scenario of each entry.
-ALLOWED: dict[SState, frozenset[SState]] = {
-    # Freeze only from Prepare (a second freeze of the same session is an invalid sequence).
-    S.FROZEN: frozenset({S.PREPARED}),
-    # Thaw by the caller, by auto_thaw, or by the freeze lease.
-    S.THAWED: frozenset({S.FROZEN}),
-    # Truncation after the thaw (snapshot) or during the streaming log phase; repeatable.
-    S.TRUNCATED: frozenset({S.THAWED, S.TRUNCATED, S.BEGUN}),
-    # Normal end: after the thaw (truncated or not), a streaming backup, or a session never frozen.
-    S.ENDED: frozenset({S.PREPARED, S.THAWED, S.TRUNCATED, S.BEGUN}),
-    # Abort from every live state (the caller, the session lease, owner_start over a live session).
-    S.ABORTED: frozenset({S.PREPARED, S.FROZEN, S.THAWED, S.TRUNCATED, S.BEGUN}),
+# {family: {target: sources}}, read from the protocol's table.
+ALLOWED: dict[str, dict[SState, frozenset[SState]]] = {
+    family: {S(target): frozenset(S(source) for source in sources) for target, sources in table.items()}
+    for family, table in protocol.TRANSITIONS.items()
 }
 
 
@@ -131,7 +116,7 @@ class Session:
     set_problem: str = ""  # why the set failed its re-check at the destination (never complete then)
 
     def can_switch_to(self, target: SState) -> bool:
-        return self.state in ALLOWED[target]
+        return self.state in ALLOWED[self.kind].get(target, frozenset())
 
     def switch_to(self, target: SState, reason: str = "") -> None:
         """The only assignment of ``state``.

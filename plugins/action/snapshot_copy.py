@@ -32,12 +32,12 @@ class ActionModule(EseSnapshotStep):
         reply = self._call_agent(self.OP, self.build_args(params))
         status = self._wait_for_copy(reply["copy_id"], params)
         duration = max(time.monotonic() - started, 1e-6)
-        backup_set = status.get("set_dir") or reply.get("set_dir")
+        backup_set = status.get("set_dir")
         # The final copy_status lists the set's files as its manifest does: no second read of the host.
         files = [{key: f.get(key) for key in FILE_KEYS} for f in status.get("files") or []]
         size = sum(f["size_bytes"] for f in files) if files else status.get("bytes_total", 0)
         return {**self.shape_session(reply), "changed": True, "copy_id": reply["copy_id"], "backup_set": backup_set,
-                "set_id": status.get("set_id") or reply.get("set_id"), "files": files, "size_bytes": size, "duration": round(duration, 3),
+                "set_id": status.get("set_id"), "files": files, "size_bytes": size, "duration": round(duration, 3),
                 "throughput_bytes": int(size / duration), "verified": bool((status.get("verify") or {}).get("ok"))}
 
     def predict(self, params: dict) -> dict:

@@ -28,10 +28,10 @@ class ActionModule(EseSnapshotStep):
         # One agent hosts one instance, so every database the freeze covered belongs to it.
         out["instances"] = [{"name": name, "databases": list(reply.get("databases") or [])} for name in names]
         rng = reply.get("log_range") or {}
-        out["log_range"] = {"base_name": rng.get("base_name"), "low": rng.get("gen_low", rng.get("low")),
-                            "high": rng.get("gen_high", rng.get("high"))} if rng else None
-        out["shadow_ids"] = dict(reply.get("shadow_ids") or reply.get("shadows") or {})
-        out["freeze_window"] = reply.get("freeze_window") if reply.get("auto_thawed", reply.get("freeze_window") is not None) else None
+        # The agent's spelling is _protocol.RESULT_FIELDS'; the module's documented keys are low/high and shadow_ids.
+        out["log_range"] = {"base_name": rng["base_name"], "low": rng["gen_low"], "high": rng["gen_high"]} if rng else None
+        out["shadow_ids"] = dict(reply.get("shadows") or {})
+        out["freeze_window"] = reply.get("freeze_window") if reply.get("auto_thawed") else None
         # When the agent's freeze lease thaws the instance, on the host's clock (None once thawed).
         out["freeze_deadline"] = reply.get("freeze_deadline")
         return out

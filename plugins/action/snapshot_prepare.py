@@ -42,7 +42,7 @@ class ActionModule(EseStepAction):
     def shape_result(self, reply: dict, params: dict) -> dict:
         return {
             "changed": bool(reply.get("changed")),
-            "snapshot_id": reply.get("snapshot_id") or reply.get("session_id"),
+            "snapshot_id": reply.get("snapshot_id"),
             "state": reply.get("state"),
             "instances": [reply.get("instance") or params["instance"]["name"]],
             "backup_type": reply.get("backup_type"),

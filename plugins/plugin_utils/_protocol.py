@@ -180,6 +180,119 @@ OPS = {
     )
 }
 
+# -- sessions: states, transitions, outcomes -----------------------------------------------------
+# One table for every side: the Python agent's Session (esesim/agent/sessions.py) reads
+# TRANSITIONS, the controller's check-mode predictions (_step.py SNAPSHOT_OUTCOMES) are derived
+# from it, and `make generate` writes the C# agent's copy (plugins/module_utils/SessionStates.cs),
+# which a test diffs. The states are the agent's, not ESE's: ESE's own snapshot table is finer
+# (docs/dev/ese-facts.md section 2) and the engine keeps it.
+SESSION_STATES = ("prepared", "frozen", "thawed", "truncated", "begun", "ended", "aborted")
+LIVE_STATES = ("prepared", "frozen", "thawed", "truncated", "begun")
+FAMILIES = ("snapshot", "streaming")
+# {family: {target state: source states}}; a move the table does not list is an invalid sequence.
+TRANSITIONS = {
+    "snapshot": {
+        "frozen": ("prepared",),  # freeze only from prepare; a second freeze is an invalid sequence
+        "thawed": ("frozen",),  # by the caller, auto_thaw or the freeze lease
+        "truncated": ("thawed", "truncated"),  # after the thaw, once the set is verified; repeatable
+        "ended": ("prepared", "thawed", "truncated"),  # a normal end: never while frozen
+        "aborted": ("prepared", "frozen", "thawed", "truncated"),  # the caller, the session lease, an owner restart
+    },
+    "streaming": {
+        "truncated": ("begun", "truncated"),  # the log phase, once the set is verified; repeatable
+        "ended": ("begun", "truncated"),  # EndExternalBackup normal
+        "aborted": ("begun", "truncated"),  # stop, end(abort), the session lease
+    },
+}
+# op -> (family, the state a successful call leaves the session in; None: the state stays).
+OP_STATES = {
+    "snapshot_prepare": ("snapshot", "prepared"),
+    "snapshot_freeze": ("snapshot", "frozen"),
+    "snapshot_thaw": ("snapshot", "thawed"),
+    "snapshot_copy": ("snapshot", None),
+    "snapshot_truncate_log": ("snapshot", "truncated"),
+    "snapshot_end": ("snapshot", "ended"),
+    "snapshot_abort": ("snapshot", "aborted"),
+    "stream_begin": ("streaming", "begun"),
+    "stream_copy": ("streaming", None),
+    "stream_truncate_log": ("streaming", "truncated"),
+    "stream_end": ("streaming", "ended"),
+    "stream_stop": ("streaming", "aborted"),
+}
+# The states a state-keeping op (a copy) runs from: the shadows exist (snapshot), the backup runs (streaming).
+KEEPS_STATE_FROM = {"snapshot_copy": ("frozen", "thawed", "truncated"), "stream_copy": ("begun", "truncated")}
+# Repeats answered ok with changed false: a completion step the journal shows completed, an abort
+# path whose session is over ("gone": the agent has no such session).
+REPEATS = {
+    "snapshot_thaw": ("thawed", "truncated", "ended"),
+    "snapshot_end": ("ended",),
+    "snapshot_abort": ("ended", "aborted", "gone"),
+    "stream_end": ("ended",),
+    "stream_stop": ("ended", "aborted", "gone"),
+}
+
+
+def session_outcomes(op: str) -> dict:
+    """What a session step does from each state, derived from the tables above.
+
+    Returns:
+        {state: "change:<new state>" | "same"}; a state not listed fails (an invalid sequence, or
+        the error of a session that is over).
+    """
+    family, target = OP_STATES[op]
+    if target is None:
+        table = {state: f"change:{state}" for state in KEEPS_STATE_FROM[op]}
+    else:
+        table = {state: f"change:{target}" for state in TRANSITIONS[family].get(target, ())}
+    table.update({state: "same" for state in REPEATS.get(op, ())})
+    return table
+
+
+# The keys of each op's ``result`` (one spelling each; the conformance suite holds every agent to
+# them). Every reply about a session also carries SESSION_RESULT_FIELDS (``snapshot_id`` only for
+# the snapshot family, the name the snapshot modules return).
+SESSION_RESULT_FIELDS = ("session_id", "snapshot_id", "state", "reason", "changed")
+RESULT_FIELDS = {
+    "ping": ("host", "pong", "protocol", "request_id", "route", "changed"),
+    "status": ("agent", "boot_id", "copies", "counters", "instance_attached", "journal", "owner_windows", "pid", "route", "sessions", "shadows",
+               "started_utc", "workload", "reaped_shadows", "changed"),
+    "instance_info": ("agent", "base_name", "boot_id", "checkpoint", "checkpoint_generation", "databases", "instance_attached", "log_path", "logs",
+                      "name", "owner_service", "pid", "sessions", "system_path", "reaped_shadows", "log_file_size", "circular_logging",
+                      "page_size", "changed"),
+    "snapshot_prepare": ("backup_type", "freeze_lease", "guard", "instance", "owner", "requested_backup_type", "session_lease"),
+    "snapshot_freeze": ("auto_thawed", "databases", "freeze_deadline", "freeze_window", "instances", "log_range", "shadows",
+                        "owner_stopped_seconds"),
+    "snapshot_thaw": ("thawed_by", "owner_stopped_seconds"),
+    "snapshot_copy": ("bytes_total", "copy_id", "files_total", "set_dir", "set_id"),
+    "snapshot_truncate_log": ("truncated_generations",),
+    "snapshot_end": ("manifest_status", "mark", "recorded_as", "set_dir"),
+    "snapshot_abort": ("reaped_shadows",),
+    "stream_begin": ("backup_type", "guard", "owner", "requested_backup_type", "session_lease"),
+    "stream_copy": ("bytes_total", "copy_id", "files_total", "set_dir", "set_id"),
+    "stream_truncate_log": ("truncated_generations",),
+    "stream_end": ("manifest_status", "recorded_as", "set_dir"),
+    "stream_stop": ("reaped_shadows",),
+    "copy_status": ("bytes_done", "bytes_total", "copy_id", "current_file", "error", "files", "files_done", "files_total", "phase", "set_dir",
+                    "set_id", "state", "verify", "changed"),
+    "copy_cancel": ("copy_id", "state", "changed"),
+    "restore": ("chain", "databases", "dbstate", "log_path", "log_range", "method", "mode", "moved_aside", "records", "replaced_originals",
+                "restore_map", "restored_originals", "set_id", "target", "transactions_replayed", "changed"),
+    "verify": ("backup_set", "bytes_read", "error", "failures", "files_checked", "ok", "set_dir", "unexpected", "changed"),
+    "prune": ("deleted", "kept", "skipped", "errors", "dry_run", "keep_full", "changed"),
+    "workload": ("commits", "durable", "errors", "rate", "running", "changed"),
+    "owner_stop": ("error", "service", "state", "changed"),
+    "owner_start": ("service", "state", "stopped_seconds", "changed"),
+    "install": ("version", "restart_required", "changed"),
+    "shutdown": ("pid", "stopped", "changed"),
+}
+
+
+def result_fields(op: str) -> frozenset:
+    """Every key an ok reply of ``op`` may carry in ``result``."""
+    extra = SESSION_RESULT_FIELDS if op in OP_STATES else ()
+    return frozenset(RESULT_FIELDS[op]) | frozenset(extra)
+
+
 # Ops that work without an instance block (the agent itself, or a folder on disk).
 INSTANCELESS_OPS = frozenset({"ping", "install", "shutdown", "verify", "prune", "copy_status", "copy_cancel"})
 

@@ -30,6 +30,7 @@ from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure, AnsibleE
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
+from . import _protocol as protocol
 from ._bootstrap import BOOTSTRAP_SCRIPT
 from ._jet_errors import code_of, lookup
 from ._options import BOUNDS, check_bounds, check_dest_option, check_instance, check_path_option, check_types, instance_argument_spec
@@ -588,23 +589,17 @@ def copy_progress(copy_id: str, status: dict, elapsed: float) -> str:
 # -- the snapshot family -----------------------------------------------------------------------
 
 SESSION_ID = re.compile(r"[0-9A-Za-z]{1,64}:[0-9]{1,9}:[0-9A-Za-z]{1,64}")  # <agent boot id>:<n>:<random> (docs/dev/architecture.md section 2.5)
-LIVE_STATES = ("prepared", "frozen", "thawed", "truncated")
-# What a snapshot step does from each state of the agent's session, for check mode (it reads the
-# state with the read op ``status`` and answers from here; the agent's own table decides the real
-# run, and the integration tests hold the two together):
+# The snapshot family's live states and what each step does from each state of the agent's
+# session, for check mode (it reads the state with the read op ``status`` and answers from here;
+# the agent's own table decides the real run). Both come from the protocol's one session table
+# (``_protocol.TRANSITIONS``, ``OP_STATES``, ``REPEATS``):
 #   "change:<state>"  the step acts and leaves the session in <state>;
 #   "same"            nothing to do, ``changed: false`` (a repeat the agent shows completed);
-#   anything else     the JET name of the error the step fails with.
-# A state a row does not list fails with JET_errOSSnapshotInvalidSequence, except sessions that
-# are over (see ``_over``).
-SNAPSHOT_OUTCOMES: dict = {
-    "snapshot_freeze": {"prepared": "change:frozen"},
-    "snapshot_thaw": {"frozen": "change:thawed", "thawed": "same", "truncated": "same", "ended": "same"},
-    "snapshot_copy": {"frozen": "change:frozen", "thawed": "change:thawed", "truncated": "change:truncated"},
-    "snapshot_truncate_log": {"thawed": "change:truncated", "truncated": "change:truncated"},
-    "snapshot_end": {"prepared": "change:ended", "thawed": "change:ended", "truncated": "change:ended", "ended": "same"},
-    "snapshot_abort": {**{state: "change:aborted" for state in LIVE_STATES}, "ended": "same", "aborted": "same", "gone": "same"},
-}
+#   anything else     the step fails: JET_errOSSnapshotInvalidSequence, or the error of a session
+#                     that is over (see ``_over``).
+LIVE_STATES = tuple(state for state in protocol.LIVE_STATES if state in protocol.TRANSITIONS["snapshot"]["aborted"])
+SNAPSHOT_OUTCOMES: dict = {op: protocol.session_outcomes(op) for op, (family, _target) in protocol.OP_STATES.items()
+                           if family == "snapshot" and op != "snapshot_prepare"}
 
 
 class EseSnapshotStep(EseStepAction):
@@ -661,7 +656,7 @@ class EseSnapshotStep(EseStepAction):
 
     def shape_session(self, reply: dict) -> dict:
         """The keys every snapshot step returns: snapshot_id, state and (when over) the reason."""
-        out = {"snapshot_id": reply.get("snapshot_id") or reply.get("session_id"), "state": reply.get("state"), "changed": bool(reply.get("changed"))}
+        out = {"snapshot_id": reply.get("snapshot_id"), "state": reply.get("state"), "changed": bool(reply.get("changed"))}
         if reply.get("reason") and out["state"] in ("ended", "aborted") and not str(reply["reason"]).startswith(self.OP):
             out["reason"] = reply["reason"]
         return out

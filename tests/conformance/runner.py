@@ -173,6 +173,11 @@ def play(path: Path, target: Any) -> int:
                 out, last_rc = target.send(protocol.frame_request(req).encode())
                 reply = json.loads(out)
             protocol.parse_reply(out.decode())  # every reply is one valid v1 reply
+            op = (step.get("send") or {}).get("op")
+            if reply.get("ok") and op in protocol.RESULT_FIELDS:
+                extra = sorted(set(reply["result"]) - protocol.result_fields(op))
+                if extra:  # one spelling per field: what the protocol declares for the op, nothing else
+                    raise TranscriptError(f"result keys {extra} of {op} are not in _protocol.RESULT_FIELDS")
             match(_subst(step.get("expect", {}), env), reply)
             for name, src in (step.get("save") or {}).items():
                 env[name] = _get(reply, src)
