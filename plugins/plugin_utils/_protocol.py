@@ -95,8 +95,17 @@ _FALLBACK = Field("incremental_fallback", "str", choices=("none", "full"), descr
 
 # Result keys the step plugins rely on beyond the session's own (snapshot_id/session_id, state,
 # reason, changed); the conformance transcripts hold every agent to them:
+#   snapshot_prepare, stream_begin
+#                          owner_stopped: true when the agent stopped the instance's owner_service
+#                          for this session (it starts it again at the thaw, at End, or on any abort).
+#                          A second start while a session holds the instance fails (-2403 prepare,
+#                          -505 begin) with held_by {session_id, kind, owner, state,
+#                          session_lease_ends_utc}, and names them in the message.
 #   snapshot_freeze        freeze_deadline: ISO 8601 UTC on the host's clock when the freeze lease
 #                          thaws the instance; null when auto_thaw already thawed.
+#                          owner_stopped_seconds: how long the owner_service stayed stopped, once
+#                          auto_thaw started it again; null otherwise (snapshot_thaw and stream_end
+#                          report it when they start it).
 #   snapshot_truncate_log, stream_truncate_log
 #                          truncated_generations: the generations the truncation deleted, ascending.
 #   copy_status            files: once state is done, the set's files as its manifest lists them
