@@ -111,3 +111,13 @@ def test_sets_left_by_an_abort_or_a_stop_after_the_copy_say_aborted(rig: Rig) ->
     assert rig.wait_copy(scopy)["state"] == "done"
     rig.ok("stream_stop", {"session_id": ssid})
     assert _manifest_of(rig, scopy)["status"] == "aborted"
+
+
+def test_when_eses_own_freeze_timeout_fires_first_the_session_is_aborted_and_the_service_started(rig: Rig) -> None:
+    svc = rig.ahost.service("EseDemoService")
+    sid = rig.ok("snapshot_prepare", {"backup_type": "full", "freeze_lease": 5, "session_lease": 600}, SERVICE_STORE)["snapshot_id"]
+    rig.ok("snapshot_freeze", {"session_id": sid}, SERVICE_STORE)
+    rig.clock.advance(40)  # a stalled agent: past the freeze lease and ESE's timeout (lease + 30 s) before any lease check ran
+    view = rig.ok("status", {"session_id": sid}, SERVICE_STORE)["sessions"][0]
+    assert view["state"] == "aborted" and "freeze timeout" in view["reason"], view
+    assert svc.running and _state(rig)["stopped_services"] == []
