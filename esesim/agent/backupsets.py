@@ -178,6 +178,27 @@ def fail_set(set_dir: Path, error: Mapping[str, Any], when: datetime.datetime | 
     return doc
 
 
+def abort_set(set_dir: Path, error: Mapping[str, Any], when: datetime.datetime | None = None) -> dict[str, Any]:
+    """Mark the set's ``pending-end`` manifest ``aborted`` with ``error`` and write it.
+
+    A session aborted (by its caller or a lease) after its copy finished leaves a set whose files
+    are all there but that ESE never recorded: it must never pass for a backup. A ``failed`` set
+    stays failed (its error says why), an ``aborted`` one as it is.
+
+    Returns:
+        The manifest now on disk.
+
+    Raises:
+        manifest.ManifestError: the manifest is missing, invalid or complete.
+    """
+    doc = read_manifest(set_dir)
+    if doc["status"] in (manifest.STATUS_FAILED, manifest.STATUS_ABORTED):
+        return doc
+    doc = manifest.abort(doc, {k: error[k] for k in ("jet", "name", "message")}, when)
+    write_manifest(set_dir, doc)
+    return doc
+
+
 # -- header facts ---------------------------------------------------------------------------------
 
 

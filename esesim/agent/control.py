@@ -16,9 +16,15 @@ importing the engine or the agent:
 - ``clock_advance``: ``{"op": "clock_advance", "seconds": N}``: move the host's SimClock (fleets
   started with ``--sim-clock``) and run one tick (leases), as the ticker would;
 - ``tick``: run one tick now;
+- ``read_file``: ``{"op": "read_file", "path": "E:\\EseBackups\\...\\manifest.json"}``: the text of one
+  file of the host (at most 1 MiB), e.g. a set's manifest;
+- ``service``: ``{"op": "service", "name": "EseDemoService", "action": "stop"}`` (or ``start``): what an
+  administrator's Stop-Service/Start-Service does, outside any agent;
+- ``engine_fault``: ``{"op": "engine_fault", "point": "snapshot.freeze", "match": {"instance": "demo_service"},
+  "times": 1, "params": {}}`` arms a fault of the host's engine (esesim/engine/faults.py);
+  ``{"op": "engine_fault", "clear": true}`` disarms them all. The answer has the armed faults and the hit counters.
 - ``tamper``: ``{"op": "tamper", "path": "E:\\...\\x.edb", "action": "flip"|"delete"|"empty", "offset": 0,
-  "length": 64}``: damage a file behind every tool's back (a storage fault at the destination);
-- ``read_text``: ``{"op": "read_text", "path": "E:\\...\\manifest.json"}``: a small text file's content.
+  "length": 64}``: damage a file behind every tool's back (a storage fault at the destination).
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from typing import Any
 from esesim.engine.shadow import shadows_of
 
 from .simhost import AGENT_DIR, AgentHost
+
+READ_FILE_LIMIT = 1 << 20
 
 
 def _file_entry(path: Path) -> dict[str, Any]:
@@ -61,7 +69,8 @@ def state(sim_host: Any, ahost: AgentHost, doc: dict[str, Any]) -> dict[str, Any
                               "backup_type": s.backup_type, "verified": s.verified, "shadows": sorted(s.shadows.values())}
                         for sid, s in agent.sessions.items()}
             agents[route] = {"pid": agent.pid, "alive": bool(agent.alive and ahost.engine.process_alive(agent.pid)),
-                             "instance": agent.instance_cfg.get("name"), "sessions": sessions, "engine": _engine_view(agent)}
+                             "instance": agent.instance_cfg.get("name"), "sessions": sessions, "engine": _engine_view(agent),
+                             "owner_windows": [dict(w) for w in agent.owner_windows]}
         processes = {str(pid): name for pid, name in sorted(ahost.engine._processes.items())}  # the host's process table
         shadows = sorted(s.shadow_id for s in shadows_of(ahost.engine).list())
         files: dict[str, Any] = {}
@@ -77,9 +86,66 @@ def state(sim_host: Any, ahost: AgentHost, doc: dict[str, Any]) -> dict[str, Any
             all_files = {str(p.relative_to(root)): _file_entry(p)["sha256"] for p in sorted(root.rglob("*"))
                          if p.is_file() and "journal" not in p.parts}
         clock = ahost.engine.clock
-        return {"host": sim_host.name, "installed": ahost.installed, "agents": agents, "shadows": shadows,
+        return {"host": sim_host.name, "installed": ahost.installed, "agents": agents, "shadows": shadows, "services": _services(ahost),
                 "processes": processes, "files": files, "all_files": all_files, "clock": clock.time(),
                 "requests": dict(sim_host.requests), "agent_calls": sim_host.agents.calls, "kinds": sim_host.kinds()}
+
+
+def _services(ahost: AgentHost) -> dict[str, Any]:
+    """Each simulated service: running, its pid, and its workload's commits in the current process."""
+    out = {}
+    for key, svc in sorted(ahost.services.items()):
+        work = ahost.workloads.get(key) or {}
+        wl = work.get("wl")
+        out[svc.service_name] = {"running": svc.running, "pid": svc.pid, "commits": wl.stats.commits if wl is not None else None}
+    return out
+
+
+def read_file(ahost: AgentHost, doc: dict[str, Any]) -> dict[str, Any]:
+    path = doc.get("path")
+    if not isinstance(path, str) or not path:
+        raise ValueError("read_file needs path (a Windows path on the host)")
+    with ahost.lock:
+        try:
+            real = ahost.real_path(path)
+        except Exception as exc:  # the agent's own failure for a path on no drive of the host
+            raise ValueError(str(exc)) from None
+        if not real.is_file():
+            raise ValueError(f"{path}: no such file on {ahost.name}")
+        data = real.read_bytes()
+    if len(data) > READ_FILE_LIMIT:
+        raise ValueError(f"{path}: {len(data)} bytes, more than read_file returns ({READ_FILE_LIMIT})")
+    return {"path": path, "text": data.decode("utf-8", "replace")}
+
+
+def service(ahost: AgentHost, doc: dict[str, Any]) -> dict[str, Any]:
+    svc = ahost.service(str(doc.get("name") or ""))
+    if svc is None:
+        raise ValueError(f"no service named {doc.get('name')!r} on {ahost.name}")
+    action = doc.get("action")
+    with ahost.lock:
+        if action == "stop":
+            err = svc.stop()
+        elif action == "start":
+            was = svc.running
+            err = svc.start()
+            if not was and svc.running:
+                ahost.on_owner_started(svc)
+        else:
+            raise ValueError("service needs action stop or start")
+    return {"service": svc.service_name, "running": svc.running, "error": err or None}
+
+
+def engine_fault(ahost: AgentHost, doc: dict[str, Any]) -> dict[str, Any]:
+    faults = ahost.engine.faults
+    with ahost.lock:
+        if doc.get("clear"):
+            faults.disarm()
+        else:
+            faults.arm(str(doc.get("point")), after=int(doc.get("after", 0)), times=doc.get("times", 1), match=doc.get("match") or {},
+                       **(doc.get("params") or {}))
+        return {"armed": [{"point": f.point, "match": f.match, "times": f.times, "hits": f.hits} for f in faults.armed()],
+                "hits": faults.all_hits()}
 
 
 def journal(ahost: AgentHost, doc: dict[str, Any]) -> dict[str, Any]:
@@ -130,15 +196,13 @@ def register_control(sim_host: Any, ahost: AgentHost, clock: Any = None) -> None
                 raise ValueError(f"unknown tamper action {action!r}")
         return {"tampered": doc["path"], "action": action}
 
-    def read_text(doc: dict[str, Any]) -> dict[str, Any]:
-        real = ahost.real_path(doc["path"])
-        return {"path": doc["path"], "text": real.read_text(encoding="utf-8") if real.is_file() else None}
-
     sim_host.control_ops.update({
         "tamper": tamper,
-        "read_text": read_text,
         "state": lambda doc: state(sim_host, ahost, doc),
         "journal": lambda doc: journal(ahost, doc),
         "clock_advance": clock_advance,
         "tick": tick,
+        "read_file": lambda doc: read_file(ahost, doc),
+        "service": lambda doc: service(ahost, doc),
+        "engine_fault": lambda doc: engine_fault(ahost, doc),
     })

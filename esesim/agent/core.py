@@ -98,12 +98,18 @@ class AgentProcess:
         return sorted(sid for s in self.sessions.values() for sid in s.shadows.values())
 
     def write_state(self) -> None:
-        """Record pid, pipe, boot id and every shadow this agent created and still holds."""
+        """Record pid, pipe, boot id, every shadow this agent created and still holds, and every
+        service it stopped and has not started again (``stopped_services``)."""
         self.state_file.write({"pid": self.pid, "pipe": self.pipe, "boot_id": self.boot_id, "route": self.route,
-                               "started": self.started, "version": AGENT_VERSION, "shadows": self.our_shadows()})
+                               "started": self.started, "version": AGENT_VERSION, "shadows": self.our_shadows(),
+                               "stopped_services": self.stopped_services()})
 
     def reap(self) -> list[str]:
-        """Delete the shadows a dead predecessor recorded (only those: docs/dev/safety-rules.md rule 11)."""
+        """Delete the shadows a dead predecessor recorded (only those: docs/dev/safety-rules.md rule 11) and
+        start the services it stopped (``restore_services``)."""
+        old = self.state_file.read()
+        if old and old.get("pid") != self.pid and not self.engine.process_alive(int(old.get("pid", 0) or 0)):
+            self.restore_services(old)
         return reap_dead_agent(self.ahost, self.route, own_pid=self.pid)
 
     def kill(self) -> None:
@@ -353,7 +359,8 @@ class AgentProcess:
         if held:
             who = ", ".join(f"{name or 'process'} (pid {pid})" for pid, name in held)
             service = self.instance_cfg.get("owner_service")
-            hint = (f"Run owner_stop for {service} first (the role does it around the freeze)." if service else
+            hint = (f"The agent stops owner_service {service} itself at snapshot_prepare and stream_begin; this process is another one: "
+                    "stop it, or check that owner_service names the service that owns the store." if service else
                     "v1 backs up only stores the agent hosts: set owner_service to pause the owning service, or stop that process.")
             raise AgentFailure(ERR_OWNER_RUNNING, f"the store is held by {who}", hint, {"held_by": [{"pid": p, "process": n} for p, n in held]})
         self.refuse_new_log_stream()
@@ -423,7 +430,7 @@ class AgentProcess:
     def session_view(self, s: Session) -> dict[str, Any]:
         out = {**s.brief(), "kind": s.kind, "owner": s.owner, "backup_type": s.backup_type, "shadows": dict(s.shadows),
                "verified": s.verified, "set_dir": s.set_dir or None, "recorded_as": s.recorded_as,
-               "session_lease_remaining": round(s.session_lease.deadline - self.now(), 3)}
+               "session_lease_remaining": round(s.session_lease.deadline - self.now(), 3), "session_lease_ends_utc": self.lease_end_utc(s)}
         if s.freeze_lease is not None and s.state is S.FROZEN:
             out["freeze_lease_remaining"] = round(s.freeze_lease.deadline - self.now(), 3)
         return out
@@ -433,6 +440,10 @@ class AgentProcess:
         if live:
             raise AgentFailure(ERR_BACKUP_IN_PROGRESS, "a session holds the instance; the agent never terminates it under a session (JetTerm2 would hang)",
                                "Abort or end the sessions first.", {"sessions": live})
+        for name in self.stopped_services():  # never exit leaving a service this agent stopped
+            svc = self.ahost.service(name)
+            if svc is not None and not svc.running:
+                self.start_owner(svc, "shutdown")
         self.release_store("shutdown")
         self.journal.write("agent_shutdown", pid=self.pid)
         self.alive = False  # the bridge ends the process once the reply is sent
@@ -479,10 +490,101 @@ class AgentProcess:
         svc = self._service(doc)
         if not svc.running:
             return {"changed": False, "service": svc.service_name, "state": "stopped"}
+        err = self._stop_owner(svc, "owner_stop")
+        return {"changed": True, "service": svc.service_name, "state": "stopped", "error": err or None}
+
+    def _stop_owner(self, svc: Any, why: str) -> int:
+        """Stop a running service and open its owner window, recorded in the state file at once."""
         err = svc.stop()
         self.owner_windows.append({"service": svc.service_name, "stopped_at": self.clock.time(), "started_at": None, "stopped_seconds": None})
-        self.journal.write("owner_stopped", service=svc.service_name, error=err or None)
-        return {"changed": True, "service": svc.service_name, "state": "stopped", "error": err or None}
+        self.write_state()  # an agent that dies from here on leaves the next agent of the route a service to start
+        self.journal.write("owner_stopped", service=svc.service_name, reason=why, error=err or None)
+        return err
+
+    def stopped_services(self) -> list[str]:
+        """The services this agent stopped (owner_stop, a prepare or a begin) and has not started again."""
+        return sorted({w["service"] for w in self.owner_windows if w["started_at"] is None})
+
+    def stop_owner_for_session(self, why: str) -> bool:
+        """Stop the instance's ``owner_service`` for a new session (snapshot_prepare, stream_begin).
+
+        Returns:
+            True when this call stopped it (the session then starts it again); False for an
+            agent-hosted store or a service that is not running: a service the agent finds
+            stopped is never started by the agent afterwards.
+
+        Raises:
+            AgentFailure: -10016, no such service on the host.
+        """
+        name = self.instance_cfg.get("owner_service")
+        if not name:
+            return False
+        svc = self.ahost.service(name)
+        if svc is None:
+            raise AgentFailure(ERR_INVALID_OPTION, f"no service named {name!r} on {self.ahost.name}", "Check instance.owner_service.")
+        if not svc.running:
+            self.journal.write("owner_found_stopped", service=svc.service_name, reason=why)
+            return False
+        self._stop_owner(svc, why)
+        return True
+
+    def start_stopped_owner(self, why: str) -> None:
+        """A session start that stopped the owner failed: host nothing and start the service again."""
+        svc = self.ahost.service(self.instance_cfg.get("owner_service") or "")
+        if svc is None or svc.running:
+            return
+        self.release_store(why)
+        try:
+            self.start_owner(svc, why)
+        except AgentFailure as exc:  # the first failure is the one the caller gets; this one is in the journal
+            self.journal.write("owner_start_failed", service=svc.service_name, error=exc.message)
+
+    def resume_owner(self, sess: Session, why: str, *, failed: bool = False) -> float | None:
+        """Start the session's owner service again once the session no longer needs the store.
+
+        On the normal path (the thaw, a streaming End) only when this session's start stopped it;
+        on a failure path (abort, lease, failed freeze) also when this agent stopped it with
+        ``owner_stop``. Never a service the agent found stopped.
+
+        Returns:
+            How long the service stayed stopped (None when the agent started nothing).
+        """
+        svc = self.ahost.service(sess.owner_service) if sess.owner_service else None
+        if svc is None or svc.running:
+            return None
+        ours = sess.owner_stopped or (failed and svc.service_name in self.stopped_services())
+        if not ours:
+            return None
+        self.release_store(why)
+        seconds = self.start_owner(svc, why).get("stopped_seconds")
+        if sess.owner_stopped:
+            sess.owner_stopped_seconds = seconds
+        return seconds
+
+    def restore_services(self, old_state: dict[str, Any]) -> list[str]:
+        """Start the services a dead agent of this route stopped and never started again.
+
+        Its state file lists them (``stopped_services``); only those: a service that was stopped
+        before the agent stopped anything stays stopped. One that fails to start stays recorded,
+        so the next agent tries again.
+
+        Returns:
+            The services started.
+        """
+        started = []
+        for name in old_state.get("stopped_services") or []:
+            svc = self.ahost.service(str(name))
+            if svc is None or svc.running:
+                continue
+            self.owner_windows.append({"service": svc.service_name, "stopped_at": None, "started_at": None, "stopped_seconds": None,
+                                       "stopped_by_boot": old_state.get("boot_id")})
+            try:
+                self.start_owner(svc, f"restore: agent boot {old_state.get('boot_id')} stopped it and ended before starting it again")
+            except AgentFailure as exc:
+                self.journal.write("owner_restore_failed", service=svc.service_name, error=exc.message)
+                continue
+            started.append(svc.service_name)
+        return started
 
     def op_owner_start(self, doc: dict[str, Any]) -> dict[str, Any]:
         svc = self._service(doc)
@@ -498,15 +600,47 @@ class AgentProcess:
         self.release_store(why)
         err = svc.start()
         window = next((w for w in reversed(self.owner_windows) if w["service"] == svc.service_name and w["started_at"] is None), None)
-        if window is not None:
+        if window is not None and not err:
             window["started_at"] = self.clock.time()
-            window["stopped_seconds"] = round(window["started_at"] - window["stopped_at"], 3)
+            window["stopped_seconds"] = round(window["started_at"] - window["stopped_at"], 3) if window["stopped_at"] is not None else None
+            self.write_state()
         self.journal.write("owner_started", service=svc.service_name, reason=why, error=err or None,
                            stopped_seconds=window["stopped_seconds"] if window else None)
         if err:
             raise AgentFailure(err, f"starting {svc.service_name} failed: {jet.lookup(err).text}")
         self.ahost.on_owner_started(svc)
         return {"changed": True, "service": svc.service_name, "state": "running", "stopped_seconds": window["stopped_seconds"] if window else None}
+
+    # -- one session per instance ----------------------------------------------------------------
+
+    def lease_end_utc(self, sess: Session) -> str | None:
+        """When the session lease ends a live session: UTC on the host's clock (None once over)."""
+        if not sess.live:
+            return None
+        return _utc(self.clock.time() + max(0.0, sess.session_lease.deadline - self.now()))
+
+    def refuse_if_held(self, err: int) -> None:
+        """Refuse a second session on the instance, naming the live one and how to take it over.
+
+        Raises:
+            AgentFailure: ``err`` (-2403 for a prepare, -505 for a begin) with the session's id,
+                owner, state and lease end in the message, the takeover in the hint, and
+                ``held_by`` in the result.
+        """
+        live = [s for s in self.sessions.values() if s.live]
+        if not live:
+            return
+        s = live[-1]
+        ends = self.lease_end_utc(s)
+        abort_step = "esent.backup.snapshot_abort" if s.kind == "snapshot" else "the stream_stop op"
+        raise AgentFailure(
+            err, f"instance {self.instance_cfg.get('name')!r} is held by {s.kind} session {s.session_id} of owner {s.owner!r} "
+            f"(state {s.state.value}); its session lease ends at {ends} (UTC, host clock) unless a step names the session first",
+            f"Let that run finish, or wait for its lease to end. To take the session over, run as its owner: set esent_backup_owner: "
+            f"{s.owner!r} (give a scheduled job a fixed esent_backup_owner, so that its next run owns what the last one left) and run "
+            f"{abort_step} without an id; or, from any run, {abort_step} with force: true.",
+            {"held_by": {"session_id": s.session_id, "kind": s.kind, "owner": s.owner, "state": s.state.value,
+                         "session_lease_ends_utc": ends}})
 
     # -- workload (agent-hosted stores) ----------------------------------------------------------
 
@@ -615,10 +749,18 @@ def reap_dead_agent(ahost: AgentHost, route: str, own_pid: int | None = None) ->
         if mgr.delete(sid) == 0:
             reaped.append(sid)
     if own_pid is None:
+        # A contact with no agent (a read): also start the services the dead agent stopped
+        # (docs/dev/safety-rules.md rule 14); a new agent does it itself (AgentProcess.restore_services).
+        started = []
+        for name in old.get("stopped_services") or []:
+            svc = ahost.service(str(name))
+            if svc is not None and not svc.running and svc.start() == 0:
+                ahost.on_owner_started(svc)
+                started.append(svc.service_name)
         state_file.remove()  # the dead agent's record is settled; the next agent writes its own
-        if reaped:
+        if reaped or started:
             Journal(ahost.journal_path(route), ahost.engine.clock.time).write("reaped", pid=old.get("pid"), boot_id=old.get("boot_id"),
-                                                                              shadows=reaped)
+                                                                              shadows=reaped, services_started=started or None)
     return reaped
 
 

@@ -6,11 +6,14 @@ ESE does: arguments, session lookup, transition (``Session.can_switch_to``), the
 JET_bitContinueAfterThaw, so a second run on the same instance gets -2403 and never an empty
 session, and a thaw keeps the session for truncation and End.
 
-Service-owned stores (``owner_service``): the owner is stopped (``owner_stop``) just before
-prepare and must run again right after the thaw. The engine part of the session therefore ends at
-the thaw (End(0): ESE records the backup, the agent detaches and terminates its instance), and the
-copy, verification and manifest read the shadow copies while the service is back. Such a session
-cannot truncate logs (truncation needs the ESE session, which ends before the set is verified).
+Service-owned stores (``owner_service``): the prepare stops the owner when it runs (recorded in
+the agent's state file) and hosts the store; the owner must run again right after the thaw. The
+engine part of the session therefore ends at the thaw (End(0): ESE records the backup, the agent
+detaches and terminates its instance, then starts the service), and the copy, verification and
+manifest read the shadow copies while the service is back. Such a session cannot truncate logs
+(truncation needs the ESE session, which ends before the set is verified). Every other way out
+(abort, a failed freeze, the leases, a failed prepare) starts the service again too; a service
+the agent found stopped stays stopped (core.AgentProcess.resume_owner).
 """
 
 from __future__ import annotations
@@ -83,22 +86,29 @@ def check_dest(agent: AgentProcess, dest: str) -> str:
 def op_snapshot_prepare(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     args = doc["args"]
     requested = args["backup_type"]
-    store = agent.ensure_store()
-    backup_type, guard_result = guard(agent, args, requested)
-    err, snapid = agent.proc.jet_os_snapshot_prepare(_grbit(backup_type))
-    if err:
-        raise engine_failure(agent, err, "JetOSSnapshotPrepare")
-    err = agent.proc.jet_os_snapshot_prepare_instance(snapid, store.inst)
-    if err:
-        failure = engine_failure(agent, err, "JetOSSnapshotPrepareInstance")
-        agent.proc.jet_os_snapshot_abort(snapid)
-        raise failure
+    agent.refuse_if_held(code("JET_errOSSnapshotNotAllowed"))  # as PrepareInstance would, naming the session (and before the owner stops)
+    stopped = agent.stop_owner_for_session("snapshot_prepare")
+    try:
+        store = agent.ensure_store()
+        backup_type, guard_result = guard(agent, args, requested)
+        err, snapid = agent.proc.jet_os_snapshot_prepare(_grbit(backup_type))
+        if err:
+            raise engine_failure(agent, err, "JetOSSnapshotPrepare")
+        err = agent.proc.jet_os_snapshot_prepare_instance(snapid, store.inst)
+        if err:
+            failure = engine_failure(agent, err, "JetOSSnapshotPrepareInstance")
+            agent.proc.jet_os_snapshot_abort(snapid)
+            raise failure
+    except Exception:
+        if stopped:
+            agent.start_stopped_owner("snapshot_prepare failed")
+        raise
     sess = agent.new_session("snapshot", doc["owner"], backup_type, args)
-    sess.snapid, sess.guard = snapid, guard_result
-    agent.log(sess, "prepared", backup_type=backup_type, snapid=snapid)
+    sess.snapid, sess.guard, sess.owner_stopped = snapid, guard_result, stopped
+    agent.log(sess, "prepared", backup_type=backup_type, snapid=snapid, owner_stopped=stopped or None)
     return {**sess.brief(), "changed": True, "backup_type": backup_type, "requested_backup_type": requested, "guard": guard_result,
             "instance": agent.instance_cfg.get("name"), "owner": sess.owner, "freeze_lease": sess.freeze_lease.seconds if sess.freeze_lease else None,
-            "session_lease": sess.session_lease.seconds}
+            "session_lease": sess.session_lease.seconds, "owner_stopped": stopped}
 
 
 def _capture(agent: AgentProcess, sess: Session, ranges: list[Any]) -> dict[str, Any]:
@@ -133,7 +143,10 @@ def op_snapshot_freeze(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, An
     t0 = agent.now()
     err, infos = agent.proc.jet_os_snapshot_freeze(sess.snapid)
     if err:
-        raise engine_failure(agent, err, "JetOSSnapshotFreeze", sess)
+        failure = engine_failure(agent, err, "JetOSSnapshotFreeze", sess)
+        if sess.owner_service:
+            raise _abort_service_owned(agent, sess, failure, f"JetOSSnapshotFreeze failed with {jet.lookup(err).name}")
+        raise failure
     if not infos:
         abort(agent, sess, "the freeze covered no instance")
         raise AgentFailure(ERR_NOTHING_FROZEN, f"snapshot {sess.session_id}: the freeze covered no instance; the session was aborted", result=sess.brief())
@@ -157,7 +170,19 @@ def op_snapshot_freeze(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, An
         window = round(agent.now() - t0, 6)
     return {**sess.brief(), "changed": True, "instances": [i.name for i in infos], "databases": sess.freeze["databases"],
             "log_range": sess.freeze["log_range"], "shadows": dict(sess.shadows), "auto_thawed": window is not None, "freeze_window": window,
-            "freeze_deadline": freeze_deadline(agent, sess)}
+            "freeze_deadline": freeze_deadline(agent, sess), "owner_stopped_seconds": sess.owner_stopped_seconds}
+
+
+def _abort_service_owned(agent: AgentProcess, sess: Session, failure: AgentFailure, reason: str) -> AgentFailure:
+    """A failed step of a service-owned session: abort it (the store goes back to its service) and say so."""
+    svc = agent.ahost.service(sess.owner_service or "")
+    was_running = svc is not None and svc.running
+    abort(agent, sess, reason)
+    if svc is not None and svc.running and not was_running:
+        tail = f"; the session was aborted and {svc.service_name} started again"
+    else:
+        tail = "; the session was aborted" + (f" ({svc.service_name} was not stopped by the agent and stays as it was)" if svc is not None else "")
+    return AgentFailure(failure.code, failure.message + tail, failure.hint, sess.brief())
 
 
 def freeze_deadline(agent: AgentProcess, sess: Session) -> str | None:
@@ -178,9 +203,12 @@ def thaw(agent: AgentProcess, sess: Session, reason: str) -> None:
     # -2402: ESE's own timer thawed first (it runs longer than the lease, so only a stalled agent sees this).
     sess.switch_to(S.THAWED, reason)
     agent.log(sess, "thawed", reason=reason, engine_timeout=err == ERR_TIMEOUT or None)
-    if sess.owner_service and err == 0:
+    if sess.owner_service and err == ERR_TIMEOUT:
+        abort(agent, sess, "ESE's own freeze timeout aborted the snapshot before the thaw")  # starts the service again
+    elif sess.owner_service:
         end_engine(agent, sess)
         agent.release_store("the owner service must restart after the thaw")
+        agent.resume_owner(sess, f"thaw ({reason})")
 
 
 def end_engine(agent: AgentProcess, sess: Session) -> None:
@@ -204,7 +232,7 @@ def op_snapshot_thaw(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]
                                                                      if e["event"] == "thawed"), None)}
     agent.require_live(sess)
     thaw(agent, sess, "snapshot_thaw")
-    return {**sess.brief(), "changed": True, "thawed_by": "snapshot_thaw"}
+    return {**sess.brief(), "changed": True, "thawed_by": "snapshot_thaw", "owner_stopped_seconds": sess.owner_stopped_seconds}
 
 
 def op_snapshot_copy(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
@@ -447,8 +475,8 @@ def abort(agent: AgentProcess, sess: Session, reason: str) -> None:
         if err and err not in GONE:
             agent.log(sess, "abort_error", error=err)
     if sess.copy is not None and sess.copy.wait(5) and sess.copy.set_real.is_dir():
-        try:
-            backupsets.fail_set(sess.copy.set_real, {"jet": code("errBackupAbortByCaller"), "name": "errBackupAbortByCaller", "message": reason})
+        try:  # a set the copy finished (pending-end) never passes for a backup: aborted
+            backupsets.abort_set(sess.copy.set_real, {"jet": code("errBackupAbortByCaller"), "name": "errBackupAbortByCaller", "message": reason})
         except manifest.ManifestError:
             pass  # no manifest (copy failed before one) or already final
     delete_shadows(agent, sess)
@@ -456,9 +484,8 @@ def abort(agent: AgentProcess, sess: Session, reason: str) -> None:
     agent.log(sess, "aborted", reason=reason)
     if sess.owner_service:
         agent.release_store(f"abort: {reason}")
-        svc = agent.ahost.service(sess.owner_service)
-        if svc is not None and not svc.running and "owner" not in reason:
-            agent.start_owner(svc, f"abort: {reason}")  # the owner is restarted whatever failed
+        if "owner" not in reason:  # owner_start aborts first and starts the service itself
+            agent.resume_owner(sess, f"abort: {reason}", failed=True)
 
 
 def op_snapshot_abort(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:

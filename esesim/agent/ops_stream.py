@@ -7,6 +7,10 @@ engine checks alignment, as esent.dll does with VirtualAlloc memory): first ever
 the generations) and every log. ESE has no timeout for streaming backups, so the session lease
 is what ends a forgotten one: ``JetEndExternalBackupInstance2(EndAbort)``, else
 ``JetStopBackupInstance``.
+
+Service-owned stores (``owner_service``): the begin stops the owner when it runs, as the snapshot
+prepare does, but the agent hosts the instance for the whole backup (the copy reads through it),
+so the service runs again only once the session is over: at End, abort, stop or the session lease.
 """
 
 from __future__ import annotations
@@ -42,16 +46,23 @@ RECORDED = {("full", True): "full", ("full", False): "copy", ("incremental", Tru
 
 def op_stream_begin(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     args = doc["args"]
-    store = agent.ensure_store()
-    backup_type, guard_result = guard(agent, args, args["backup_type"])
-    err = agent.proc.jet_begin_external_backup_instance(store.inst, ST.JET_bitBackupIncremental if backup_type == "incremental" else 0)
-    if err:
-        raise engine_failure(agent, err, "JetBeginExternalBackupInstance")
+    agent.refuse_if_held(agent_code("JET_errBackupInProgress"))  # as the engine would, naming the session (and before the owner stops)
+    stopped = agent.stop_owner_for_session("stream_begin")
+    try:
+        store = agent.ensure_store()
+        backup_type, guard_result = guard(agent, args, args["backup_type"])
+        err = agent.proc.jet_begin_external_backup_instance(store.inst, ST.JET_bitBackupIncremental if backup_type == "incremental" else 0)
+        if err:
+            raise engine_failure(agent, err, "JetBeginExternalBackupInstance")
+    except Exception:
+        if stopped:
+            agent.start_stopped_owner("stream_begin failed")
+        raise
     sess = agent.new_session("streaming", doc["owner"], backup_type, args)
-    sess.state, sess.guard = S.BEGUN, guard_result  # a new session starts in its first state
-    agent.log(sess, "begun", backup_type=backup_type)
+    sess.state, sess.guard, sess.owner_stopped = S.BEGUN, guard_result, stopped  # a new session starts in its first state
+    agent.log(sess, "begun", backup_type=backup_type, owner_stopped=stopped or None)
     return {**sess.brief(), "changed": True, "backup_type": backup_type, "requested_backup_type": args["backup_type"], "guard": guard_result,
-            "owner": sess.owner, "session_lease": sess.session_lease.seconds}
+            "owner": sess.owner, "session_lease": sess.session_lease.seconds, "owner_stopped": stopped}
 
 
 class _Reader:
@@ -220,10 +231,20 @@ def op_stream_end(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     final = finish_set(agent, sess) if sess.recorded_as != "abort" else _fail_set(sess, "stream_end result=abort")
     sess.switch_to(S.ENDED if normal and sess.recorded_as != "abort" else S.ABORTED, "stream_end " + doc["args"]["result"])
     agent.log(sess, "ended" if sess.state is S.ENDED else "aborted", recorded_as=sess.recorded_as, manifest=final)
+    seconds = _resume_owner(agent, sess, "stream_end " + doc["args"]["result"], failed=sess.state is S.ABORTED)
     if normal and sess.recorded_as == "abort":
         raise AgentFailure(agent_code("JET_errBackupAbortByServer"), "ESE recorded the backup as aborted at End",
                            result={**sess.brief(), "recorded_as": "abort"})
-    return {**sess.brief(), "changed": True, "recorded_as": sess.recorded_as, "set_dir": sess.set_dir or None, "manifest_status": final}
+    return {**sess.brief(), "changed": True, "recorded_as": sess.recorded_as, "set_dir": sess.set_dir or None, "manifest_status": final,
+            "owner_stopped_seconds": seconds}
+
+
+def _resume_owner(agent: AgentProcess, sess: Session, why: str, *, failed: bool) -> float | None:
+    """The session is over: a service-owned store goes back to its service (see core.AgentProcess.resume_owner)."""
+    if not sess.owner_service:
+        return None
+    agent.release_store(why)
+    return agent.resume_owner(sess, why, failed=failed)
 
 
 def agent_code(name: str) -> int:
@@ -237,9 +258,9 @@ def _fail_set(sess: Session, reason: str) -> str | None:
 
     if sess.copy is None or not sess.copy.set_real.is_dir():
         return None
-    try:
-        return backupsets.fail_set(sess.copy.set_real, {"jet": agent_code("errBackupAbortByCaller"), "name": "errBackupAbortByCaller",
-                                                        "message": reason})["status"]
+    try:  # a set the copy finished (pending-end) never passes for a backup: aborted
+        return backupsets.abort_set(sess.copy.set_real, {"jet": agent_code("errBackupAbortByCaller"), "name": "errBackupAbortByCaller",
+                                                         "message": reason})["status"]
     except Exception:  # no manifest yet, or already final
         return None
 
@@ -257,6 +278,8 @@ def abort(agent: AgentProcess, sess: Session, reason: str) -> None:
     _fail_set(sess, reason)
     sess.switch_to(S.ABORTED, reason)
     agent.log(sess, "aborted", reason=reason)
+    if "owner" not in reason:  # owner_start aborts first and starts the service itself
+        _resume_owner(agent, sess, f"abort: {reason}", failed=True)
 
 
 def op_stream_stop(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:

@@ -110,6 +110,8 @@ class Session:
     mark: dict[str, Any] | None = None
     engine_ended: bool = False  # the engine part ended early (service-owned store released at thaw)
     owner_service: str | None = None
+    owner_stopped: bool = False  # this session's prepare (or begin) stopped the running owner_service
+    owner_stopped_seconds: float | None = None  # how long it stayed stopped, once started again
     times: dict[str, float] = field(default_factory=dict)  # event -> clock.time()
     parent: dict[str, Any] | None = None
     guard: dict[str, Any] | None = None

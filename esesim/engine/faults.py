@@ -19,8 +19,9 @@ LOG_MISSING = "log.missing"  # a log generation is absent when the engine looks 
 DISK_FULL = "volume.disk_full"  # writes or file extension on a volume fail with ERROR_DISK_FULL (ctx: volume, path)
 SLOW_READ = "volume.slow_read"  # each read waits ``delay`` seconds on the injectable clock (ctx: volume, path)
 CRASH = "process.crash"  # the process dies at an engine crash point (ctx: at, pid)
+FREEZE_FAIL = "snapshot.freeze"  # JetOSSnapshotFreeze fails for an instance with ``err`` (default JET_errDiskIO) (ctx: instance)
 
-ALL_POINTS = (PAGE_CORRUPT, LOG_CORRUPT, LOG_MISSING, DISK_FULL, SLOW_READ, CRASH)
+ALL_POINTS = (PAGE_CORRUPT, LOG_CORRUPT, LOG_MISSING, DISK_FULL, SLOW_READ, CRASH, FREEZE_FAIL)
 
 # Crash points inside the engine (the ``at`` context of CRASH).
 CRASH_LOG_WRITE = "log.write"  # mid log write: a torn prefix of the buffer reaches the file

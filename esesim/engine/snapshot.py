@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import constants as C
+from . import faults as _faults
 from . import jet
 from . import snapshot_states as _states
 from .clock import logtime
@@ -315,6 +316,9 @@ class SnapshotApi:
     def _snap_freeze_instance(self, sess: SnapshotSession, st: InstanceState) -> int:
         if st.backup_in_progress or st.state != "initialized" or st.fatal:
             return NotAllowed
+        fault = self.host.faults.fire(_faults.FREEZE_FAIL, instance=st.name)
+        if fault is not None:  # the backup record cannot be written (an injected IO error)
+            return int(fault.params.get("err", jet.DiskIO))
         log = st.log
         assert log is not None
         if sess.incremental:

@@ -17,7 +17,7 @@ class ActionModule(EseSnapshotStep):
         "auto_thaw": {"type": "bool", "default": False},
     }
     RESULT_DEFAULTS = {"snapshot_id": None, "state": None, "instances": [], "log_range": None, "shadow_ids": {},
-                       "freeze_deadline": None, "freeze_window": None}
+                       "freeze_deadline": None, "freeze_window": None, "owner_stopped_seconds": None}
 
     def build_args(self, params: dict) -> dict:
         return {"session_id": params["snapshot_id"], "auto_thaw": params["auto_thaw"]}
@@ -34,6 +34,8 @@ class ActionModule(EseSnapshotStep):
         out["freeze_window"] = reply.get("freeze_window") if reply.get("auto_thawed") else None
         # When the agent's freeze lease thaws the instance, on the host's clock (None once thawed).
         out["freeze_deadline"] = reply.get("freeze_deadline")
+        # How long the agent kept instance.owner_service stopped, once auto_thaw started it again.
+        out["owner_stopped_seconds"] = reply.get("owner_stopped_seconds")
         return out
 
     def predict(self, params: dict) -> dict:

@@ -24,7 +24,7 @@ class ActionModule(EseStepAction):
     # The incremental guard compares the header's last full with the newest full set at dest.
     REQUIRED_IF = [("backup_type", "incremental", ("dest",)), ("backup_type", "differential", ("dest",))]
     RESULT_DEFAULTS = {"snapshot_id": None, "state": None, "instances": [], "backup_type": None, "owner": None,
-                       "freeze_lease": None, "session_lease": None}
+                       "freeze_lease": None, "session_lease": None, "owner_stopped": False}
 
     def _validate_params(self) -> dict:
         params = super()._validate_params()
@@ -49,6 +49,8 @@ class ActionModule(EseStepAction):
             "owner": reply.get("owner"),
             "freeze_lease": reply.get("freeze_lease"),
             "session_lease": reply.get("session_lease"),
+            # The agent stopped instance.owner_service for this session (it starts it again at the thaw).
+            "owner_stopped": bool(reply.get("owner_stopped")),
         }
 
     def predict(self, params: dict) -> dict:
@@ -57,8 +59,18 @@ class ActionModule(EseStepAction):
         info = self._call_agent("instance_info", {})
         live = [s for s in info.get("sessions") or [] if s.get("state") in ("prepared", "frozen", "thawed", "truncated", "begun")]
         if live:
-            raise _AgentError(-2403, "JET_errOSSnapshotNotAllowed", f"instance {params['instance']['name']} is held by session "
-                              f"{live[0].get('session_id')} ({live[0].get('state')}, owner {live[0].get('owner')}) (check mode)", "")
+            held = live[0]
+            raise _AgentError(-2403, "JET_errOSSnapshotNotAllowed", f"instance {params['instance']['name']!r} is held by session "
+                              f"{held.get('session_id')} of owner {held.get('owner')!r} (state {held.get('state')}); its session lease ends at "
+                              f"{held.get('session_lease_ends_utc')} (UTC, host clock) (check mode)", held_hint(held.get("owner")),
+                              {"held_by": {key: held.get(key) for key in ("session_id", "kind", "owner", "state", "session_lease_ends_utc")}})
         return {"changed": True, "snapshot_id": None, "state": "prepared", "instances": [params["instance"]["name"]],
                 "backup_type": params["backup_type"], "owner": self._owner(), "freeze_lease": params["freeze_lease"],
                 "session_lease": params["session_lease"]}
+
+
+def held_hint(owner: object) -> str:
+    """How to take over the session that holds an instance (the agent's own hint says the same)."""
+    return (f"Let that run finish, or wait for its lease to end. To take the session over, run as its owner: set esent_backup_owner: {owner!r} "
+            "(give a scheduled job a fixed esent_backup_owner, so that its next run owns what the last one left) and run "
+            "esent.backup.snapshot_abort without an id; or, from any run, esent.backup.snapshot_abort with force: true.")

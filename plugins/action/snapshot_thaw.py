@@ -12,10 +12,10 @@ class ActionModule(EseSnapshotStep):
     """Thaw a frozen session; a session already thawed (by this step, auto_thaw or the lease) is ok."""
 
     OP = "snapshot_thaw"
-    RESULT_DEFAULTS = {"snapshot_id": None, "state": None, "thawed_by": None}
+    RESULT_DEFAULTS = {"snapshot_id": None, "state": None, "thawed_by": None, "owner_stopped_seconds": None}
 
     def shape_result(self, reply: dict, params: dict) -> dict:
-        return {**self.shape_session(reply), "thawed_by": reply.get("thawed_by")}
+        return {**self.shape_session(reply), "thawed_by": reply.get("thawed_by"), "owner_stopped_seconds": reply.get("owner_stopped_seconds")}
 
     def predict(self, params: dict) -> dict:
         state, view = self._predict_outcome(params)

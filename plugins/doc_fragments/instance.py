@@ -72,7 +72,10 @@ options:
       owner_service:
         description:
           - Name of the Windows service that owns the store. When set, the agent stops the
-            service for the freeze window and starts it again whatever fails.
+            service at M(esent.backup.snapshot_prepare) (if it runs), records that in its state
+            file, and starts it again as soon as the shadow copies exist or at the thaw, and
+            whatever fails (abort, failed freeze, leases, and an agent that died, whose successor
+            on the instance starts it). A service that was not running is left stopped.
           - Without it, a store held open by another process is refused with an error naming
             that process.
         type: str

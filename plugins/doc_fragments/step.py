@@ -1,7 +1,7 @@
 # Copyright: (c) 2026, esent.backup developers
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 
-"""Documentation shared by the esent.backup steps: their attributes and the snapshot id option."""
+"""Documentation shared by the esent.backup steps: their attributes, session owners and the snapshot id option."""
 
 from __future__ import annotations
 
@@ -23,6 +23,16 @@ attributes:
     support: none
   bypass_host_loop:
     support: none
+notes:
+  - "Sessions belong to an owner: the variable C(esent_backup_owner) when it is set (play, host or
+    extra var), else the AWX job (C(awx-job-<id>)), else this ansible-playbook run. Steps without a
+    session id (M(esent.backup.snapshot_abort)) act on the owner's own sessions, and a prepare that
+    meets a session of another owner fails with -2403 naming that owner, the session's state and
+    when its lease ends."
+  - "Scheduled jobs (cron, AWX schedules) should set a fixed C(esent_backup_owner) per job, for
+    example C(nightly-esent): the next run then owns the session a killed run left behind and its
+    M(esent.backup.snapshot_abort) without an id takes it over. Otherwise wait for the session lease
+    to end, or abort it with O(esent.backup.snapshot_abort#module:force=true)."
 """
 
     SNAPSHOT_ID = r"""

@@ -9,12 +9,16 @@ module: snapshot_abort
 short_description: Abort a snapshot session (safe to repeat)
 version_added: 0.1.0
 description:
-  - Aborts a session with C(JetOSSnapshotAbort), cancels its copy, marks a partial set failed and
-    deletes its shadow copies.
+  - Aborts a session with C(JetOSSnapshotAbort), cancels its copy, marks a partial set V(failed) and
+    a set whose copy had finished (V(pending-end)) V(aborted) in its manifest, so no tool takes it
+    for a backup, and deletes its shadow copies. A session lease abort does the same.
+  - For a service-owned store (O(instance.owner_service)) the agent starts the service again if it
+    stopped it.
   - An abort step, safe to repeat. A session that is already gone (ended, aborted, unknown, or
     of an earlier agent process) is V(ok) with C(changed=false).
   - Without O(snapshot_id) it aborts the live session of this run's owner; with O(force=true) the
-    live session of any owner.
+    live session of any owner. This is how a stale session (the -2403 a later prepare meets) is
+    taken over, by the same owner (C(esent_backup_owner)) or with O(force=true).
 options:
   snapshot_id:
     description:

@@ -16,6 +16,10 @@ description:
     agent thaws at the freeze lease.
   - An incremental session whose databases record no previous snapshot full fails here with
     C(JET_errMissingFullBackup) (-560), as ESE checks it at the freeze.
+  - "Service-owned stores (O(instance.owner_service)): the thaw ends the ESE part of the session
+    and the agent starts the service it stopped at the prepare, so with O(auto_thaw=true) the
+    service is back when this step returns (RV(owner_stopped_seconds)). A freeze that fails aborts
+    a service-owned session (the store goes back to its service) and says so in the message."
 options:
   auto_thaw:
     description:
@@ -131,6 +135,14 @@ freeze_window:
   returned: always
   type: float
   sample: 0.42
+owner_stopped_seconds:
+  description:
+    - Seconds O(instance.owner_service) stayed stopped, from the prepare that stopped it until
+      O(auto_thaw) started it again (the agent's clock). None for an agent-hosted store, a service
+      the agent did not stop, or without O(auto_thaw) (then M(esent.backup.snapshot_thaw) reports it).
+  returned: always
+  type: float
+  sample: 0.61
 jet_error:
   description: The JET error number (ESE's, or the client band -10000..-11999 for the collection's own).
   returned: failure

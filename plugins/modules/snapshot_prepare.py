@@ -13,9 +13,23 @@ description:
     C(JET_bitContinueAfterThaw)) and C(JetOSSnapshotPrepareInstance) for the instance, in the
     agent that hosts it, and returns its RV(snapshot_id) for the later steps.
   - A second prepare of an instance that a session already holds fails with
-    C(JET_errOSSnapshotNotAllowed) (-2403); a session is never empty.
+    C(JET_errOSSnapshotNotAllowed) (-2403); a session is never empty. The message names the session
+    that holds the instance, its owner, its state and when its session lease ends (UTC, on the
+    host's clock), RV(held_by) has the same facts, and the hint says how to take it over (run as
+    the same owner, C(esent_backup_owner), and abort it, or M(esent.backup.snapshot_abort) with
+    O(esent.backup.snapshot_abort#module:force=true)).
   - The session belongs to this playbook run (or the AWX job, or C(esent_backup_owner)); see
     M(esent.backup.snapshot_abort) for aborting without an id.
+  - "Service-owned stores (O(instance.owner_service)): when the service runs, the agent stops it
+    here (RV(owner_stopped)), records that in its state file, then hosts the store and prepares.
+    It starts the service again as soon as the shadow copies exist
+    (O(esent.backup.snapshot_freeze#module:auto_thaw)) or at M(esent.backup.snapshot_thaw), and
+    on every other way out: this prepare failing, M(esent.backup.snapshot_abort), a failed freeze,
+    the freeze or session lease, or an agent that died with the service stopped (the next step on
+    the instance, any but M(esent.backup.instance_info), starts it). The service is down from the
+    prepare to the thaw (RV(esent.backup.snapshot_freeze#module:owner_stopped_seconds)), not for
+    the copy. A service that is not running at the prepare is left as it is and never started by
+    the agent."
 options:
   backup_type:
     description:
@@ -74,7 +88,8 @@ attributes:
   check_mode:
     support: full
     details: Reads the instance (C(instance_info), which starts no agent) and predicts; a session
-      holding the instance is reported as the failure the real run would meet.
+      holding the instance is reported as the failure the real run would meet. It stops no service
+      (RV(owner_stopped) is V(false)).
 seealso:
   - name: JetOSSnapshotPrepare function
     description: ESE's call that starts a snapshot session.
@@ -147,6 +162,46 @@ session_lease:
   returned: always
   type: int
   sample: 1800
+owner_stopped:
+  description:
+    - V(true) when the agent stopped O(instance.owner_service) for this session; it starts it again
+      at the thaw (or on any failure). V(false) for an agent-hosted store, a service that was not
+      running, and in check mode.
+  returned: always
+  type: bool
+  sample: true
+held_by:
+  description: The session that holds the instance, when the prepare fails with C(JET_errOSSnapshotNotAllowed) (-2403).
+  returned: failure
+  type: dict
+  sample: {"session_id": "5f2c9a1b:1:9e0d44aa", "kind": "snapshot", "owner": "nightly-backup", "state": "frozen",
+           "session_lease_ends_utc": "2026-03-01T02:30:00Z"}
+  contains:
+    session_id:
+      description: Its id (the RV(snapshot_id) its prepare returned).
+      type: str
+      returned: success
+      sample: 5f2c9a1b:1:9e0d44aa
+    kind:
+      description: V(snapshot) or V(streaming).
+      type: str
+      returned: success
+      sample: snapshot
+    owner:
+      description: Its owner; set C(esent_backup_owner) to this to take the session over.
+      type: str
+      returned: success
+      sample: nightly-backup
+    state:
+      description: Its state.
+      type: str
+      returned: success
+      sample: frozen
+    session_lease_ends_utc:
+      description: When the agent's session lease aborts it unless a step names it first (ISO 8601 UTC, host clock).
+      type: str
+      returned: success
+      sample: "2026-03-01T02:30:00Z"
 jet_error:
   description: The JET error number (ESE's, or the client band -10000..-11999 for the collection's own).
   returned: failure
@@ -161,5 +216,7 @@ hint:
   description: What to do about the error.
   returned: failure
   type: str
-  sample: Abort the session that holds the instance first.
+  sample: >-
+    Let that run finish, or wait for its lease to end. To take the session over, run as its owner: set esent_backup_owner:
+    'nightly-backup' (...) and run esent.backup.snapshot_abort without an id; or, from any run, esent.backup.snapshot_abort with force: true.
 """

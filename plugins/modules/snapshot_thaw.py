@@ -16,6 +16,10 @@ description:
     RV(thawed_by) says which). It fails with C(JET_errOSSnapshotInvalidSequence) (-2401) before a
     freeze, and after a session lease abort with C(JET_errClientLeaseExpired) (-10001) and the
     journal's reason.
+  - "Service-owned stores (O(instance.owner_service)): the thaw also ends the ESE part of the
+    session (ESE records the backup), the agent detaches the store and starts the service it
+    stopped at the prepare (RV(owner_stopped_seconds)). The copy then reads the shadow copies while
+    the service runs; such a session cannot truncate logs."
 extends_documentation_fragment:
   - esent.backup.instance
   - esent.backup.step
@@ -63,6 +67,14 @@ thawed_by:
   returned: always
   type: str
   sample: snapshot_thaw
+owner_stopped_seconds:
+  description:
+    - Seconds O(instance.owner_service) stayed stopped, from the prepare that stopped it until this
+      thaw started it again. None for an agent-hosted store, a service the agent did not stop, or a
+      session that was already thawed.
+  returned: always
+  type: float
+  sample: 0.61
 jet_error:
   description: The JET error number (ESE's, or the client band -10000..-11999 for the collection's own).
   returned: failure

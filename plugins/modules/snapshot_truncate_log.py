@@ -14,6 +14,10 @@ description:
   - Refused unless this session's set was verified at the destination
     (C(JET_errClientNotVerified), -10018), and for a V(copy) backup
     (C(JET_errOSSnapshotInvalidSequence), -2401), which never truncates.
+  - Refused too for a service-owned store (O(instance.owner_service)) with
+    C(JET_errOSSnapshotInvalidSequence) (-2401). Its session ends the ESE part at the thaw, so that
+    the service runs again at once, and the logs stay (circular logging or the service's own
+    truncation handles them). Skip this step for such stores.
 extends_documentation_fragment:
   - esent.backup.instance
   - esent.backup.step

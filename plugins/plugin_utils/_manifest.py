@@ -7,7 +7,7 @@ This module is internal to esent.backup and may change in any release. Standard 
 
 A backup set is a folder ``<dest>/<host>/<instance>/<YYYYmmddTHHMMSSZ>-<backup_type>-<suffix>/``
 holding the copied files and ``manifest.json``. This module defines the manifest's fields and
-types, its statuses (``pending-end`` -> ``complete`` or ``failed``), its canonical serialisation
+types, its statuses (``pending-end`` -> ``complete``, ``failed`` or ``aborted``), its canonical serialisation
 and its own SHA-256 checksum, validation that names the bad field, set-folder naming, the order
 of sets (by the header's lgposMark, never by folder name) and the chain rules (which set an
 incremental or differential builds on, which sets a restore needs). It never touches a disk:
@@ -34,11 +34,15 @@ METHODS = ("snapshot", "streaming")
 # pending-end: files copied, hashed and flushed; ESE's End not yet called, so ESE has not yet
 # said how it recorded the backup. complete: End succeeded and recorded_as is known (the only
 # "final" manifest; restore and the chain rules use only these). failed: the set must never be
-# used (copy failed, verification failed, ESE recorded an abort); prune may delete it.
+# used (copy failed, verification failed, ESE recorded an abort); prune may delete it. aborted:
+# the session was aborted (by its caller or the agent's session lease) after the copy, before
+# End: the files may all be there and verified, but ESE never recorded the backup, so the set is
+# never used either; prune may delete it.
 STATUS_PENDING = "pending-end"
 STATUS_COMPLETE = "complete"
 STATUS_FAILED = "failed"
-STATUSES = (STATUS_PENDING, STATUS_COMPLETE, STATUS_FAILED)
+STATUS_ABORTED = "aborted"
+STATUSES = (STATUS_PENDING, STATUS_COMPLETE, STATUS_FAILED, STATUS_ABORTED)
 ROLES = ("database", "log", "checkpoint")
 # What the agent grants on the set folder (protected DACL); the simulated agent only records it.
 SET_ACL = ("NT AUTHORITY\\SYSTEM", "BUILTIN\\Administrators")
@@ -365,9 +369,9 @@ def validate(manifest: t.Any, check_checksum: bool = True) -> dict:
 
 def _check_status_rules(manifest: dict) -> None:
     status = manifest["status"]
-    if status == STATUS_FAILED:
+    if status in (STATUS_FAILED, STATUS_ABORTED):
         if manifest["error"] is None:
-            raise ManifestError("error", "is required when status is failed (say why the set is unusable)")
+            raise ManifestError("error", f"is required when status is {status} (say why the set is unusable)")
         return
     if manifest["error"] is not None:
         raise ManifestError("error", f"must be null when status is {status}")
@@ -560,6 +564,30 @@ def fail(manifest: dict, error: dict, when: t.Optional[datetime.datetime] = None
     failed = json.loads(json.dumps(manifest))
     failed.update(status=STATUS_FAILED, error=dict(error), finalised_utc=utc_text(when), recorded_as=None)
     return seal(failed)
+
+
+def abort(manifest: dict, error: dict, when: t.Optional[datetime.datetime] = None) -> dict:
+    """Mark a ``pending-end`` manifest ``aborted``: its session was aborted before End.
+
+    Args:
+        manifest: a ``pending-end`` manifest (not modified).
+        error: ``{jet, name, message}``: who aborted and why.
+        when: the finalisation time (now by default).
+
+    Returns:
+        A new sealed manifest with status ``aborted``.
+
+    Raises:
+        ManifestError: the manifest is not ``pending-end`` (a complete set is final, a failed one
+            stays failed) or ``error`` is malformed.
+    """
+    if manifest.get("status") != STATUS_PENDING:
+        raise ManifestError("status", f"only a pending-end manifest can be marked aborted, this one is {manifest.get('status')}")
+    aborted = json.loads(json.dumps(manifest))
+    aborted.update(status=STATUS_ABORTED, error=dict(error), finalised_utc=utc_text(when), recorded_as=None)
+    sealed = seal(aborted)
+    validate(sealed)
+    return sealed
 
 
 # -- set names ------------------------------------------------------------------------------------

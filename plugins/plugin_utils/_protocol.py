@@ -104,8 +104,17 @@ _FALLBACK = Field("incremental_fallback", "str", choices=("none", "full"), descr
 
 # Result keys the step plugins rely on beyond the session's own (snapshot_id/session_id, state,
 # reason, changed); the conformance transcripts hold every agent to them:
+#   snapshot_prepare, stream_begin
+#                          owner_stopped: true when the agent stopped the instance's owner_service
+#                          for this session (it starts it again at the thaw, at End, or on any abort).
+#                          A second start while a session holds the instance fails (-2403 prepare,
+#                          -505 begin) with held_by {session_id, kind, owner, state,
+#                          session_lease_ends_utc}, and names them in the message.
 #   snapshot_freeze        freeze_deadline: ISO 8601 UTC on the host's clock when the freeze lease
 #                          thaws the instance; null when auto_thaw already thawed.
+#                          owner_stopped_seconds: how long the owner_service stayed stopped, once
+#                          auto_thaw started it again; null otherwise (snapshot_thaw and stream_end
+#                          report it when they start it).
 #   snapshot_truncate_log, stream_truncate_log
 #                          truncated_generations: the generations the truncation deleted, ascending.
 #   copy_status            files: once state is done, the set's files as its manifest lists them
@@ -259,19 +268,19 @@ RESULT_FIELDS = {
     "instance_info": ("agent", "base_name", "boot_id", "checkpoint", "checkpoint_generation", "databases", "instance_attached", "log_path", "logs",
                       "name", "owner_service", "pid", "sessions", "system_path", "reaped_shadows", "log_file_size", "circular_logging",
                       "page_size", "changed"),
-    "snapshot_prepare": ("backup_type", "freeze_lease", "guard", "instance", "owner", "requested_backup_type", "session_lease"),
+    "snapshot_prepare": ("backup_type", "freeze_lease", "guard", "instance", "owner", "owner_stopped", "requested_backup_type", "session_lease"),
     "snapshot_freeze": ("auto_thawed", "databases", "freeze_deadline", "freeze_window", "instances", "log_range", "shadows",
                         "owner_stopped_seconds"),
     "snapshot_thaw": ("thawed_by", "owner_stopped_seconds"),
     "snapshot_copy": ("bytes_total", "copy_id", "files_total", "set_dir", "set_id"),
     "snapshot_truncate_log": ("truncated_generations",),
-    "snapshot_end": ("manifest_status", "mark", "recorded_as", "set_dir"),
-    "snapshot_abort": ("reaped_shadows",),
-    "stream_begin": ("backup_type", "guard", "owner", "requested_backup_type", "session_lease"),
+    "snapshot_end": ("manifest_status", "mark", "recorded_as", "set_dir", "owner_stopped_seconds"),
+    "snapshot_abort": ("reaped_shadows", "owner_stopped_seconds"),
+    "stream_begin": ("backup_type", "guard", "owner", "owner_stopped", "requested_backup_type", "session_lease"),
     "stream_copy": ("bytes_total", "copy_id", "files_total", "set_dir", "set_id"),
     "stream_truncate_log": ("truncated_generations",),
-    "stream_end": ("manifest_status", "recorded_as", "set_dir"),
-    "stream_stop": ("reaped_shadows",),
+    "stream_end": ("manifest_status", "recorded_as", "set_dir", "owner_stopped_seconds"),
+    "stream_stop": ("reaped_shadows", "owner_stopped_seconds"),
     "copy_status": ("bytes_done", "bytes_total", "copy_id", "current_file", "error", "files", "files_done", "files_total", "phase", "set_dir",
                     "set_id", "state", "verify", "changed"),
     "copy_cancel": ("copy_id", "state", "changed"),

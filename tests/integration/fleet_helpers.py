@@ -72,6 +72,10 @@ class Fleet:
         assert len(found) <= 1, f"two agents for {instance}: {found}"
         return found[0] if found else None
 
+    def read_file(self, path: str, host: str = "win01") -> str:
+        """The text of one file of the host (control op ``read_file``)."""
+        return self.control({"op": "read_file", "path": path}, host)["text"]
+
     def journal(self, session: str, host: str = "win01") -> list[dict[str, Any]]:
         return self.control({"op": "journal", "session": session}, host)["entries"]
 
@@ -100,9 +104,10 @@ class Fleet:
         path.chmod(0o600)
         return path
 
-    def playbook(self, name: str, *, timeout: float = 150, wait: bool = True, cli: tuple[str, ...] = (),
+    def playbook(self, name: str, *, timeout: float = 150, wait: bool = True, options: tuple[str, ...] = (),
                  **extra: Any) -> subprocess.CompletedProcess | subprocess.Popen:
-        """Run playbooks/<name> against the fleet with ``extra`` as extra vars (a JSON file) and ``cli`` as options (``-v``)."""
+        """Run playbooks/<name> against the fleet with ``extra`` as extra vars (a JSON file);
+        ``options``: more ansible-playbook arguments (``--check``)."""
         varfile = self.tmp / f"vars-{name}-{time.monotonic_ns()}.json"
         varfile.write_text(json.dumps({"esent_dest": DEST, "esent_backup_owner": "pytest-run",
                                        "results_file": str(self.tmp / f"{Path(name).stem}.json"), **extra}))
@@ -111,7 +116,7 @@ class Fleet:
                    ANSIBLE_HOME=str(self.tmp / ".ansible-home"), ANSIBLE_RETRY_FILES_ENABLED="False", PYTHONWARNINGS="ignore")
         env.pop("PYTHONPATH", None)
         cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(self.test_inventory()), "-e", f"@{varfile}",
-               *cli, str(PLAYBOOKS / name)]
+               *options, str(PLAYBOOKS / name)]
         if not wait:
             return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=str(self.tmp))
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=str(self.tmp))
@@ -129,12 +134,12 @@ def _pid_alive(pid: int) -> bool:
 
 
 @contextmanager
-def fleet(tmp: Path, *flags: str) -> Iterator[Fleet]:
-    """``esesim fleet up --dir tmp/fleet *flags`` (bounded), yield it, always ``fleet down``."""
+def fleet(tmp: Path, *flags: str, hosts: int = 1) -> Iterator[Fleet]:
+    """``esesim fleet up --dir tmp/fleet --hosts N *flags`` (bounded), yield it, always ``fleet down``."""
     fleet_dir = tmp / "fleet"
     work = tmp / "work"
     work.mkdir(parents=True, exist_ok=True)
-    proc = _cli("fleet", "up", "--dir", str(fleet_dir), "--hosts", "1", *flags)
+    proc = _cli("fleet", "up", "--dir", str(fleet_dir), "--hosts", str(hosts), *flags)
     state_file = fleet_dir / "fleet.json"
     pid = None
     try:

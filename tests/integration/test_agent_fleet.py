@@ -29,9 +29,10 @@ def test_fleet_hosts_have_a_live_service_store_and_an_agent_store(tmp_path: Path
         r = run_ansible(inventory, "-m", "esesim_step", "-a", '{"op": "instance_info", "instance": "{{ esent_instances[1] }}"}')
         assert r.rc == 0, r.stdout + r.stderr
         assert r.stdout.count('"agent": "not running"') == 2  # a read never starts an agent
-        r = run_ansible(inventory, "-m", "esesim_step", "-a", '{"op": "snapshot_prepare", "instance": "{{ esent_instances[0] }}", '
-                        '"args": {"backup_type": "full"}}')
-        assert r.rc == 2 and r.stdout.count('"jet_error": -10006') == 2 and "EseDemoService.exe" in r.stdout
+        # Without owner_service the agent must not touch the service: the store is refused, naming its holder.
+        r = run_ansible(inventory, "-m", "esesim_step", "-a", '{"op": "snapshot_prepare", "instance": "{{ esent_instances[0] | dict2items '
+                        '| rejectattr(\'key\', \'eq\', \'owner_service\') | items2dict }}", "args": {"backup_type": "full"}}')
+        assert r.rc == 2 and r.stdout.count('"jet_error": -10006') == 2 and "EseDemoService.exe" in r.stdout, r.stdout
         for _ in range(50):  # bounded: the live workload commits a few times per second
             if _ledger_lines(ledger) > before:
                 break

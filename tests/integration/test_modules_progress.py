@@ -28,7 +28,7 @@ UNITS = {"B": 1, "KiB": 1024, "MiB": 1024 ** 2, "GiB": 1024 ** 3}
 def test_a_long_copy_shows_bytes_files_and_rate_at_least_every_2_seconds_at_v(tmp_path: Path,
                                                                              report_figure: Callable[[str], None]) -> None:
     with fleet(tmp_path, *FLEET_FLAGS) as f:
-        proc = f.playbook("snapshot_progress.yml", esent_instance=f.instance(AGENT_STORE), cli=("-v",), wait=False)
+        proc = f.playbook("snapshot_progress.yml", esent_instance=f.instance(AGENT_STORE), options=("-v",), wait=False)
         assert isinstance(proc, subprocess.Popen) and proc.stdout is not None
         watchdog = threading.Timer(150, proc.kill)  # bounded: a hung play is killed
         watchdog.start()

@@ -2,7 +2,7 @@
 
 Real ansible-playbook, the real winrm plugin, a fleet started with the ``esesim`` CLI; the tests
 import nothing from ``esesim`` and change or observe the host only through its control endpoint
-(``tamper``, ``restart``, ``state``, ``read_text``, ``clock_advance``). The playbook
+(``tamper``, ``restart``, ``state``, ``read_file``, ``clock_advance``). The playbook
 ``playbooks/safety.yml`` runs one phase per call.
 """
 
@@ -44,7 +44,7 @@ def _engine(f: Fleet) -> dict[str, Any]:
 
 
 def _manifest(f: Fleet, set_dir: str) -> dict[str, Any]:
-    text = f.control({"op": "read_text", "path": set_dir + "\\manifest.json"})["text"]
+    text = f.control({"op": "read_file", "path": set_dir + "\\manifest.json"})["text"]
     assert text is not None, f"{set_dir} has no manifest"
     return json.loads(text)
 

@@ -55,7 +55,14 @@ def test_prepare_sends_the_options_and_returns_the_documented_keys(monkeypatch: 
     assert sent[0]["op"] == "snapshot_prepare" and sent[0]["owner"] == "me"
     assert sent[0]["args"] == {"backup_type": "full", "freeze_lease": 20, "session_lease": 600, "incremental_fallback": "none"}
     assert result == {"changed": True, "snapshot_id": SID, "state": "prepared", "instances": ["demo"], "backup_type": "full", "owner": "me",
-                      "freeze_lease": 20, "session_lease": 600}
+                      "freeze_lease": 20, "session_lease": 600, "owner_stopped": False}
+
+
+def test_prepare_of_a_service_owned_store_says_the_agent_stopped_the_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    reply = {"snapshot_id": SID, "state": "prepared", "changed": True, "backup_type": "full", "instance": "demo", "owner": "me",
+             "freeze_lease": 30, "session_lease": 1800, "owner_stopped": True}
+    result, _ = _run("snapshot_prepare", {}, [_ok(reply)], monkeypatch=monkeypatch)
+    assert result["owner_stopped"] is True
 
 
 def test_prepare_check_mode_predicts_not_allowed_when_a_session_holds_the_instance(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -63,6 +70,8 @@ def test_prepare_check_mode_predicts_not_allowed_when_a_session_holds_the_instan
     result, sent = _run("snapshot_prepare", {}, [_ok(info)], check=True, monkeypatch=monkeypatch)
     assert [r["op"] for r in sent] == ["instance_info"]
     assert result["failed"] and result["jet_error"] == -2403 and result["jet_error_name"] == "JET_errOSSnapshotNotAllowed"
+    assert "'other'" in result["msg"] and "thawed" in result["msg"] and result["held_by"]["owner"] == "other"
+    assert "esent_backup_owner: 'other'" in result["hint"] and "force: true" in result["hint"]
 
 
 def test_freeze_shapes_instances_log_range_shadows_and_the_agents_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -82,6 +91,17 @@ def test_freeze_with_auto_thaw_has_no_deadline(monkeypatch: pytest.MonkeyPatch) 
     result, sent = _run("snapshot_freeze", {"snapshot_id": SID, "auto_thaw": True}, [_ok(reply)], monkeypatch=monkeypatch)
     assert [r["op"] for r in sent] == ["snapshot_freeze"]
     assert result["freeze_deadline"] is None and result["freeze_window"] == 0.02 and result["state"] == "thawed"
+    assert result["owner_stopped_seconds"] is None  # an agent-hosted store: no service stopped
+
+
+def test_freeze_and_thaw_pass_the_owner_stopped_window_through(monkeypatch: pytest.MonkeyPatch) -> None:
+    reply = {"snapshot_id": SID, "state": "thawed", "changed": True, "instances": ["demo"], "databases": [], "auto_thawed": True,
+             "freeze_window": 0.02, "freeze_deadline": None, "owner_stopped_seconds": 1.25}
+    result, _ = _run("snapshot_freeze", {"snapshot_id": SID, "auto_thaw": True}, [_ok(reply)], monkeypatch=monkeypatch)
+    assert result["owner_stopped_seconds"] == 1.25
+    reply = {"snapshot_id": SID, "state": "thawed", "changed": True, "thawed_by": "snapshot_thaw", "owner_stopped_seconds": 0.5}
+    result, _ = _run("snapshot_thaw", {"snapshot_id": SID}, [_ok(reply)], monkeypatch=monkeypatch)
+    assert result["owner_stopped_seconds"] == 0.5 and result["thawed_by"] == "snapshot_thaw"
 
 
 @pytest.mark.parametrize(

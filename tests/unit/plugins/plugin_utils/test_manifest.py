@@ -219,6 +219,25 @@ def test_fail_marks_pending_failed_with_error() -> None:
     assert failed["status"] == "failed" and failed["error"]["jet"] == -10008
 
 
+def test_abort_marks_a_pending_set_aborted_which_readers_accept_and_never_use() -> None:
+    error = {"jet": -800, "name": "errBackupAbortByCaller", "message": "session lease expired (60 s without a call naming the session)"}
+    aborted = mf.abort(_pending(), error, when=T0)
+    assert aborted["status"] == "aborted" and aborted["error"] == error and aborted["finalised_utc"] == "2026-03-01T12:00:00Z"
+    assert mf.loads(mf.dumps(aborted)) == aborted and not mf.is_complete(aborted)
+    assert mf.latest([aborted], ("full",)) is None and mf.restore_chain([aborted, _complete(minute=1, suffix="bbbb0000")])[0]["status"] == "complete"
+    with pytest.raises(mf.ManifestError, match="only a pending-end"):
+        mf.abort(aborted, error)
+    with pytest.raises(mf.ManifestError, match="only a pending-end"):
+        mf.abort(_complete(), error)
+    with pytest.raises(mf.ManifestError, match="only a pending-end"):
+        mf.finalise(aborted, "full")
+    missing = dict(aborted, error=None)
+    with pytest.raises(mf.ManifestError) as err:
+        mf.validate(mf.seal(missing))
+    assert err.value.field == "error"
+    assert mf.fail(aborted, {"jet": -1, "name": "x", "message": "prune"})["status"] == "failed"
+
+
 # -- set names ------------------------------------------------------------------------------------
 
 
