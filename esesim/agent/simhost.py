@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from esesim._collection import protocol
+from esesim._collection import bootstrap, protocol
 from esesim.engine import Host, Ledger, OwnerService, StoreSpec, SystemClock, Workload, close_store, open_store
 from esesim.winrm.fs import engine_lock_provider
 
@@ -49,10 +49,10 @@ from .journal import Journal
 from .ops_info import peek_instance_info
 from .sessions import ERR_AGENT_NOT_RUNNING, ERR_UNKNOWN_SESSION, AgentFailure, split_session_id
 
-AGENT_DIR = "C:\\ProgramData\\esent.backup"
-LAUNCHER = AGENT_DIR + "\\agent.ps1"
+# The agent's folder, launcher and log on the host: the collection's one definition (_bootstrap.py).
+AGENT_DIR, LAUNCHER, AGENT_LOG = bootstrap.AGENT_DIR, bootstrap.LAUNCHER, bootstrap.AGENT_LOG
+
 IDLE_EXIT_SECONDS = 900.0
-AGENT_LOG = AGENT_DIR + "\\agent.log"
 _DLL_NAME = re.compile(r"'(esent\.backup\.agent-[^'\\]*\.dll)'")
 
 

@@ -5,10 +5,9 @@
 
 from __future__ import annotations
 
+from ..plugin_utils._protocol import LIVE_STATES
 from ..plugin_utils._step import AGENT_VERSION as VERSION
 from ..plugin_utils._step import ERR_AGENT_BROKEN, ERR_NOT_INSTALLED, LAUNCHER, LAUNCHER_TEXT, EseStepAction, _AgentError, _StepFailure
-
-ERR_BACKUP_IN_PROGRESS = -505  # JET_errBackupInProgress
 
 
 class ActionModule(EseStepAction):
@@ -47,7 +46,7 @@ class ActionModule(EseStepAction):
         changed = {"present": not current, "started": not current or not running, "stopped": running, "absent": installed or running}[want]
         upgrade_or_stop = running and (not current or want in ("stopped", "absent"))
         if upgrade_or_stop and self._busy():
-            raise _AgentError(ERR_BACKUP_IN_PROGRESS, "JET_errBackupInProgress", "the agent holds a session; it upgrades and stops "
+            raise _AgentError.named("JET_errBackupInProgress", "the agent holds a session; it upgrades and stops "
                               "only when idle (check mode)", "Retry once the sessions ended.")
         installed_after = want in ("present", "started") or (installed and want == "stopped")
         running_after = want == "started" or (running and current and want == "present")
@@ -69,7 +68,7 @@ class ActionModule(EseStepAction):
         return True, self._remote_launcher() == LAUNCHER_TEXT.encode(), status.get("agent") == "running"
 
     def _busy(self) -> bool:
-        return any(s.get("state") in ("prepared", "frozen", "thawed", "truncated", "begun") for s in self._call_agent("status", {}).get("sessions") or [])
+        return any(s.get("state") in LIVE_STATES for s in self._call_agent("status", {}).get("sessions") or [])
 
     def _stop(self) -> None:
         self._call_agent("shutdown", {})  # refused with JET_errBackupInProgress while a session holds the instance

@@ -5,12 +5,11 @@
 
 from __future__ import annotations
 
-from ..plugin_utils._step import EseStepAction, _AgentError
+from ..plugin_utils._protocol import BACKUP_TYPES
+from ..plugin_utils._step import ERR_NOT_INSTALLED, EseStepAction, _AgentError
 
 # JET_DBSTATE values as ESE's headers hold them.
 DB_STATES = {1: "just_created", 2: "dirty_shutdown", 3: "clean_shutdown", 4: "being_converted", 5: "force_detach"}
-BACKUP_KINDS = ("full", "incremental", "copy", "differential")
-ERR_NOT_INSTALLED = -10013
 
 
 class ActionModule(EseStepAction):
@@ -26,7 +25,7 @@ class ActionModule(EseStepAction):
             entry = dict(db)
             state = db.get("state", db.get("dbstate"))
             entry["state"] = DB_STATES.get(state, state) if isinstance(state, int) else state
-            for kind in BACKUP_KINDS:
+            for kind in BACKUP_TYPES:
                 entry.setdefault(f"last_{kind}", None)
             entry["required_generations"] = ([db.get("gen_min_required"), db.get("gen_max_required")]
                                              if db.get("gen_min_required") is not None else None)

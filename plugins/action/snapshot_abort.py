@@ -5,9 +5,8 @@
 
 from __future__ import annotations
 
+from ..plugin_utils._step import LIVE_STATES as LIVE
 from ..plugin_utils._step import EseSnapshotStep, _AgentError
-
-LIVE = ("prepared", "frozen", "thawed", "truncated")
 
 
 class ActionModule(EseSnapshotStep):
@@ -38,7 +37,7 @@ class ActionModule(EseSnapshotStep):
             live = [v for v in views if v.get("state") in LIVE]
             views = [v for v in live if params["force"] or v.get("owner") == self._owner()]
             if live and not views:
-                raise _AgentError(-10012, "JET_errClientOwnerMismatch", "the live snapshot session on this instance belongs to another owner "
+                raise _AgentError.named("JET_errClientOwnerMismatch", "the live snapshot session on this instance belongs to another owner "
                                   "(check mode)", "", {"sessions": live})
         view = views[-1] if views else None
         if view is None:

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ..plugin_utils._protocol import BACKUP_TYPES
+from ..plugin_utils._protocol import BACKUP_TYPES, LIVE_STATES
 from ..plugin_utils._step import EseStepAction, _AgentError, _StepFailure
 
 
@@ -57,10 +57,10 @@ class ActionModule(EseStepAction):
         # instance_info is a read that never starts an agent; a live session means the real
         # prepare would meet JET_errOSSnapshotNotAllowed (explicit prepare: never an empty session).
         info = self._call_agent("instance_info", {})
-        live = [s for s in info.get("sessions") or [] if s.get("state") in ("prepared", "frozen", "thawed", "truncated", "begun")]
+        live = [s for s in info.get("sessions") or [] if s.get("state") in LIVE_STATES]
         if live:
             held = live[0]
-            raise _AgentError(-2403, "JET_errOSSnapshotNotAllowed", f"instance {params['instance']['name']!r} is held by session "
+            raise _AgentError.named("JET_errOSSnapshotNotAllowed", f"instance {params['instance']['name']!r} is held by session "
                               f"{held.get('session_id')} of owner {held.get('owner')!r} (state {held.get('state')}); its session lease ends at "
                               f"{held.get('session_lease_ends_utc')} (UTC, host clock) (check mode)", held_hint(held.get("owner")),
                               {"held_by": {key: held.get(key) for key in ("session_id", "kind", "owner", "state", "session_lease_ends_utc")}})

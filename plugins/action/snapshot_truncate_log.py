@@ -24,9 +24,9 @@ class ActionModule(EseSnapshotStep):
         state, view = self._predict_outcome(params)
         sid = params["snapshot_id"]
         if view.get("backup_type") == "copy":
-            raise _AgentError(-2401, "JET_errOSSnapshotInvalidSequence", "a copy backup never truncates logs (check mode)", "",
+            raise _AgentError.named("JET_errOSSnapshotInvalidSequence", "a copy backup never truncates logs (check mode)", "",
                               {"snapshot_id": sid, "state": view.get("state")})
         if not view.get("verified"):
-            raise _AgentError(-10018, "JET_errClientNotVerified", f"session {sid}: its set was not verified at the destination (check mode)", "",
+            raise _AgentError.named("JET_errClientNotVerified", f"session {sid}: its set was not verified at the destination (check mode)", "",
                               {"snapshot_id": sid, "state": view.get("state")})
         return {"changed": True, "snapshot_id": sid, "state": state}

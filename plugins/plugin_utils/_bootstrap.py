@@ -67,22 +67,28 @@ Names in the script: ``E`` writes an error reply and exits 1; ``S`` reads the st
 
 from __future__ import annotations
 
-# Client-band codes the bootstrap itself can emit (catalogued in _jet_errors.py, which a test
-# checks). The script leaves the name and hint empty to save command-line space: the controller
-# fills both from the catalogue by number.
-ERR_AGENT_NOT_RUNNING = -10002
-ERR_SHORT_READ = -10005
-ERR_INVALID_REQUEST = -10010
-ERR_AGENT_NOT_INSTALLED = -10013
-ERR_CONSTRAINED_LANGUAGE = -10014
-ERR_AGENT_START_FAILED = -10020  # the started agent process exited before its state file; quotes agent.log's last line
-ERR_BOOTSTRAP_FAILED = -10021  # anything else the one top-level catch caught
-ERR_PIPE_TIMEOUT = -10023  # the agent runs but its pipe accepted no connection within 10 s
-ERR_STATE_FILE_UNREADABLE = -10024  # the state file stayed half-written through 5 reads, 200 ms apart
-ERR_PEEK_FAILED = -10025  # agent.ps1 -Peek ended without printing a reply
+from ._jet_errors import code_of
 
-# Where the agent records its state; the agent module writes it, the bootstrap reads it.
-AGENT_STATE_DIR = r"%ProgramData%\esent.backup"
+# Client-band codes the bootstrap itself can emit, by name from the catalogue (_jet_errors.py).
+# The script carries the numbers (PowerShell cannot import the catalogue; a test checks that every
+# number in it is one of these) and leaves the name and hint empty to save command-line space: the
+# controller fills both from the catalogue by number.
+ERR_AGENT_NOT_RUNNING = code_of("JET_errClientAgentNotRunning")
+ERR_SHORT_READ = code_of("JET_errClientShortRead")
+ERR_INVALID_REQUEST = code_of("JET_errClientInvalidRequest")
+ERR_AGENT_NOT_INSTALLED = code_of("JET_errClientAgentNotInstalled")
+ERR_CONSTRAINED_LANGUAGE = code_of("JET_errClientConstrainedLanguage")
+ERR_AGENT_START_FAILED = code_of("JET_errClientAgentStartFailed")  # the started agent exited before its state file; quotes agent.log
+ERR_BOOTSTRAP_FAILED = code_of("JET_errClientBootstrapFailed")  # anything else the one top-level catch caught
+ERR_PIPE_TIMEOUT = code_of("JET_errClientPipeTimeout")  # the agent runs but its pipe accepted no connection within 10 s
+ERR_STATE_FILE_UNREADABLE = code_of("JET_errClientStateFileUnreadable")  # half-written through 5 reads, 200 ms apart
+ERR_PEEK_FAILED = code_of("JET_errClientPeekFailed")  # agent.ps1 -Peek ended without printing a reply
+
+# Where the agent lives on the host: the launcher, its log, the state files. One definition for
+# the controller (the install, the bootstrap's text) and the simulated host.
+AGENT_DIR = "C:\\ProgramData\\esent.backup"
+LAUNCHER = AGENT_DIR + "\\agent.ps1"
+AGENT_LOG = AGENT_DIR + "\\agent.log"
 
 BOOTSTRAP_SCRIPT = r"""$ErrorActionPreference='Stop'
 function E([int]$c,[string]$m) {

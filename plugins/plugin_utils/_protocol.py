@@ -23,6 +23,8 @@ import json
 import typing as t
 import uuid
 
+from ._jet_errors import code_of
+from ._manifest import BACKUP_TYPES
 from ._winpath import WindowsPathError, check_base_name, check_folder_name, normalise
 
 # Lease bounds, shared with the step options (_options.py): the agent sets ESE's own freeze timeout
@@ -34,10 +36,9 @@ PROTOCOL_VERSION = 1
 SUPPORTED_VERSIONS = (1,)
 
 # Client-band codes (plugins/plugin_utils/_jet_errors.py holds their names and texts).
-ERR_INVALID_REQUEST = -10010
-ERR_PROTOCOL_MISMATCH = -10004
+ERR_INVALID_REQUEST = code_of("JET_errClientInvalidRequest")
+ERR_PROTOCOL_MISMATCH = code_of("JET_errClientProtocolMismatch")
 
-BACKUP_TYPES = ("full", "incremental", "copy", "differential")
 STREAM_BACKUP_TYPES = ("full", "incremental")
 
 # What a step may do when the connection drops mid-call (docs/dev/house-rules.md rule 3):

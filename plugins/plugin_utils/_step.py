@@ -31,7 +31,13 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from . import _protocol as protocol
-from ._bootstrap import BOOTSTRAP_SCRIPT
+from ._bootstrap import (
+    BOOTSTRAP_SCRIPT,
+    ERR_AGENT_NOT_INSTALLED,
+    ERR_AGENT_START_FAILED,
+    ERR_PEEK_FAILED,
+    LAUNCHER,
+)
 from ._jet_errors import code_of, lookup
 from ._options import BOUNDS, check_bounds, check_dest_option, check_instance, check_path_option, check_types, instance_argument_spec
 from ._protocol import ProtocolError, build_request, frame_request, parse_reply
@@ -51,15 +57,14 @@ POLL_ATTEMPTS = 5
 PROGRESS_SECONDS = 2.0
 PROGRESS_MARGIN_SECONDS = 0.5
 SUPPORTED_CONNECTIONS = ("winrm",)
-ERR_CONNECTION_LOST = -10015  # JET_errClientConnectionLost
-ERR_NO_REPLY = -10022  # JET_errClientNoReply
+ERR_CONNECTION_LOST = code_of("JET_errClientConnectionLost")
+ERR_NO_REPLY = code_of("JET_errClientNoReply")
 STDERR_HEAD_LINES = 5
-AGENT_DIR = "C:\\ProgramData\\esent.backup"
-LAUNCHER = AGENT_DIR + "\\agent.ps1"
-ERR_NOT_INSTALLED = -10013
-ERR_AGENT_NOT_BUILT = -10019  # JET_errClientAgentNotBuilt
-# What a status says when the launcher is in place but the agent behind it does not answer.
-ERR_AGENT_BROKEN = (ERR_AGENT_NOT_BUILT, -10020, -10025)  # not built, exited at start, peek run without a reply
+ERR_NOT_INSTALLED = ERR_AGENT_NOT_INSTALLED
+ERR_AGENT_NOT_BUILT = code_of("JET_errClientAgentNotBuilt")  # the launcher's own: no agent assembly next to it
+# What a status says when the launcher is in place but the agent behind it does not answer:
+# not built, exited at start, a peek run without a reply.
+ERR_AGENT_BROKEN = (ERR_AGENT_NOT_BUILT, ERR_AGENT_START_FAILED, ERR_PEEK_FAILED)
 AGENT_VERSION = "0.1.0"
 # The launcher the bootstrap starts (agent.ps1 -Route <key> [-Peek]). It loads the agent assembly
 # compiled once per version next to it; the bytes identify the version, so a launcher that
@@ -80,7 +85,7 @@ LAUNCHER_TEXT = "".join(line + "\r\n" for line in (
     "    Add-Type -LiteralPath $dll",
     "    exit [EsentBackup.Agent.Program]::Run($Route, [bool]$Peek)",
     "} catch {",
-    "    $jet = if (Test-Path -LiteralPath $dll) { -10020 } else { -10019 }",
+    f"    $jet = if (Test-Path -LiteralPath $dll) {{ {ERR_AGENT_START_FAILED} }} else {{ {ERR_AGENT_NOT_BUILT} }}",
     "    $run = if ($Peek) { ' -Peek' } else { '' }",
     "    $line = '{0} agent.ps1 -Route {1}{2} (pid {3}): {4}' -f [DateTime]::UtcNow.ToString('o'), $Route, $run, $PID, $_.Exception.Message",
     "    try { Add-Content -LiteralPath (Join-Path $PSScriptRoot 'agent.log') -Value $line -Encoding UTF8 } catch { }",
@@ -209,6 +214,11 @@ class _AgentError(Exception):
         self.message = message
         self.hint = hint or lookup(jet).hint
         self.result = result or {}
+
+    @classmethod
+    def named(cls, name: str, message: str, hint: str = "", result: t.Optional[dict] = None) -> _AgentError:
+        """The error with this catalogue name (its number, and its hint unless one is given): plugins raise by name."""
+        return cls(code_of(name), name, message, hint, result)
 
 
 class _StepFailure(Exception):
@@ -501,7 +511,7 @@ class EseStepAction(ActionBase):
             if result.get("pong") is True:
                 return
             said = f"a reply without pong: {result!r:.200}"
-        raise _AgentError(ERR_AGENT_NOT_BUILT, lookup(ERR_AGENT_NOT_BUILT).name,
+        raise _AgentError.named(lookup(ERR_AGENT_NOT_BUILT).name,
                           f"the launcher was copied to {LAUNCHER}, but the agent does not answer through it; the Windows agent is "
                           f"not built in this release. Its run answered: {said}", lookup(ERR_AGENT_NOT_BUILT).hint,
                           {"changed": True, "installed": False, "running": False})  # the launcher is on the host now
@@ -637,13 +647,13 @@ class EseSnapshotStep(EseStepAction):
         op = op or self.OP
         sid = params["snapshot_id"]
         if view is None:
-            raise _AgentError(-10011, "JET_errClientUnknownSession", f"no session {sid} on this agent (check mode)", "",
+            raise _AgentError.named("JET_errClientUnknownSession", f"no session {sid} on this agent (check mode)", "",
                               {"snapshot_id": sid, "state": "gone"})
         state = view.get("state", "")
         outcome = SNAPSHOT_OUTCOMES[op].get(state)
         if outcome is None:
             name, message = self._over(view) if state not in LIVE_STATES else ("JET_errOSSnapshotInvalidSequence", f"session {sid} is {state}")
-            raise _AgentError(lookup_code(name), name, f"{message} (check mode)", "", {"snapshot_id": sid, "state": state, "reason": view.get("reason")})
+            raise _AgentError.named(name, f"{message} (check mode)", "", {"snapshot_id": sid, "state": state, "reason": view.get("reason")})
         return ("same" if outcome == "same" else outcome.split(":", 1)[1]), view
 
     @staticmethod
@@ -660,8 +670,3 @@ class EseSnapshotStep(EseStepAction):
         if reply.get("reason") and out["state"] in ("ended", "aborted") and not str(reply["reason"]).startswith(self.OP):
             out["reason"] = reply["reason"]
         return out
-
-
-def lookup_code(name: str) -> int:
-    """The catalogue number of a JET name."""
-    return code_of(name)

@@ -26,6 +26,8 @@ from __future__ import annotations
 import re
 import typing as t
 
+from ._bootstrap import AGENT_DIR
+
 MAX_PATH = 260
 # Device names Windows reserves in every folder, with or without an extension. COM and LPT also
 # take the superscript digits 1, 2 and 3.
@@ -189,7 +191,7 @@ def store_folders(instance: t.Mapping[str, t.Any]) -> list[tuple[str, str]]:
 
 
 # Folders no backup set belongs in, on any drive: Windows itself, installed programs and the agent's own.
-SYSTEM_FOLDERS = ("Windows", "Program Files", "Program Files (x86)", "ProgramData\\esent.backup")
+SYSTEM_FOLDERS = ("Windows", "Program Files", "Program Files (x86)", AGENT_DIR[3:])
 
 
 def check_dest(value: t.Any, instance: t.Optional[t.Mapping[str, t.Any]] = None, option: str = "dest") -> str:
