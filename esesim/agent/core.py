@@ -28,8 +28,9 @@ from esesim.engine.entry import EngineHang
 from esesim.engine.faults import ProcessCrash
 from esesim.engine.shadow import shadows_of
 
-from . import ops_info, ops_restore, ops_snapshot, ops_stream
+from . import ops_info, ops_restore, ops_snapshot, ops_stream  # noqa: F401 - importing them registers their ops
 from .journal import Journal, StateFile
+from .registry import OPS, missing, op
 from .sessions import (
     ERR_BACKUP_IN_PROGRESS,
     ERR_INVALID_OPTION,
@@ -195,17 +196,8 @@ class AgentProcess:
         return {"page_size": self.proc.page_size, "log_file_size": int(st.params[C.JET_paramLogFileSize]), "circular_logging": st.circular}
 
     def dispatch(self, doc: dict[str, Any]) -> dict[str, Any]:
-        handlers = {
-            "ping": self.op_ping, "status": self.op_status, "shutdown": self.op_shutdown, "install": self.op_install,
-            "workload": self.op_workload, "owner_stop": self.op_owner_stop, "owner_start": self.op_owner_start,
-            "copy_status": self.op_copy_status, "copy_cancel": self.op_copy_cancel,
-            "instance_info": ops_info.op_instance_info, "verify": ops_info.op_verify, "prune": ops_info.op_prune,
-            "restore": ops_restore.op_restore,
-            **{name: getattr(ops_snapshot, f"op_{name}") for name in protocol.OPS if name.startswith("snapshot_")},
-            **{name: getattr(ops_stream, f"op_{name}") for name in protocol.OPS if name.startswith("stream_")},
-        }
-        handler = handlers[doc["op"]]
-        return handler(doc) if getattr(handler, "__self__", None) is self else handler(self, doc)
+        """Run the op's handler from the op table (``registry.OPS``, filled when the op modules load)."""
+        return OPS[doc["op"]](self, doc)
 
     # -- sessions --------------------------------------------------------------------------------
 
@@ -412,10 +404,12 @@ class AgentProcess:
 
     # -- simple ops ------------------------------------------------------------------------------
 
+    @op("ping")
     def op_ping(self, doc: dict[str, Any]) -> dict[str, Any]:
         return {"pong": True, "host": self.ahost.name, "request_id": doc["request_id"], "protocol": list(protocol.SUPPORTED_VERSIONS),
                 "route": self.route}
 
+    @op("status")
     def op_status(self, doc: dict[str, Any]) -> dict[str, Any]:
         sid = doc["args"].get("session_id")
         named = self.sessions.get(sid or "")
@@ -435,6 +429,7 @@ class AgentProcess:
             out["freeze_lease_remaining"] = round(s.freeze_lease.deadline - self.now(), 3)
         return out
 
+    @op("shutdown")
     def op_shutdown(self, doc: dict[str, Any]) -> dict[str, Any]:
         live = [s.brief() for s in self.sessions.values() if s.live]
         if live:
@@ -449,6 +444,7 @@ class AgentProcess:
         self.alive = False  # the bridge ends the process once the reply is sent
         return {"changed": True, "stopped": True, "pid": self.pid}
 
+    @op("install")
     def op_install(self, doc: dict[str, Any]) -> dict[str, Any]:
         version = doc["args"]["version"]
         if version == AGENT_VERSION:
@@ -458,6 +454,7 @@ class AgentProcess:
         self.ahost.install(version)
         return {"changed": True, "version": version, "restart_required": True}
 
+    @op("copy_status")
     def op_copy_status(self, doc: dict[str, Any]) -> dict[str, Any]:
         copy = self.copies.get(doc["args"]["copy_id"])
         if copy is None:
@@ -467,6 +464,7 @@ class AgentProcess:
                 s.session_lease.renew(self.now())  # polling a session's copy keeps the session alive
         return {**copy.status(), "changed": False}
 
+    @op("copy_cancel")
     def op_copy_cancel(self, doc: dict[str, Any]) -> dict[str, Any]:
         copy = self.copies.get(doc["args"]["copy_id"])
         if copy is None:
@@ -486,6 +484,7 @@ class AgentProcess:
             raise AgentFailure(ERR_INVALID_OPTION, f"no service named {name!r} on {self.ahost.name}", "Check instance.owner_service.")
         return svc
 
+    @op("owner_stop")
     def op_owner_stop(self, doc: dict[str, Any]) -> dict[str, Any]:
         svc = self._service(doc)
         if not svc.running:
@@ -586,6 +585,7 @@ class AgentProcess:
             started.append(svc.service_name)
         return started
 
+    @op("owner_start")
     def op_owner_start(self, doc: dict[str, Any]) -> dict[str, Any]:
         svc = self._service(doc)
         return self.start_owner(svc, "owner_start")
@@ -644,6 +644,7 @@ class AgentProcess:
 
     # -- workload (agent-hosted stores) ----------------------------------------------------------
 
+    @op("workload")
     def op_workload(self, doc: dict[str, Any]) -> dict[str, Any]:
         action = doc["args"]["action"]
         if self.instance_cfg.get("owner_service"):
@@ -777,5 +778,10 @@ def _lease(seconds: float, now: float) -> Any:
 def _utc(t: float) -> str:
     return datetime.datetime.fromtimestamp(t, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
+
+
+# The op modules (imported above) and AgentProcess's own ops have registered every handler by now.
+if missing():
+    raise ImportError(f"esesim.agent: no handler for protocol ops {', '.join(missing())}")
 
 __all__ = ["AGENT_VERSION", "AgentProcess", "C"]

@@ -16,6 +16,7 @@ from esesim._collection import jet
 from esesim.engine import EngineProcess, lognames
 
 from . import backupsets
+from .registry import op
 from .sessions import ERR_INVALID_OPTION, ERR_VERIFY_FAILED, AgentFailure, S
 from .verify import verify_set
 
@@ -82,6 +83,7 @@ def peek_instance_info(ahost: AgentHost, instance: dict[str, Any]) -> dict[str, 
     return {**facts, "agent": "not running", "sessions": [], "changed": False}
 
 
+@op("instance_info")
 def op_instance_info(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     if agent.store is None:
         facts = read_from_disk(agent.ahost, agent.instance_cfg | doc["instance"], agent.proc)
@@ -95,6 +97,7 @@ def op_instance_info(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]
             "sessions": [agent.session_view(s) for s in agent.sessions.values() if s.live], "changed": False}
 
 
+@op("verify")
 def op_verify(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     """Re-read a set at its destination against its manifest; with session_id it counts for truncation."""
     args = doc["args"]
@@ -120,6 +123,7 @@ def _kind_of(agent: AgentProcess, sid: str) -> str:
     return sess.kind if sess is not None else "snapshot"
 
 
+@op("prune")
 def op_prune(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     args = doc["args"]
     dest = _dest(args["dest"])

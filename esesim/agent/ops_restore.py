@@ -38,6 +38,7 @@ from esesim.engine import lognames, read_records_offline
 from esesim.engine.streaming_io import LogInfo
 
 from . import backupsets
+from .registry import op
 from .sessions import ERR_BACKUP_IN_PROGRESS, ERR_INVALID_OPTION, ERR_OWNER_RUNNING, ERR_VERIFY_FAILED, AgentFailure, code
 from .verify import verify_set
 
@@ -83,6 +84,7 @@ class Plan:
         return max((g for g, lg in self.logs.items() if not lg.current), default=0)
 
 
+@op("restore")
 def op_restore(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     """Restore the chain ending at ``backup_set`` into ``target``; see the module docstring.
 

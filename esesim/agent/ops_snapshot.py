@@ -29,6 +29,7 @@ from esesim.engine.shadow import shadows_of
 
 from . import backupsets
 from .copies import AgentCopy, shadow_source
+from .registry import op
 from .sessions import ERR_INVALID_OPTION, ERR_INVALID_REQUEST, AgentFailure, S, Session, code
 from .verify import verify_set
 
@@ -83,6 +84,7 @@ def check_dest(agent: AgentProcess, dest: str) -> str:
         raise AgentFailure(ERR_INVALID_OPTION, str(exc), exc.hint) from None
 
 
+@op("snapshot_prepare")
 def op_snapshot_prepare(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     args = doc["args"]
     requested = args["backup_type"]
@@ -133,6 +135,7 @@ def _capture(agent: AgentProcess, sess: Session, ranges: list[Any]) -> dict[str,
     }
 
 
+@op("snapshot_freeze")
 def op_snapshot_freeze(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     sess = agent.session_for(doc, "snapshot")
     agent.require_live(sess)
@@ -225,6 +228,7 @@ def end_engine(agent: AgentProcess, sess: Session) -> None:
     agent.log(sess, "engine_ended", recorded_as=sess.recorded_as)
 
 
+@op("snapshot_thaw")
 def op_snapshot_thaw(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     sess = agent.session_for(doc, "snapshot")
     if sess.state in (S.THAWED, S.TRUNCATED, S.ENDED) and "thawed" in sess.times:
@@ -235,6 +239,7 @@ def op_snapshot_thaw(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]
     return {**sess.brief(), "changed": True, "thawed_by": "snapshot_thaw", "owner_stopped_seconds": sess.owner_stopped_seconds}
 
 
+@op("snapshot_copy")
 def op_snapshot_copy(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     args = doc["args"]
     sess = agent.session_for(doc, "snapshot")
@@ -365,6 +370,7 @@ def refuse_bad_set(agent: AgentProcess, sess: Session) -> None:
     recheck_set(agent, sess, "the session was not ended")
 
 
+@op("snapshot_truncate_log")
 def op_snapshot_truncate_log(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     sess = agent.session_for(doc, "snapshot")
     agent.require_live(sess)
@@ -403,6 +409,7 @@ def deleted_generations(before: list[int], after: list[int]) -> list[int]:
     return [g for g in before if g not in remaining]
 
 
+@op("snapshot_end")
 def op_snapshot_end(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     sess = agent.session_for(doc, "snapshot")
     if sess.state is S.ENDED:
@@ -488,6 +495,7 @@ def abort(agent: AgentProcess, sess: Session, reason: str) -> None:
             agent.resume_owner(sess, f"abort: {reason}", failed=True)
 
 
+@op("snapshot_abort")
 def op_snapshot_abort(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     sess = agent.session_for(doc, "snapshot", gone_ok=True)
     if sess is None or not sess.live:

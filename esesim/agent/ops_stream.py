@@ -35,6 +35,7 @@ from .ops_snapshot import (
     require_verified,
     start_copy,
 )
+from .registry import op
 from .sessions import ERR_INVALID_REQUEST, AgentFailure, S, Session
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ CHUNK_PAGES = 16
 RECORDED = {("full", True): "full", ("full", False): "copy", ("incremental", True): "incremental", ("incremental", False): "differential"}
 
 
+@op("stream_begin")
 def op_stream_begin(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     args = doc["args"]
     agent.refuse_if_held(agent_code("JET_errBackupInProgress"))  # as the engine would, naming the session (and before the owner stops)
@@ -118,6 +120,7 @@ def _file_source(agent: AgentProcess, path: str, name: str) -> CopySource:
     return CopySource(name, "checkpoint", len(data), lambda: iter([data]), path)
 
 
+@op("stream_copy")
 def op_stream_copy(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     args = doc["args"]
     sess = agent.session_for(doc, "streaming")
@@ -181,6 +184,7 @@ def _gen_of(path: str, st: Any) -> int | None:
     return lognames.parse_log_file_name(PureWindowsPath(path).name, st.base, st.legacy)
 
 
+@op("stream_truncate_log")
 def op_stream_truncate_log(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     sess = agent.session_for(doc, "streaming")
     agent.require_live(sess)
@@ -208,6 +212,7 @@ def _end(agent: AgentProcess, sess: Session, normal: bool) -> str:
     return RECORDED[(sess.backup_type, truncated)] if outcome == "normal" else "abort"
 
 
+@op("stream_end")
 def op_stream_end(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     sess = agent.session_for(doc, "streaming")
     normal = doc["args"]["result"] == "normal"
@@ -282,6 +287,7 @@ def abort(agent: AgentProcess, sess: Session, reason: str) -> None:
         _resume_owner(agent, sess, f"abort: {reason}", failed=True)
 
 
+@op("stream_stop")
 def op_stream_stop(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     sess = agent.session_for(doc, "streaming", gone_ok=True)
     if sess is None or not sess.live:
