@@ -20,10 +20,11 @@ from collections.abc import Iterator
 from pathlib import PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
+from esesim.engine import lognames
 from esesim.engine import streaming_states as ST
 
-from .copier import CopySource
-from .ops_snapshot import (
+from . import backupsets
+from .common import (
     GONE,
     check_dest,
     deleted_generations,
@@ -35,8 +36,9 @@ from .ops_snapshot import (
     require_verified,
     start_copy,
 )
+from .copier import CopySource
 from .registry import op
-from .sessions import ERR_INVALID_REQUEST, AgentFailure, S, Session
+from .sessions import ERR_INVALID_REQUEST, AgentFailure, S, Session, code
 
 if TYPE_CHECKING:
     from .interfaces import AgentProcess
@@ -48,7 +50,7 @@ RECORDED = {("full", True): "full", ("full", False): "copy", ("incremental", Tru
 @op("stream_begin")
 def op_stream_begin(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     args = doc["args"]
-    agent.refuse_if_held(agent_code("JET_errBackupInProgress"))  # as the engine would, naming the session (and before the owner stops)
+    agent.refuse_if_held(code("JET_errBackupInProgress"))  # as the engine would, naming the session (and before the owner stops)
     stopped = agent.stop_owner_for_session("stream_begin")
     try:
         store = agent.ensure_store()
@@ -111,7 +113,7 @@ def _file_source(agent: AgentProcess, path: str, name: str) -> CopySource:
     host = agent.engine
     werr, hid = host.open(agent.pid, path, ACCESS_READ, SHARE_READ | SHARE_WRITE | SHARE_DELETE)
     if werr:
-        raise AgentFailure(agent_code("JET_errCheckpointFileNotFound"), f"cannot read the checkpoint {path} (Win32 error {werr})")
+        raise AgentFailure(code("JET_errCheckpointFileNotFound"), f"cannot read the checkpoint {path} (Win32 error {werr})")
     try:
         _e, size = host.size(hid)
         _e, data = host.read(hid, 0, size)
@@ -140,7 +142,7 @@ def op_stream_copy(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
             db = st.db_by_path(name)
             size = (db.file.header.page_count + 1) * db.file.page_size  # the header pages plus every page plus the trailer
             sources.append(_source(agent, name, size, PureWindowsPath(name).name, "database"))
-    header = {"databases": [_facts(d) for d in sorted(st.dbs.values(), key=lambda d: d.dbid)],
+    header = {"databases": [backupsets.header_facts(d.path, d.file.header) for d in sorted(st.dbs.values(), key=lambda d: d.dbid)],
               "log_signature": str(st.log.sign_log) if st.log.sign_log else None}
     log_range: dict[str, Any] = {"base_name": st.base, "gen_low": 0, "gen_high": 0}
 
@@ -166,21 +168,7 @@ def op_stream_copy(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     return start_copy(agent, sess, sources, dest, args.get("verify", True), "streaming", log_range, header, more=logs)
 
 
-def _mark(bk: Any) -> dict[str, Any]:
-    from . import backupsets  # noqa: PLC0415
-
-    return backupsets.mark_of(bk)
-
-
-def _facts(db: Any) -> dict[str, Any]:
-    from . import backupsets  # noqa: PLC0415
-
-    return backupsets.header_facts(db.path, db.file.header)
-
-
 def _gen_of(path: str, st: Any) -> int | None:
-    from esesim.engine import lognames  # noqa: PLC0415
-
     return lognames.parse_log_file_name(PureWindowsPath(path).name, st.base, st.legacy)
 
 
@@ -232,13 +220,13 @@ def op_stream_end(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     slot = {"full": "bkinfo_full_prev", "copy": "bkinfo_copy_prev", "incremental": "bkinfo_inc_prev", "differential": "bkinfo_diff_prev"}
     st = agent.instance_state()
     stamped = [getattr(d.file.header, slot[sess.recorded_as]) for d in st.dbs.values()] if sess.recorded_as in slot else []
-    sess.mark = _mark(stamped[0]) if stamped and stamped[0] is not None else None
+    sess.mark = backupsets.mark_of(stamped[0]) if stamped and stamped[0] is not None else None
     final = finish_set(agent, sess) if sess.recorded_as != "abort" else _fail_set(sess, "stream_end result=abort")
     sess.switch_to(S.ENDED if normal and sess.recorded_as != "abort" else S.ABORTED, "stream_end " + doc["args"]["result"])
     agent.log(sess, "ended" if sess.state is S.ENDED else "aborted", recorded_as=sess.recorded_as, manifest=final)
     seconds = _resume_owner(agent, sess, "stream_end " + doc["args"]["result"], failed=sess.state is S.ABORTED)
     if normal and sess.recorded_as == "abort":
-        raise AgentFailure(agent_code("JET_errBackupAbortByServer"), "ESE recorded the backup as aborted at End",
+        raise AgentFailure(code("JET_errBackupAbortByServer"), "ESE recorded the backup as aborted at End",
                            result={**sess.brief(), "recorded_as": "abort"})
     return {**sess.brief(), "changed": True, "recorded_as": sess.recorded_as, "set_dir": sess.set_dir or None, "manifest_status": final,
             "owner_stopped_seconds": seconds}
@@ -252,19 +240,11 @@ def _resume_owner(agent: AgentProcess, sess: Session, why: str, *, failed: bool)
     return agent.resume_owner(sess, why, failed=failed)
 
 
-def agent_code(name: str) -> int:
-    from .sessions import code  # noqa: PLC0415
-
-    return code(name)
-
-
 def _fail_set(sess: Session, reason: str) -> str | None:
-    from . import backupsets  # noqa: PLC0415
-
     if sess.copy is None or not sess.copy.set_real.is_dir():
         return None
     try:  # a set the copy finished (pending-end) never passes for a backup: aborted
-        return backupsets.abort_set(sess.copy.set_real, {"jet": agent_code("errBackupAbortByCaller"), "name": "errBackupAbortByCaller",
+        return backupsets.abort_set(sess.copy.set_real, {"jet": code("errBackupAbortByCaller"), "name": "errBackupAbortByCaller",
                                                          "message": reason})["status"]
     except Exception:  # no manifest yet, or already final
         return None

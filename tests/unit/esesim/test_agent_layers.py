@@ -2,10 +2,14 @@
 
 The Python agent is the reference the C# agent is ported from (docs/dev/architecture.md section
 2.3), so its shape is checked here: every protocol op has exactly one handler, registered by the
-module of its family.
+module of its family; the op modules share helpers through ``common.py``, never through each
+other.
 """
 
 from __future__ import annotations
+
+import ast
+from pathlib import Path
 
 import pytest
 
@@ -35,3 +39,23 @@ def test_the_table_refuses_unknown_ops_and_second_handlers() -> None:
     with pytest.raises(ValueError, match="two handlers"):
         registry.op("ping")(lambda agent, doc: {})
     assert registry.OPS["ping"] is core.AgentProcess.op_ping
+
+
+AGENT = Path(__file__).resolve().parents[3] / "esesim" / "agent"
+OP_MODULES = sorted(AGENT.glob("ops_*.py"))
+
+
+def _imports(path: Path) -> list[tuple[str, list[str]]]:
+    """(module, names) of every ``from ... import ...`` in a file, relative ones as ``.name``."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            out.append(("." * node.level + (node.module or ""), [a.name for a in node.names]))
+    return out
+
+
+@pytest.mark.parametrize("path", OP_MODULES, ids=lambda p: p.name)
+def test_no_op_module_imports_another_or_a_private_name(path: Path) -> None:
+    for module, names in _imports(path):
+        assert not module.lstrip(".").startswith("ops_"), f"{path.name} imports {module}: shared helpers belong in common.py"
+        assert not (module.startswith(".") and any(n.startswith("_") for n in names)), f"{path.name} imports private {names} from {module}"
