@@ -542,6 +542,25 @@ class EngineProcess(SnapshotApi, StreamingApi, RestoreApi):
         return jet.SUCCESS
 
     @_api
+    def jet_get_database_info(self, sesid: int, dbid: int) -> tuple[int, DbHeader | None]:
+        """JetGetDatabaseInfo(JET_DbInfoMisc): the header of a database open in this session, as the engine holds it.
+
+        ESE copies it from the header in memory (``ErrIsamGetDatabaseInfo`` in info.cxx), so it
+        reads an attached database, which the attach holds with share mode 0 (docs/dev/ese-facts.md
+        section 1.5), including what is not written to the file yet.
+
+        Returns:
+            (err, a copy of the header): -1010 for a dbid not open in the session.
+        """
+        err, ses, st = self._ses(sesid)
+        if err or ses is None or st is None:
+            return err, None
+        db = self._db_for(ses, st, dbid)
+        if db is None:
+            return self._err(jet.InvalidDatabaseId, f"database {dbid} is not open in session {sesid:#x}"), None
+        return jet.SUCCESS, DbHeader.from_json(db.file.header.to_json())
+
+    @_api
     def jet_get_database_file_info(self, path: str) -> tuple[int, DbHeader | None]:
         """JetGetDatabaseFileInfo(JET_DbInfoMisc): the header read offline (-1032 if another process holds it)."""
         err, header = read_header(self.host, self.pid, normalize(path))

@@ -59,6 +59,17 @@ def test_header_read_while_owner_runs_fails_with_file_access_denied(engine_host:
     assert agent.jet_get_database_file_info(DB) == (JET_errFileAccessDenied, None)
 
 
+def test_header_of_an_attached_database_reads_through_its_session(engine_host: Host, engine_owner: OwnerService, tmp_path) -> None:
+    # JetGetDatabaseInfo(JET_DbInfoMisc) copies the header the engine holds: the owning process
+    # reads it while the file is held with share mode 0, including pages not flushed yet.
+    engine_owner.run_workload(Ledger(tmp_path / "ledger.jsonl"), 50, rng=random.Random(4))
+    proc, store = engine_owner.proc, engine_owner.store
+    err, header = proc.jet_get_database_info(store.sesid, store.dbids[DB])
+    attached = proc.instance_state(store.inst).db_by_path(DB).file.header
+    assert err == 0 and header == attached and header is not attached
+    assert proc.jet_get_database_info(store.sesid, 99) == (-1010, None)
+
+
 def test_init_over_owner_logs_while_owner_runs_fails_with_file_access_denied(engine_host: Host, engine_owner: OwnerService, engine_make_spec) -> None:
     agent = _agent(engine_host)
     err, store = open_store(agent, engine_make_spec(instance_name="agent", log_kb=None))
