@@ -59,6 +59,7 @@ TUPLE_APIS: set[str] = set(
         "jet_get_database_file_info",
         "jet_get_database_info",
         "jet_get_instance_info",
+        "jet_get_instance_misc_info",
     }
 )
 

@@ -20,7 +20,7 @@ from .clock import logtime
 from .database import DatabaseFile, DbHeader, read_header
 from .entry import EngineHang
 from .entry import api as _api
-from .instance import AttachedDb, InstanceInfo, InstanceState, SessionState
+from .instance import AttachedDb, CheckpointInfo, InstanceInfo, InstanceState, SessionState
 from .lgpos import Lgpos, Signature
 from .logs import LogStream
 from .restore import RestoreApi
@@ -335,6 +335,28 @@ class EngineProcess(SnapshotApi, StreamingApi, RestoreApi):
             if st.state == "initialized"
         ]
         return jet.SUCCESS, out
+
+    @_api
+    def jet_get_instance_misc_info(self, inst: int, info_level: int) -> tuple[int, Signature | CheckpointInfo | None]:
+        """JetGetInstanceMiscInfo of a running instance (``JetGetInstanceMiscInfoEx`` in jetapi.cxx).
+
+        Levels: ``JET_InstanceMiscInfoLogSignature`` (0), the log stream's signature;
+        ``JET_InstanceMiscInfoCheckpoint`` (1, outside the public esent.h), JET_CHECKPOINTINFO:
+        the generation the checkpoint points at and the current generation.
+
+        Returns:
+            (err, the signature or the checkpoint info): -1003 for another level.
+        """
+        err, st = self._inst(inst)
+        if err or st is None:
+            return err, None
+        log = st.log
+        assert log is not None
+        if info_level == C.JET_InstanceMiscInfoLogSignature:
+            return jet.SUCCESS, log.sign_log
+        if info_level == C.JET_InstanceMiscInfoCheckpoint:
+            return jet.SUCCESS, CheckpointInfo(st.checkpoint.lgpos.gen if st.checkpoint is not None else 0, log.gen)
+        return self._err(jet.InvalidParameter, f"info level {info_level}"), None
 
     # -- sessions ------------------------------------------------------------------------------
 
