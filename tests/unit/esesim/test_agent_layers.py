@@ -3,18 +3,21 @@
 The Python agent is the reference the C# agent is ported from (docs/dev/architecture.md section
 2.3), so its shape is checked here: every protocol op has exactly one handler, registered by the
 module of its family; the op modules share helpers through ``common.py``, never through each
-other.
+other; ``esent_api.Jet`` has the calls and shapes of EsentApi.cs's ``Jet``.
 """
 
 from __future__ import annotations
 
 import ast
+import dataclasses
+import re
 from pathlib import Path
 
 import pytest
 
-from esesim._collection import protocol
-from esesim.agent import core, registry
+from esesim._collection import jet, protocol
+from esesim.agent import core, esent_api, registry
+from esesim.engine import EngineProcess, Host, SimClock
 
 FAMILY = {"snapshot_": "esesim.agent.ops_snapshot", "stream_": "esesim.agent.ops_stream"}
 OTHERS = {"instance_info": "esesim.agent.ops_info", "verify": "esesim.agent.ops_info", "prune": "esesim.agent.ops_info",
@@ -59,3 +62,52 @@ def test_no_op_module_imports_another_or_a_private_name(path: Path) -> None:
     for module, names in _imports(path):
         assert not module.lstrip(".").startswith("ops_"), f"{path.name} imports {module}: shared helpers belong in common.py"
         assert not (module.startswith(".") and any(n.startswith("_") for n in names)), f"{path.name} imports private {names} from {module}"
+
+
+# -- the facade has EsentApi.cs's calls ---------------------------------------------------------
+
+ESENT_API_CS = AGENT.parent.parent / "plugins" / "module_utils" / "EsentApi.cs"
+CS_HELPERS = {"Check", "GetDatabaseInfoMisc", "StreamFile", "ParseMultiString", "ConsumeInstanceInfo"}
+
+
+def _cs_jet_methods() -> set[str]:
+    text = ESENT_API_CS.read_text(encoding="utf-8")
+    body = text[text.index("public static class Jet"):]
+    return set(re.findall(r"public static [\w\[\]<>]+ (\w+)\(", body))
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.replace("OSSnapshot", "OsSnapshot")).lower()
+
+
+def test_every_call_of_esentapi_jet_has_its_facade_method_and_back() -> None:
+    cs = _cs_jet_methods()
+    assert {"OSSnapshotFreeze", "GetDatabaseInfo", "ExternalRestore2"} <= cs
+    mirrored = {_snake(m) for m in cs - CS_HELPERS}
+    python = {m for m in vars(esent_api.Jet) if not m.startswith("_")}
+    assert mirrored <= python, sorted(mirrored - python)
+    extra = python - mirrored
+    assert {m for m in extra if not m.startswith("sim_only_")} == set(esent_api.NOT_IN_ESENTAPI_CS)
+
+
+def _cs_fields(cls: str) -> set[str]:
+    text = ESENT_API_CS.read_text(encoding="utf-8")
+    body = text[text.index(f"public sealed class {cls}"):]
+    body = body[:body.index("\n    }\n")]
+    return {_snake(n) for n in re.findall(r"public (?:readonly )?[\w\[\]]+ (\w+);", body)}
+
+
+@pytest.mark.parametrize(("cls", "extra"), [("DatabaseInfo", {"signature", "log_signature"}), ("BackupInfo", set()), ("InstanceInfo", set()),
+                                            ("BackupFile", set()), ("LogInfo", {"cb_size"})])
+def test_the_facade_shapes_have_the_fields_of_the_csharp_classes(cls: str, extra: set[str]) -> None:
+    python = {f.name for f in dataclasses.fields(getattr(esent_api, cls))}
+    assert _cs_fields(cls) and python == _cs_fields(cls) | extra
+
+
+def test_the_facade_raises_jet_exception_as_jet_check_does(tmp_path: Path) -> None:
+    facade = esent_api.Jet(EngineProcess(Host(tmp_path, clock=SimClock()), "powershell.exe"))
+    with pytest.raises(esent_api.JetException) as exc:
+        facade.os_snapshot_thaw(12345)
+    assert (exc.value.code, exc.value.api) == (-2404, "JetOSSnapshotThaw") and "12345" in exc.value.detail
+    assert str(exc.value) == "JetOSSnapshotThaw failed with -2404 (JET_errOSSnapshotInvalidSnapId): " + jet.lookup(-2404).text
+    assert facade.get_parameter(0, 64) == 4096 and facade.get_instance_info() == []  # a warning-free call returns its value
