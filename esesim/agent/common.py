@@ -3,7 +3,9 @@
 Test-only code (the simulated agent): do not use directly. ``ops_snapshot`` and ``ops_stream``
 both call these; neither imports the other. The C# agent keeps them in one shared class too.
 
-- ``engine_failure``: an engine error as the reply's error.
+- ``engine_failure``: an esent.dll error (``JetException``) as the reply's error.
+- ``attached_headers`` and ``SLOTS``: the headers of the hosted instance's databases and the slot
+  each backup type is recorded in.
 - ``check_dest`` and ``guard``: the destination rules and the incremental guard
   (docs/dev/safety-rules.md rule 8), checked before a session starts.
 - ``start_copy`` and ``finish_set``: the background copy of a set, and its manifest after End.
@@ -23,6 +25,7 @@ from esesim._collection import jet, manifest
 
 from . import backupsets
 from .copies import AgentCopy
+from .esent_api import DatabaseInfo, JetException
 from .sessions import ERR_INVALID_OPTION, AgentFailure, Session, code
 from .verify import verify_set
 
@@ -31,12 +34,31 @@ if TYPE_CHECKING:
 
 ERR_NOT_VERIFIED = code("JET_errClientNotVerified")
 GONE = {code("JET_errOSSnapshotInvalidSnapId"), code("JET_errNoBackup"), code("JET_errBackupAbortByServer")}
+# The header slot (DatabaseInfo field) where ESE records each backup type (docs/dev/ese-facts.md sections 2.5 and 3.4).
+SLOTS = {"full": "full_prev", "incremental": "incremental_prev", "copy": "copy_prev", "differential": "differential_prev"}
 
 
-def engine_failure(agent: AgentProcess, err: int, what: str, sess: Session | None = None) -> AgentFailure:
-    """An engine error as a reply: the catalogue text plus the engine's detail."""
-    detail = getattr(agent.proc.jet_get_last_error_info(), "detail", "") or ""
+def engine_failure(exc: JetException, what: str, sess: Session | None = None) -> AgentFailure:
+    """An esent.dll error as a reply: the catalogue text plus the engine's detail (the simulator's; none on Windows)."""
+    err, detail = exc.code, exc.detail
     return AgentFailure(err, f"{what}: {jet.lookup(err).text}" + (f" ({detail})" if detail else ""), result=sess.brief() if sess else None)
+
+
+def in_folder(folder: str, name: str) -> str:
+    """A file's path in a folder (a drive's root keeps its one backslash)."""
+    return folder.rstrip("\\") + "\\" + name
+
+
+def attached_headers(agent: AgentProcess) -> list[tuple[str, DatabaseInfo]]:
+    """Each database of the hosted instance, in attach order, with its header (JetGetDatabaseInfo).
+
+    Raises:
+        JetException: a header could not be read (the instance is gone).
+    """
+    store = agent.store
+    if store is None:
+        return []
+    return [(path, agent.jet.get_open_database_info(store.sesid, dbid)) for path, dbid in sorted(store.dbids.items(), key=lambda kv: kv[1])]
 
 
 def check_dest(agent: AgentProcess, dest: str) -> str:
@@ -55,9 +77,8 @@ def guard(agent: AgentProcess, args: dict[str, Any], backup_type: str) -> tuple[
     if not dest:
         raise AgentFailure(ERR_INVALID_OPTION, f"a {backup_type} backup needs dest for the chain check", "Pass dest (the backup root).")
     real = agent.ahost.real_path(check_dest(agent, dest))
-    st = agent.instance_state()
     cat = backupsets.scan(real, agent.ahost.name, agent.instance_cfg.get("name", "store"))
-    last_fulls = {db.path: db.file.header.bkinfo_full_prev for db in st.dbs.values()}
+    last_fulls = {path: info.full_prev for path, info in attached_headers(agent)}
     result = backupsets.incremental_guard(cat, backup_type, last_fulls, args.get("incremental_fallback", "none"))
     if result.decision == backupsets.GUARD_FAIL:
         err = result.error or {}
@@ -194,9 +215,9 @@ def refuse_bad_set(agent: AgentProcess, sess: Session) -> None:
 
 
 def log_generations(agent: AgentProcess) -> list[int]:
-    """The archived log generations of the hosted instance on disk, as its log manager lists them."""
-    st = agent.instance_state()
-    return list(st.log.list_generations()) if st is not None and st.log is not None else []
+    """The archived log generations of the hosted instance on disk: its log folder's file names, parsed."""
+    store = agent.store
+    return agent.platform.log_generations(store.log_path, store.base, store.legacy) if store is not None else []
 
 
 def deleted_generations(before: list[int], after: list[int]) -> list[int]:

@@ -23,23 +23,27 @@ from typing import TYPE_CHECKING, Any
 
 from esesim._collection import jet, manifest
 from esesim.engine import constants as C
+from esesim.engine import lognames
 from esesim.engine import snapshot_states as SS
-from esesim.engine.shadow import shadows_of
 
 from . import backupsets
 from .common import (
     GONE,
+    SLOTS,
+    attached_headers,
     check_dest,
     deleted_generations,
     engine_failure,
     finish_set,
     guard,
+    in_folder,
     log_generations,
     refuse_bad_set,
     require_verified,
     start_copy,
 )
 from .copies import shadow_source
+from .esent_api import InstanceInfo, JetException
 from .registry import op
 from .sessions import ERR_INVALID_REQUEST, AgentFailure, S, Session, code
 
@@ -68,14 +72,19 @@ def op_snapshot_prepare(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, A
     try:
         store = agent.ensure_store()
         backup_type, guard_result = guard(agent, args, requested)
-        err, snapid = agent.proc.jet_os_snapshot_prepare(_grbit(backup_type))
-        if err:
-            raise engine_failure(agent, err, "JetOSSnapshotPrepare")
-        err = agent.proc.jet_os_snapshot_prepare_instance(snapid, store.inst)
-        if err:
-            failure = engine_failure(agent, err, "JetOSSnapshotPrepareInstance")
-            agent.proc.jet_os_snapshot_abort(snapid)
-            raise failure
+        try:
+            snapid = agent.jet.os_snapshot_prepare(_grbit(backup_type))
+        except JetException as exc:
+            raise engine_failure(exc, "JetOSSnapshotPrepare") from None
+        try:
+            agent.jet.os_snapshot_prepare_instance(snapid, store.inst)
+        except JetException as exc:
+            failure = engine_failure(exc, "JetOSSnapshotPrepareInstance")
+            try:
+                agent.jet.os_snapshot_abort(snapid)
+            except JetException:
+                pass  # the prepare's failure is the one reported
+            raise failure from None
     except Exception:
         if stopped:
             agent.start_stopped_owner("snapshot_prepare failed")
@@ -88,25 +97,40 @@ def op_snapshot_prepare(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, A
             "session_lease": sess.session_lease.seconds, "owner_stopped": stopped}
 
 
-def _capture(agent: AgentProcess, sess: Session, ranges: list[Any]) -> dict[str, Any]:
-    """What the freeze covered, read while frozen: files to copy, log range, header facts."""
-    st = agent.instance_state()
-    rng = ranges[0]
-    log = st.log
-    # Every generation of the range plus the current log as the shadow holds it: soft recovery of
-    # the image needs the log stream up to its current log (docs/dev/ese-facts.md section 5.3), so the set carries it too.
-    last = max(rng.gen_high, log.gen)
-    logs = [(g, log.current_path() if g == log.gen else log.archived_path(g)) for g in range(rng.gen_low, last + 1)]
-    dbs = sorted(st.dbs.values(), key=lambda d: d.dbid)
+def _capture(agent: AgentProcess, sess: Session, frozen: InstanceInfo) -> dict[str, Any]:
+    """What the freeze covered, read while frozen: files to copy, log range, header facts.
+
+    The range is the one ESE records at End (docs/dev/ese-facts.md section 4.4), worked out from
+    the checkpoint and current generation (JetGetInstanceMiscInfo) and the log folder: a full
+    starts at the checkpoint, an incremental at the oldest generation on disk; the freeze rolled
+    to a new generation unless it was a full with circular logging. The set carries every
+    generation of the range plus the current log as the shadow holds it: soft recovery of the
+    image needs the log stream up to its current log (docs/dev/ese-facts.md section 5.3).
+    """
+    store = agent.store
+    assert store is not None
+    ckpt = agent.jet.get_instance_checkpoint_info(store.inst)
+    incremental = sess.backup_type in ("incremental", "differential")
+    rolled = incremental or not agent.jet.get_parameter(store.inst, C.JET_paramCircularLog)
+    last = ckpt.gen_max - 1 if rolled else ckpt.gen_max
+    if incremental:
+        on_disk = log_generations(agent)
+        first = on_disk[0] if on_disk else ckpt.gen_max
+    else:
+        first = min(ckpt.gen_min, last)  # an idle store's checkpoint may sit in the new generation
+    current = in_folder(store.log_path, lognames.current_log_name(store.base, store.legacy))
+    logs = [(g, current if g == ckpt.gen_max else in_folder(store.log_path, lognames.log_file_name(store.base, g, store.legacy)))
+            for g in range(first, ckpt.gen_max + 1)]
+    paths = list(frozen.databases)
+    headers = [agent.jet.get_open_database_info(store.sesid, store.dbids[p]) for p in paths]
     return {
-        "databases": [d.path for d in dbs],
+        "databases": paths,
         "logs": logs,
-        "checkpoint": st.checkpoint_path(),
-        "log_range": {"base_name": st.base, "gen_low": rng.gen_low, "gen_high": last},
-        "lgpos_mark": rng.lgpos_mark.to_list(),
-        "header": {"databases": [backupsets.header_facts(d.path, d.file.header) for d in dbs],
-                   "log_signature": str(dbs[0].file.header.sign_log) if dbs and dbs[0].file.header.sign_log else None},
-        "volumes": sorted({p[0].upper() for p in [*(d.path for d in dbs), st.log_path, st.system_path]}),
+        "checkpoint": in_folder(store.system_path, lognames.checkpoint_name(store.base, store.legacy)),
+        "log_range": {"base_name": store.base, "gen_low": first, "gen_high": ckpt.gen_max},
+        "header": {"databases": [backupsets.header_facts(p, h) for p, h in zip(paths, headers, strict=True)],
+                   "log_signature": headers[0].log_signature if headers else None},
+        "volumes": sorted({p[0].upper() for p in [*paths, store.log_path, store.system_path]}),
     }
 
 
@@ -117,22 +141,21 @@ def op_snapshot_freeze(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, An
     if not sess.can_switch_to(S.FROZEN):
         sess.switch_to(S.FROZEN)  # raises the invalid-sequence failure
     lease = sess.freeze_lease.seconds if sess.freeze_lease else 30
-    agent.proc.jet_set_system_parameter(0, 0, C.JET_paramOSSnapshotTimeout, int((lease + 30) * 1000))
+    agent.jet.set_global_parameter(C.JET_paramOSSnapshotTimeout, int((lease + 30) * 1000))
     t0 = agent.now()
-    err, infos = agent.proc.jet_os_snapshot_freeze(sess.snapid)
-    if err:
-        failure = engine_failure(agent, err, "JetOSSnapshotFreeze", sess)
+    try:
+        infos = agent.jet.os_snapshot_freeze(sess.snapid)
+    except JetException as exc:
+        failure = engine_failure(exc, "JetOSSnapshotFreeze", sess)
         if sess.owner_service:
-            raise _abort_service_owned(agent, sess, failure, f"JetOSSnapshotFreeze failed with {jet.lookup(err).name}")
-        raise failure
+            raise _abort_service_owned(agent, sess, failure, f"JetOSSnapshotFreeze failed with {jet.lookup(exc.code).name}") from None
+        raise failure from None
     if not infos:
         abort(agent, sess, "the freeze covered no instance")
         raise AgentFailure(ERR_NOTHING_FROZEN, f"snapshot {sess.session_id}: the freeze covered no instance; the session was aborted", result=sess.brief())
-    _err, ranges = agent.proc.sim_os_snapshot_log_ranges(sess.snapid)  # read between Freeze and Thaw
-    sess.freeze = _capture(agent, sess, ranges)
-    mgr = shadows_of(agent.engine)
+    sess.freeze = _capture(agent, sess, infos[0])  # read between Freeze and Thaw
     for letter in sess.freeze["volumes"]:
-        werr, sid = mgr.create(letter, tag=f"esent.backup:{agent.route}:{sess.session_id}")
+        werr, sid = agent.platform.create_shadow(letter, tag=f"esent.backup:{agent.route}:{sess.session_id}")
         if werr:
             abort(agent, sess, f"shadow copy of {letter}: failed with Win32 error {werr}")
             raise AgentFailure(code("JET_errDiskIO"), f"creating the shadow copy of {letter}: failed (Win32 error {werr}); the session was aborted",
@@ -153,7 +176,7 @@ def op_snapshot_freeze(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, An
 
 def _abort_service_owned(agent: AgentProcess, sess: Session, failure: AgentFailure, reason: str) -> AgentFailure:
     """A failed step of a service-owned session: abort it (the store goes back to its service) and say so."""
-    svc = agent.ahost.service(sess.owner_service or "")
+    svc = agent.platform.service(sess.owner_service or "")
     was_running = svc is not None and svc.running
     abort(agent, sess, reason)
     if svc is not None and svc.running and not was_running:
@@ -175,13 +198,16 @@ def freeze_deadline(agent: AgentProcess, sess: Session) -> str | None:
 
 def thaw(agent: AgentProcess, sess: Session, reason: str) -> None:
     """Thaw (caller, auto_thaw or freeze lease); service-owned stores also end the engine part here."""
-    err = agent.proc.jet_os_snapshot_thaw(sess.snapid)
-    if err and err != ERR_TIMEOUT:
-        raise engine_failure(agent, err, "JetOSSnapshotThaw", sess)
-    # -2402: ESE's own timer thawed first (it runs longer than the lease, so only a stalled agent sees this).
+    timed_out = False
+    try:
+        agent.jet.os_snapshot_thaw(sess.snapid)
+    except JetException as exc:
+        if exc.code != ERR_TIMEOUT:
+            raise engine_failure(exc, "JetOSSnapshotThaw", sess) from None
+        timed_out = True  # -2402: ESE's own timer thawed first (it runs longer than the lease, so only a stalled agent sees this)
     sess.switch_to(S.THAWED, reason)
-    agent.log(sess, "thawed", reason=reason, engine_timeout=err == ERR_TIMEOUT or None)
-    if sess.owner_service and err == ERR_TIMEOUT:
+    agent.log(sess, "thawed", reason=reason, engine_timeout=timed_out or None)
+    if sess.owner_service and timed_out:
         abort(agent, sess, "ESE's own freeze timeout aborted the snapshot before the thaw")  # starts the service again
     elif sess.owner_service:
         end_engine(agent, sess)
@@ -191,15 +217,17 @@ def thaw(agent: AgentProcess, sess: Session, reason: str) -> None:
 
 def end_engine(agent: AgentProcess, sess: Session) -> None:
     """JetOSSnapshotEnd(0) and what ESE recorded (the header's backup info of this session's type)."""
-    err = agent.proc.jet_os_snapshot_end(sess.snapid, 0)
-    if err:
-        raise engine_failure(agent, err, "JetOSSnapshotEnd", sess)
+    try:
+        agent.jet.os_snapshot_end(sess.snapid, 0)
+    except JetException as exc:
+        raise engine_failure(exc, "JetOSSnapshotEnd", sess) from None
     sess.engine_ended = True
     sess.recorded_as = sess.backup_type
-    slot = SS.STAMP_SLOT[(sess.backup_type in ("incremental", "differential"), sess.backup_type in ("copy", "differential"))]
-    st = agent.instance_state()
-    headers = [getattr(d.file.header, slot) for d in st.dbs.values()] if st is not None else []
-    sess.mark = backupsets.mark_of(headers[0]) if headers and headers[0] is not None else None
+    try:
+        marks = [getattr(info, SLOTS[sess.backup_type]) for _path, info in attached_headers(agent)]
+    except JetException:
+        marks = []  # the instance is gone: no header to read the mark from
+    sess.mark = backupsets.mark_of(marks[0]) if marks and marks[0] is not None else None
     agent.log(sess, "engine_ended", recorded_as=sess.recorded_as)
 
 
@@ -225,7 +253,6 @@ def op_snapshot_copy(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]
         raise AgentFailure(ERR_INVALID_REQUEST, f"session {sess.session_id} already has copy {sess.copy.copy_id} ({sess.copy.state})",
                            "Poll that copy, or cancel it before copying again.", {**sess.brief(), "copy_id": sess.copy.copy_id})
     dest = check_dest(agent, args["dest"])
-    mgr = shadows_of(agent.engine)
     fz = sess.freeze
     files: list[tuple[str, str, str, int | None]] = []  # (source path, set name, role, generation)
     if sess.backup_type in ("full", "copy"):
@@ -234,7 +261,7 @@ def op_snapshot_copy(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]
     files.append((fz["checkpoint"], Path(fz["checkpoint"].replace("\\", "/")).name, "checkpoint", None))
     sources = []
     for path, name, role, gen in files:
-        shadow = mgr.get(sess.shadows.get(path[0].upper(), ""))
+        shadow = agent.platform.shadow(sess.shadows.get(path[0].upper(), ""))
         size = shadow.size(path) if shadow is not None else -1
         if size < 0:
             raise AgentFailure(code("JET_errFileNotFound"), f"{path} is not in the shadow copy of {path[0]}:", result=sess.brief())
@@ -262,9 +289,10 @@ def op_snapshot_truncate_log(agent: AgentProcess, doc: dict[str, Any]) -> dict[s
         sess.switch_to(S.TRUNCATED)
     require_verified(agent, sess)
     before = log_generations(agent)
-    err = agent.proc.jet_os_snapshot_truncate_log(sess.snapid, SS.JET_bitAllDatabasesSnapshot)
-    if err:
-        raise engine_failure(agent, err, "JetOSSnapshotTruncateLog", sess)
+    try:
+        agent.jet.os_snapshot_truncate_log(sess.snapid, SS.JET_bitAllDatabasesSnapshot)
+    except JetException as exc:
+        raise engine_failure(exc, "JetOSSnapshotTruncateLog", sess) from None
     gone = deleted_generations(before, log_generations(agent))
     first = sess.state is not S.TRUNCATED
     sess.switch_to(S.TRUNCATED)
@@ -296,9 +324,8 @@ def op_snapshot_end(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def delete_shadows(agent: AgentProcess, sess: Session) -> None:
-    mgr = shadows_of(agent.engine)
     for sid in list(sess.shadows.values()):
-        mgr.delete(sid)
+        agent.platform.delete_shadow(sid)
     if sess.shadows:
         agent.log(sess, "shadows_deleted", shadows=sorted(sess.shadows.values()))
     sess.shadows.clear()
@@ -310,9 +337,11 @@ def abort(agent: AgentProcess, sess: Session, reason: str) -> None:
     if sess.copy is not None:
         sess.copy.cancel()
     if not sess.engine_ended:
-        err = agent.proc.jet_os_snapshot_abort(sess.snapid)
-        if err and err not in GONE:
-            agent.log(sess, "abort_error", error=err)
+        try:
+            agent.jet.os_snapshot_abort(sess.snapid)
+        except JetException as exc:
+            if exc.code not in GONE:
+                agent.log(sess, "abort_error", error=exc.code)
     if sess.copy is not None and sess.copy.wait(5) and sess.copy.set_real.is_dir():
         try:  # a set the copy finished (pending-end) never passes for a backup: aborted
             backupsets.abort_set(sess.copy.set_real, {"jet": code("errBackupAbortByCaller"), "name": "errBackupAbortByCaller", "message": reason})
