@@ -2,7 +2,7 @@
 
 Before deleting any log generation (and before a normal End stamps the header), the agent re-reads
 the set at its destination and compares every file's size and SHA-256 with the manifest
-(esesim/agent/ops_snapshot.py ``recheck_set``). This prints what that costs here: wall time,
+(esesim/agent/common.py ``recheck_set``). This prints what that costs here: wall time,
 throughput and CPU time for a set of one 256 MiB database, 16 logs and a checkpoint, written as
 the copier writes them. A figure of the simulation's machine, not of a Windows host.
 

@@ -25,10 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from esesim._collection import jet, manifest, winpath
-from esesim.engine import constants as C
-from esesim.engine.database import BkInfo, DbHeader
 
 from .copier import fsync_dir, fsync_file
+from .esent_api import BackupInfo, DatabaseInfo
 from .verify import is_reparse_point
 
 _TMP_SUFFIX = ".tmp"
@@ -209,30 +208,24 @@ def _logtime_utc(lt: tuple[int, ...] | list[int] | None) -> str | None:
     return f"{y:04d}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}Z"
 
 
-def header_facts(path: str, header: DbHeader) -> dict[str, Any]:
+def header_facts(path: str, header: DatabaseInfo) -> dict[str, Any]:
     """Return the manifest's ``header.databases`` entry for one database header (docs/dev/ese-facts.md section 4.6)."""
     return {
         "path": path,
         "page_size": header.page_size,
-        "dbstate": header.dbstate,
-        "db_signature": str(header.sign_db),
-        "log_signature": str(header.sign_log) if header.sign_log else None,
+        "dbstate": header.db_state,
+        "db_signature": header.signature,
+        "log_signature": header.log_signature,
         "gen_min_required": header.gen_min_required,
         "gen_max_required": header.gen_max_required,
-        "gen_max_committed": header.gen_max_committed,
+        "gen_max_committed": header.gen_committed,
     }
 
 
-def mark_of(bkinfo: BkInfo) -> dict[str, Any]:
-    """Return the manifest ``mark`` for a header backup-info record (after End, from the header).
-
-    Raises:
-        ValueError: a type other than normal (streaming) or OS snapshot.
-    """
-    if bkinfo.type not in (C.BKINFO_TYPE_NORMAL, C.BKINFO_TYPE_OS_SNAPSHOT):
-        raise ValueError(f"backup info type {bkinfo.type} is neither normal nor OS snapshot")
-    return {"lgpos_mark": bkinfo.lgpos_mark.to_list(), "gen_low": bkinfo.gen_low, "gen_high": bkinfo.gen_high,
-            "snapshot": bkinfo.type == C.BKINFO_TYPE_OS_SNAPSHOT, "time_utc": _logtime_utc(bkinfo.time)}
+def mark_of(bkinfo: BackupInfo) -> dict[str, Any]:
+    """Return the manifest ``mark`` for a header backup-info record (after End, from the header)."""
+    return {"lgpos_mark": bkinfo.lgpos_mark, "gen_low": bkinfo.gen_low, "gen_high": bkinfo.gen_high,
+            "snapshot": bkinfo.os_snapshot, "time_utc": _logtime_utc(bkinfo.mark_time)}
 
 
 # -- catalogue ------------------------------------------------------------------------------------
@@ -385,18 +378,18 @@ def _describe(lgpos: list[int] | tuple[int, ...], gen_low: int, gen_high: int, s
     return f"lgposMark ({lgpos[0]:#x},{lgpos[1]},{lgpos[2]}), generations {gen_low}-{gen_high}, {'snapshot' if snapshot else 'streaming'}"
 
 
-def incremental_guard(catalogue: Catalogue, backup_type: str, last_fulls: Mapping[str, BkInfo | None],
+def incremental_guard(catalogue: Catalogue, backup_type: str, last_fulls: Mapping[str, BackupInfo | None],
                       incremental_fallback: str = "none") -> GuardResult:
     """Decide whether an incremental (or differential) may start (docs/dev/safety-rules.md rule 8).
 
-    Every database header's last full backup (``bkinfo_full_prev``: lgposMark, genLow, genHigh,
+    Every database header's last full backup (``DatabaseInfo.full_prev``: lgposMark, genLow, genHigh,
     snapshot or streaming) must match the newest complete full manifest at the destination;
     otherwise the logs since that full are not all in this destination's chain.
 
     Args:
         catalogue: the destination's sets.
         backup_type: the requested type; full and copy always pass.
-        last_fulls: database path -> its header's ``bkinfo_full_prev`` (None when empty).
+        last_fulls: database path -> its header's ``full_prev`` (None when empty).
         incremental_fallback: ``none`` (fail) or ``full`` (take a full instead).
 
     Returns:
@@ -420,10 +413,9 @@ def incremental_guard(catalogue: Catalogue, backup_type: str, last_fulls: Mappin
                 reason = f"the header of {path} records no full backup, but {full['set_id']} is at the dest"
                 hint = "The database was re-created or attached to another log stream; take a full backup."
                 break
-            snapshot = bk.type == C.BKINFO_TYPE_OS_SNAPSHOT
-            header = (bk.lgpos_mark.to_list(), bk.gen_low, bk.gen_high, snapshot)
+            header = (bk.lgpos_mark, bk.gen_low, bk.gen_high, bk.os_snapshot)
             dest = (list(mark["lgpos_mark"]), mark["gen_low"], mark["gen_high"], mark["snapshot"])
-            if bk.type not in (C.BKINFO_TYPE_NORMAL, C.BKINFO_TYPE_OS_SNAPSHOT) or header != dest:
+            if header != dest:
                 reason = (f"the last full backup in the header of {path} ({_describe(*header)}) is not the newest complete full at the dest, "
                           f"{full['set_id']} ({_describe(*dest)})")
                 if header[3] != dest[3] and header[:3] == dest[:3]:

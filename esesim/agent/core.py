@@ -22,14 +22,17 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from esesim._collection import jet, protocol, winpath
-from esesim.engine import EngineProcess, HostedStore, Ledger, StoreSpec, Workload, close_store, lognames, open_store
+from esesim.engine import EngineProcess, Ledger, StoreSpec, lognames
 from esesim.engine import constants as C
 from esesim.engine.entry import EngineHang
 from esesim.engine.faults import ProcessCrash
-from esesim.engine.shadow import shadows_of
 
-from . import ops_info, ops_restore, ops_snapshot, ops_stream
+from . import ops_info, ops_restore, ops_snapshot, ops_stream  # noqa: F401 - importing them registers their ops
+from .esent_api import Jet, JetException
+from .host_platform import HostPlatform
+from .interfaces import HostedInstance
 from .journal import Journal, StateFile
+from .registry import OPS, missing, op
 from .sessions import (
     ERR_BACKUP_IN_PROGRESS,
     ERR_INVALID_OPTION,
@@ -65,15 +68,19 @@ class AgentProcess:
     def __init__(self, ahost: AgentHost, route: str, instance: dict[str, Any] | None) -> None:
         self.ahost = ahost
         self.route = route
-        self.engine = ahost.engine
-        self.clock = ahost.engine.clock
-        self.proc = EngineProcess(self.engine, "powershell.exe")  # the agent's own process and esent.dll
-        self.pid = self.proc.pid
+        # The agent's own process with esent.dll loaded. Only the simulator and the tests look at
+        # it (``proc``, ``instance_state``); the agent calls esent.dll through ``jet`` and the rest
+        # of Windows through ``platform``.
+        self.proc = EngineProcess(ahost.engine, "powershell.exe")
+        self.jet = Jet(self.proc)
+        self.platform = HostPlatform(ahost, self.proc.pid)
+        self.clock = self.platform.clock
+        self.pid = self.platform.pid
         self.boot_id = secrets.token_hex(6)
         self.started = self.clock.time()
         self.pipe = f"esent.backup-{secrets.token_hex(8)}"
         self.instance_cfg: dict[str, Any] = dict(instance or {})
-        self.store: HostedStore | None = None
+        self.store: HostedInstance | None = None
         self.sessions: dict[str, Session] = {}
         self._n = 0
         self.replies: collections.OrderedDict[str, tuple[str, bytes]] = collections.OrderedDict()
@@ -108,9 +115,9 @@ class AgentProcess:
         """Delete the shadows a dead predecessor recorded (only those: docs/dev/safety-rules.md rule 11) and
         start the services it stopped (``restore_services``)."""
         old = self.state_file.read()
-        if old and old.get("pid") != self.pid and not self.engine.process_alive(int(old.get("pid", 0) or 0)):
+        if old and old.get("pid") != self.pid and not self.platform.process_alive(int(old.get("pid", 0) or 0)):
             self.restore_services(old)
-        return reap_dead_agent(self.ahost, self.route, own_pid=self.pid)
+        return reap_dead_agent(self.ahost, self.route, own_pid=self.pid, platform=self.platform)
 
     def kill(self) -> None:
         """The process dies (host restart, crash): memory and instance gone, shadows and state file stay."""
@@ -150,6 +157,8 @@ class AgentProcess:
                 reply = protocol.encode(protocol.reply_ok(result, self.identity()))
             except AgentFailure as exc:
                 reply = self._encode_error(exc)
+            except JetException as exc:  # an esent.dll error no op turned into its own reply
+                reply = self._encode_error(AgentFailure(exc.code, str(exc) + (f" ({exc.detail})" if exc.detail else "")))
             except (ProcessCrash, EngineHang) as exc:
                 reply = self._encode_error(AgentFailure(jet.code_of("JET_errInstanceUnavailable"), f"the engine failed: {exc}"))
             if replayable:
@@ -188,24 +197,19 @@ class AgentProcess:
                 self.instance_cfg[key] = inst[key]
 
     def store_parameters(self) -> dict[str, Any]:
-        """Page size, log file size (KiB) and circular logging of the attached store; empty when none is attached."""
-        st = self.instance_state()
-        if st is None:
+        """Page size, log file size (KiB) and circular logging of the attached store (JetGetSystemParameter); empty when none is attached."""
+        if self.store is None:
             return {}
-        return {"page_size": self.proc.page_size, "log_file_size": int(st.params[C.JET_paramLogFileSize]), "circular_logging": st.circular}
+        try:
+            return {"page_size": int(self.jet.get_parameter(0, C.JET_paramDatabasePageSize)),
+                    "log_file_size": int(self.jet.get_parameter(self.store.inst, C.JET_paramLogFileSize)),
+                    "circular_logging": bool(self.jet.get_parameter(self.store.inst, C.JET_paramCircularLog))}
+        except JetException:  # the instance is gone (ensure_store hosts it again)
+            return {}
 
     def dispatch(self, doc: dict[str, Any]) -> dict[str, Any]:
-        handlers = {
-            "ping": self.op_ping, "status": self.op_status, "shutdown": self.op_shutdown, "install": self.op_install,
-            "workload": self.op_workload, "owner_stop": self.op_owner_stop, "owner_start": self.op_owner_start,
-            "copy_status": self.op_copy_status, "copy_cancel": self.op_copy_cancel,
-            "instance_info": ops_info.op_instance_info, "verify": ops_info.op_verify, "prune": ops_info.op_prune,
-            "restore": ops_restore.op_restore,
-            **{name: getattr(ops_snapshot, f"op_{name}") for name in protocol.OPS if name.startswith("snapshot_")},
-            **{name: getattr(ops_stream, f"op_{name}") for name in protocol.OPS if name.startswith("stream_")},
-        }
-        handler = handlers[doc["op"]]
-        return handler(doc) if getattr(handler, "__self__", None) is self else handler(self, doc)
+        """Run the op's handler from the op table (``registry.OPS``, filled when the op modules load)."""
+        return OPS[doc["op"]](self, doc)
 
     # -- sessions --------------------------------------------------------------------------------
 
@@ -337,18 +341,18 @@ class AgentProcess:
         paths = list(spec.db_paths) + [f"{spec.log_path.rstrip(chr(92))}\\{lognames.current_log_name(spec.base, 0)}"]
         seen: dict[int, str] = {}
         for path in paths:
-            for pid in self.engine.holders(path):
+            for pid in self.platform.holders(path):
                 if pid != self.pid:
-                    seen[pid] = self.engine.process_name(pid)
+                    seen[pid] = self.platform.process_name(pid)
         return sorted(seen.items())
 
-    def ensure_store(self) -> HostedStore:
+    def ensure_store(self) -> HostedInstance:
         """Host the instance: JetInit (soft recovery) and attach its databases, or say who holds them.
 
         Raises:
             AgentFailure: -10006 naming the process that holds the store; an engine error otherwise.
         """
-        if self.store is not None and self.proc.instance_state(self.store.inst) is None:
+        if self.store is not None and not self.instance_running():
             # The instance was terminated under the agent (e.g. before a freeze, which then covered
             # nothing): forget the stale handle and host the store again.
             self.journal.write("instance_lost", instance=self.instance_cfg.get("name"))
@@ -364,13 +368,57 @@ class AgentProcess:
                     "v1 backs up only stores the agent hosts: set owner_service to pause the owning service, or stop that process.")
             raise AgentFailure(ERR_OWNER_RUNNING, f"the store is held by {who}", hint, {"held_by": [{"pid": p, "process": n} for p, n in held]})
         self.refuse_new_log_stream()
-        err, store = open_store(self.proc, self.spec(), create=False)
-        if err or store is None:
-            info = self.proc.jet_get_last_error_info()
-            raise AgentFailure(err, f"hosting instance {self.instance_cfg.get('name')!r} failed: {jet.lookup(err).text} {getattr(info, 'detail', '')}".strip())
+        try:
+            store = self.host_instance(self.spec())
+        except JetException as exc:
+            name = self.instance_cfg.get("name")
+            raise AgentFailure(exc.code, f"hosting instance {name!r} failed: {jet.lookup(exc.code).text} {exc.detail}".strip()) from None
         self.store = store
         self.journal.write("instance_attached", instance=self.instance_cfg.get("name"), databases=self.spec().db_paths)
         return store
+
+    def host_instance(self, spec: StoreSpec) -> HostedInstance:
+        """Create the instance, set its parameters, JetInit (soft recovery), begin a session, attach and open the databases.
+
+        Raises:
+            JetException: the first call that failed; the instance is terminated again.
+        """
+        jet_ = self.jet
+        inst = jet_.create_instance2(spec.instance_name)
+        try:
+            if spec.page_size is not None:
+                jet_.set_global_parameter(C.JET_paramDatabasePageSize, spec.page_size)
+            jet_.set_parameter(inst, C.JET_paramLogFilePath, spec.log_path)
+            jet_.set_parameter(inst, C.JET_paramSystemPath, spec.system_path)
+            jet_.set_parameter(inst, C.JET_paramBaseName, spec.base)
+            jet_.set_parameter(inst, C.JET_paramCreatePathIfNotExist, int(spec.create_paths))
+            if spec.log_kb is not None:
+                jet_.set_parameter(inst, C.JET_paramLogFileSize, spec.log_kb)
+            if spec.circular is not None:
+                jet_.set_parameter(inst, C.JET_paramCircularLog, spec.circular)
+            jet_.init3(inst, 0)
+            sesid = jet_.begin_session(inst)
+            for path in spec.db_paths:
+                jet_.attach_database2(sesid, path, 0)
+            names = next((i.databases for i in jet_.get_instance_info() if i.instance == inst), ())
+            return HostedInstance(inst, sesid, {name: jet_.open_database(sesid, name) for name in names},
+                                  log_path=str(jet_.get_parameter(inst, C.JET_paramLogFilePath)),
+                                  system_path=str(jet_.get_parameter(inst, C.JET_paramSystemPath)),
+                                  base=str(jet_.get_parameter(inst, C.JET_paramBaseName)),
+                                  legacy=int(jet_.get_parameter(inst, C.JET_paramLegacyFileNames)))
+        except JetException:
+            try:
+                jet_.term2(inst, C.JET_bitTermComplete)
+            except JetException:
+                pass  # the first failure is the one reported
+            raise
+
+    def instance_running(self) -> bool:
+        """Whether the hosted instance still runs (JetGetInstanceInfo lists it)."""
+        try:
+            return self.store is not None and any(i.instance == self.store.inst for i in self.jet.get_instance_info())
+        except JetException:
+            return False
 
     def refuse_new_log_stream(self) -> None:
         """Never start a new log stream for a database whose header names other logs (docs/dev/safety-rules.md rule 12).
@@ -384,16 +432,19 @@ class AgentProcess:
             AgentFailure: JET_errClientStoreParameterMismatch naming base_name, log_path and the database.
         """
         spec = self.spec()
-        _err, names = self.engine.listdir(spec.log_path)
-        styles = lognames.detect_styles(names or [], spec.base)
+        names = self.platform.list_dir(spec.log_path)
+        styles = lognames.detect_styles(names, spec.base)
         if styles:
             return
         for path in spec.db_paths:
-            err, header = self.proc.jet_get_database_file_info(path)
-            if not err and header is not None and header.sign_log is not None:
+            try:
+                info = self.jet.get_database_info(path)
+            except JetException:
+                continue  # no header to compare (missing, held): JetInit or the attach says why
+            if info.log_signature is not None:
                 raise AgentFailure(ERR_PARAMETER_MISMATCH,
                                    f"{spec.log_path} holds no log stream with base name {spec.base!r}, but {path} was last used with a log "
-                                   f"stream (log signature {header.sign_log}); the agent never starts a new log stream for it",
+                                   f"stream (log signature {info.log_signature}); the agent never starts a new log stream for it",
                                    "Check instance.base_name and instance.log_path against the store (esent.backup.instance_info "
                                    "lists the log generations it finds); ESE's default base name is edb.",
                                    {"field": "instance.base_name", "given": spec.base, "log_path": spec.log_path})
@@ -403,19 +454,30 @@ class AgentProcess:
         if self.store is None or any(s.live and not s.engine_ended for s in self.sessions.values()):
             return
         self.workload = None
-        err = close_store(self.store)
+        err = 0
+        try:
+            self.jet.end_session(self.store.sesid)
+        except JetException:
+            pass  # JetTerm2 ends what is left
+        try:
+            self.jet.term2(self.store.inst, C.JET_bitTermComplete)
+        except JetException as exc:
+            err = exc.code
         self.store = None
         self.journal.write("instance_released", reason=why, error=err or None)
 
     def instance_state(self) -> Any:
+        """The engine's state of the hosted instance: a simulator view for tests and the control endpoint, never used by an op."""
         return self.proc.instance_state(self.store.inst) if self.store is not None else None
 
     # -- simple ops ------------------------------------------------------------------------------
 
+    @op("ping")
     def op_ping(self, doc: dict[str, Any]) -> dict[str, Any]:
         return {"pong": True, "host": self.ahost.name, "request_id": doc["request_id"], "protocol": list(protocol.SUPPORTED_VERSIONS),
                 "route": self.route}
 
+    @op("status")
     def op_status(self, doc: dict[str, Any]) -> dict[str, Any]:
         sid = doc["args"].get("session_id")
         named = self.sessions.get(sid or "")
@@ -435,13 +497,14 @@ class AgentProcess:
             out["freeze_lease_remaining"] = round(s.freeze_lease.deadline - self.now(), 3)
         return out
 
+    @op("shutdown")
     def op_shutdown(self, doc: dict[str, Any]) -> dict[str, Any]:
         live = [s.brief() for s in self.sessions.values() if s.live]
         if live:
             raise AgentFailure(ERR_BACKUP_IN_PROGRESS, "a session holds the instance; the agent never terminates it under a session (JetTerm2 would hang)",
                                "Abort or end the sessions first.", {"sessions": live})
         for name in self.stopped_services():  # never exit leaving a service this agent stopped
-            svc = self.ahost.service(name)
+            svc = self.platform.service(name)
             if svc is not None and not svc.running:
                 self.start_owner(svc, "shutdown")
         self.release_store("shutdown")
@@ -449,6 +512,7 @@ class AgentProcess:
         self.alive = False  # the bridge ends the process once the reply is sent
         return {"changed": True, "stopped": True, "pid": self.pid}
 
+    @op("install")
     def op_install(self, doc: dict[str, Any]) -> dict[str, Any]:
         version = doc["args"]["version"]
         if version == AGENT_VERSION:
@@ -458,6 +522,7 @@ class AgentProcess:
         self.ahost.install(version)
         return {"changed": True, "version": version, "restart_required": True}
 
+    @op("copy_status")
     def op_copy_status(self, doc: dict[str, Any]) -> dict[str, Any]:
         copy = self.copies.get(doc["args"]["copy_id"])
         if copy is None:
@@ -467,6 +532,7 @@ class AgentProcess:
                 s.session_lease.renew(self.now())  # polling a session's copy keeps the session alive
         return {**copy.status(), "changed": False}
 
+    @op("copy_cancel")
     def op_copy_cancel(self, doc: dict[str, Any]) -> dict[str, Any]:
         copy = self.copies.get(doc["args"]["copy_id"])
         if copy is None:
@@ -481,11 +547,12 @@ class AgentProcess:
         expected = self.instance_cfg.get("owner_service")
         if expected and expected.lower() != name.lower():
             raise AgentFailure(ERR_INVALID_OPTION, f"service {name!r} is not this instance's owner_service ({expected!r})")
-        svc = self.ahost.service(name)
+        svc = self.platform.service(name)
         if svc is None:
             raise AgentFailure(ERR_INVALID_OPTION, f"no service named {name!r} on {self.ahost.name}", "Check instance.owner_service.")
         return svc
 
+    @op("owner_stop")
     def op_owner_stop(self, doc: dict[str, Any]) -> dict[str, Any]:
         svc = self._service(doc)
         if not svc.running:
@@ -495,7 +562,7 @@ class AgentProcess:
 
     def _stop_owner(self, svc: Any, why: str) -> int:
         """Stop a running service and open its owner window, recorded in the state file at once."""
-        err = svc.stop()
+        err = self.platform.stop_service(svc)
         self.owner_windows.append({"service": svc.service_name, "stopped_at": self.clock.time(), "started_at": None, "stopped_seconds": None})
         self.write_state()  # an agent that dies from here on leaves the next agent of the route a service to start
         self.journal.write("owner_stopped", service=svc.service_name, reason=why, error=err or None)
@@ -519,7 +586,7 @@ class AgentProcess:
         name = self.instance_cfg.get("owner_service")
         if not name:
             return False
-        svc = self.ahost.service(name)
+        svc = self.platform.service(name)
         if svc is None:
             raise AgentFailure(ERR_INVALID_OPTION, f"no service named {name!r} on {self.ahost.name}", "Check instance.owner_service.")
         if not svc.running:
@@ -530,7 +597,7 @@ class AgentProcess:
 
     def start_stopped_owner(self, why: str) -> None:
         """A session start that stopped the owner failed: host nothing and start the service again."""
-        svc = self.ahost.service(self.instance_cfg.get("owner_service") or "")
+        svc = self.platform.service(self.instance_cfg.get("owner_service") or "")
         if svc is None or svc.running:
             return
         self.release_store(why)
@@ -549,7 +616,7 @@ class AgentProcess:
         Returns:
             How long the service stayed stopped (None when the agent started nothing).
         """
-        svc = self.ahost.service(sess.owner_service) if sess.owner_service else None
+        svc = self.platform.service(sess.owner_service) if sess.owner_service else None
         if svc is None or svc.running:
             return None
         ours = sess.owner_stopped or (failed and svc.service_name in self.stopped_services())
@@ -573,7 +640,7 @@ class AgentProcess:
         """
         started = []
         for name in old_state.get("stopped_services") or []:
-            svc = self.ahost.service(str(name))
+            svc = self.platform.service(str(name))
             if svc is None or svc.running:
                 continue
             self.owner_windows.append({"service": svc.service_name, "stopped_at": None, "started_at": None, "stopped_seconds": None,
@@ -586,6 +653,7 @@ class AgentProcess:
             started.append(svc.service_name)
         return started
 
+    @op("owner_start")
     def op_owner_start(self, doc: dict[str, Any]) -> dict[str, Any]:
         svc = self._service(doc)
         return self.start_owner(svc, "owner_start")
@@ -598,7 +666,7 @@ class AgentProcess:
             if sess.live and not sess.engine_ended:
                 (ops_snapshot.abort if sess.kind == "snapshot" else ops_stream.abort)(self, sess, f"{why}: the owner {svc.service_name} is restarted")
         self.release_store(why)
-        err = svc.start()
+        err = self.platform.start_service(svc)
         window = next((w for w in reversed(self.owner_windows) if w["service"] == svc.service_name and w["started_at"] is None), None)
         if window is not None and not err:
             window["started_at"] = self.clock.time()
@@ -608,7 +676,6 @@ class AgentProcess:
                            stopped_seconds=window["stopped_seconds"] if window else None)
         if err:
             raise AgentFailure(err, f"starting {svc.service_name} failed: {jet.lookup(err).text}")
-        self.ahost.on_owner_started(svc)
         return {"changed": True, "service": svc.service_name, "state": "running", "stopped_seconds": window["stopped_seconds"] if window else None}
 
     # -- one session per instance ----------------------------------------------------------------
@@ -644,6 +711,7 @@ class AgentProcess:
 
     # -- workload (agent-hosted stores) ----------------------------------------------------------
 
+    @op("workload")
     def op_workload(self, doc: dict[str, Any]) -> dict[str, Any]:
         action = doc["args"]["action"]
         if self.instance_cfg.get("owner_service"):
@@ -664,7 +732,7 @@ class AgentProcess:
             return False
         path, dbid = next(iter(store.dbids.items()))
         ledger = Ledger(self.ahost.ledger_path(self.instance_cfg.get("name", "store")))
-        wl = Workload(self.proc, store.sesid, dbid, path, ledger, rng=random.Random(f"{self.route}|{self.boot_id}"))
+        wl = self.jet.sim_only_workload(store.sesid, dbid, path, ledger, random.Random(f"{self.route}|{self.boot_id}"))
         self.workload = {"rate": rate, "wl": wl, "credit": 0.0}
         self.journal.write("workload_started", rate=rate)
         return True
@@ -678,8 +746,7 @@ class AgentProcess:
     def workload_tick(self, seconds: float) -> None:
         """Commit ``rate * seconds`` transactions (skipped while frozen: a commit would wait on the freeze)."""
         wl = self.workload
-        st = self.instance_state()
-        if wl is None or st is None or st.io_frozen:
+        if wl is None or self.store is None or self.jet.sim_only_io_frozen(self.store.inst):
             return
         wl["credit"] = min(wl["credit"] + wl["rate"] * seconds, 2 * wl["rate"])
         while wl["credit"] >= 1:
@@ -730,37 +797,42 @@ def session_elsewhere(journal: Journal, sid: str, boot: str, instance: dict[str,
                         "Pass the same instance to every step of a session (one variable).", {"session_id": sid})
 
 
-def reap_dead_agent(ahost: AgentHost, route: str, own_pid: int | None = None) -> list[str]:
+def reap_dead_agent(ahost: AgentHost, route: str, own_pid: int | None = None, platform: HostPlatform | None = None) -> list[str]:
     """Delete the shadow copies a dead agent of the route recorded, and forget them (docs/dev/safety-rules.md rule 11).
 
     Runs on every contact with the route (an agent starting, a read answered without an agent).
     Only ids recorded in the route's state file are deleted, never another agent's shadows.
 
+    Args:
+        ahost: the host.
+        route: the route whose state file names the dead agent.
+        own_pid: the agent process calling (None: the one-shot run that answers without an agent).
+        platform: that process's platform (made here when None).
+
     Returns:
         The shadow ids deleted.
     """
+    platform = platform if platform is not None else HostPlatform(ahost, own_pid or 0)
     state_file = StateFile(ahost.state_path(route))
     old = state_file.read()
-    if not old or old.get("pid") == own_pid or ahost.engine.process_alive(int(old.get("pid", 0) or 0)):
+    if not old or old.get("pid") == own_pid or platform.process_alive(int(old.get("pid", 0) or 0)):
         return []
     reaped = []
-    mgr = shadows_of(ahost.engine)
     for sid in old.get("shadows") or []:
-        if mgr.delete(sid) == 0:
+        if platform.delete_shadow(sid) == 0:
             reaped.append(sid)
     if own_pid is None:
         # A contact with no agent (a read): also start the services the dead agent stopped
         # (docs/dev/safety-rules.md rule 14); a new agent does it itself (AgentProcess.restore_services).
         started = []
         for name in old.get("stopped_services") or []:
-            svc = ahost.service(str(name))
-            if svc is not None and not svc.running and svc.start() == 0:
-                ahost.on_owner_started(svc)
+            svc = platform.service(str(name))
+            if svc is not None and not svc.running and platform.start_service(svc) == 0:
                 started.append(svc.service_name)
         state_file.remove()  # the dead agent's record is settled; the next agent writes its own
         if reaped or started:
-            Journal(ahost.journal_path(route), ahost.engine.clock.time).write("reaped", pid=old.get("pid"), boot_id=old.get("boot_id"),
-                                                                              shadows=reaped, services_started=started or None)
+            Journal(ahost.journal_path(route), platform.clock.time).write("reaped", pid=old.get("pid"), boot_id=old.get("boot_id"),
+                                                                          shadows=reaped, services_started=started or None)
     return reaped
 
 
@@ -777,5 +849,10 @@ def _lease(seconds: float, now: float) -> Any:
 def _utc(t: float) -> str:
     return datetime.datetime.fromtimestamp(t, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
+
+
+# The op modules (imported above) and AgentProcess's own ops have registered every handler by now.
+if missing():
+    raise ImportError(f"esesim.agent: no handler for protocol ops {', '.join(missing())}")
 
 __all__ = ["AGENT_VERSION", "AgentProcess", "C"]

@@ -13,22 +13,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from esesim._collection import jet
-from esesim.engine import EngineProcess, lognames
+from esesim.engine import lognames
 
 from . import backupsets
+from .common import attached_headers
+from .esent_api import DatabaseInfo, Jet, JetException
+from .host_platform import HostPlatform
+from .registry import op
 from .sessions import ERR_INVALID_OPTION, ERR_VERIFY_FAILED, AgentFailure, S
 from .verify import verify_set
 
 if TYPE_CHECKING:
-    from .interfaces import AgentHost, AgentProcess
+    from .interfaces import AgentProcess
 
 
 # The header's backup slots (docs/dev/ese-facts.md section 4.6) as instance_info reports them.
-LAST_BACKUP_SLOTS = (("last_full", "bkinfo_full_prev"), ("last_incremental", "bkinfo_inc_prev"), ("last_copy", "bkinfo_copy_prev"),
-                     ("last_differential", "bkinfo_diff_prev"))
+LAST_BACKUP_SLOTS = (("last_full", "full_prev"), ("last_incremental", "incremental_prev"), ("last_copy", "copy_prev"),
+                     ("last_differential", "differential_prev"))
 
 
-def last_backups(header: Any) -> dict[str, Any]:
+def last_backups(header: DatabaseInfo) -> dict[str, Any]:
     """``last_full``/``last_incremental``/``last_copy``/``last_differential``: each slot's mark (time, generations, snapshot), or None."""
     out = {}
     for key, slot in LAST_BACKUP_SLOTS:
@@ -37,27 +41,28 @@ def last_backups(header: Any) -> dict[str, Any]:
     return out
 
 
-def read_from_disk(ahost: AgentHost, instance: dict[str, Any], proc: EngineProcess) -> dict[str, Any]:
+def read_from_disk(platform: HostPlatform, instance: dict[str, Any], jet_api: Jet) -> dict[str, Any]:
     """Header facts, log generations and checkpoint read from disk (never JetInit)."""
     log_path = instance["log_path"].rstrip("\\")
     system_path = (instance.get("system_path") or log_path).rstrip("\\")
     base = instance.get("base_name") or "edb"
     dbs = []
     for path in instance.get("databases") or []:
-        err, header = proc.jet_get_database_file_info(path)
         entry: dict[str, Any] = {"path": path}
-        if err:
-            holders = [ahost.engine.process_name(p) or f"pid {p}" for p in ahost.engine.holders(path)]
+        try:
+            header = jet_api.get_database_info(path)
+        except JetException as exc:
+            err = exc.code
+            holders = [platform.process_name(p) or f"pid {p}" for p in platform.holders(path)]
             entry.update(error={"jet": err, "name": jet.lookup(err).name, "message": jet.lookup(err).text}, held_by=holders or None)
         else:
-            entry.update(backupsets.header_facts(path, header), state=header.dbstate, **last_backups(header))
+            entry.update(backupsets.header_facts(path, header), state=header.db_state, **last_backups(header))
         dbs.append(entry)
-    err, names = ahost.engine.listdir(log_path)
-    names = names if not err else []
+    names = platform.list_dir(log_path)
     styles = lognames.detect_styles(names, base) or {0x3}
     legacy = max(styles)
     gens = sorted(g for g in (lognames.parse_log_file_name(n, base, legacy) for n in names) if g)
-    _e, sysnames = ahost.engine.listdir(system_path)
+    sysnames = platform.list_dir(system_path)
     chk = lognames.checkpoint_name(base, legacy)
     return {
         "name": instance.get("name"),
@@ -67,34 +72,30 @@ def read_from_disk(ahost: AgentHost, instance: dict[str, Any], proc: EngineProce
         "databases": dbs,
         "logs": {"generations": [gens[0], gens[-1]] if gens else None, "count": len(gens),
                  "current": lognames.current_log_name(base, legacy) if lognames.current_log_name(base, legacy).lower() in map(str.lower, names) else None},
-        "checkpoint": chk if chk.lower() in map(str.lower, sysnames or []) else None,
+        "checkpoint": chk if chk.lower() in map(str.lower, sysnames) else None,
         "owner_service": instance.get("owner_service"),
     }
 
 
-def peek_instance_info(ahost: AgentHost, instance: dict[str, Any]) -> dict[str, Any]:
-    """The one-shot, read-only answer when no agent runs (no state file, no pipe, no JetInit)."""
-    proc = EngineProcess(ahost.engine, "powershell.exe")
-    try:
-        facts = read_from_disk(ahost, instance, proc)
-    finally:
-        proc.die()
-    return {**facts, "agent": "not running", "sessions": [], "changed": False}
+def peek_instance_info(platform: HostPlatform, instance: dict[str, Any], jet_api: Jet) -> dict[str, Any]:
+    """The one-shot, read-only answer when no agent runs (no state file, no pipe, no JetInit): ``agent.ps1 -Peek``'s process."""
+    return {**read_from_disk(platform, instance, jet_api), "agent": "not running", "sessions": [], "changed": False}
 
 
+@op("instance_info")
 def op_instance_info(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     if agent.store is None:
-        facts = read_from_disk(agent.ahost, agent.instance_cfg | doc["instance"], agent.proc)
+        facts = read_from_disk(agent.platform, agent.instance_cfg | doc["instance"], agent.jet)
     else:
-        st = agent.instance_state()
-        facts = read_from_disk(agent.ahost, {**agent.instance_cfg, "databases": []}, agent.proc)
-        facts["databases"] = [{**backupsets.header_facts(d.path, d.file.header), "attached": True, **last_backups(d.file.header)}
-                              for d in sorted(st.dbs.values(), key=lambda d: d.dbid)]
-        facts["checkpoint_generation"] = st.checkpoint.lgpos.gen if st.checkpoint is not None else None
+        facts = read_from_disk(agent.platform, {**agent.instance_cfg, "databases": []}, agent.jet)
+        facts["databases"] = [{**backupsets.header_facts(path, header), "attached": True, **last_backups(header)}
+                              for path, header in attached_headers(agent)]
+        facts["checkpoint_generation"] = agent.jet.get_instance_checkpoint_info(agent.store.inst).gen_min
     return {**facts, "agent": "running", "pid": agent.pid, "boot_id": agent.boot_id, "instance_attached": agent.store is not None,
             "sessions": [agent.session_view(s) for s in agent.sessions.values() if s.live], "changed": False}
 
 
+@op("verify")
 def op_verify(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     """Re-read a set at its destination against its manifest; with session_id it counts for truncation."""
     args = doc["args"]
@@ -120,6 +121,7 @@ def _kind_of(agent: AgentProcess, sid: str) -> str:
     return sess.kind if sess is not None else "snapshot"
 
 
+@op("prune")
 def op_prune(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     args = doc["args"]
     dest = _dest(args["dest"])

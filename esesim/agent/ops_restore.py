@@ -34,10 +34,11 @@ from pathlib import Path, PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
 from esesim._collection import jet, manifest
-from esesim.engine import lognames, read_records_offline
-from esesim.engine.streaming_io import LogInfo
+from esesim.engine import lognames
 
 from . import backupsets
+from .esent_api import JetException, LogInfo
+from .registry import op
 from .sessions import ERR_BACKUP_IN_PROGRESS, ERR_INVALID_OPTION, ERR_OWNER_RUNNING, ERR_VERIFY_FAILED, AgentFailure, code
 from .verify import verify_set
 
@@ -83,6 +84,7 @@ class Plan:
         return max((g for g, lg in self.logs.items() if not lg.current), default=0)
 
 
+@op("restore")
 def op_restore(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     """Restore the chain ending at ``backup_set`` into ``target``; see the module docstring.
 
@@ -252,12 +254,12 @@ def _check_target(agent: AgentProcess, plan: Plan, target: str, target_real: Pat
         raise AgentFailure(ERR_INVALID_OPTION, f"target {target} is not empty; without overwrite: true the restore never replaces files",
                            "Pick an empty target, or set overwrite: true (the originals are moved aside until the restored store is clean).")
     files = [f"{target}\\{p.relative_to(target_real).as_posix().replace('/', chr(92))}" for p in target_real.rglob("*") if p.is_file()]
-    if agent.store is not None and any(agent.pid in agent.engine.holders(f) for f in files):
+    if agent.store is not None and any(agent.pid in agent.platform.holders(f) for f in files):
         if any(s.live for s in agent.sessions.values()):
             raise AgentFailure(ERR_BACKUP_IN_PROGRESS, f"target {target} holds files of the instance a backup session uses",
                                "End or abort the session first.", {"sessions": [s.brief() for s in agent.sessions.values() if s.live]})
         agent.release_store("restore over live files")  # the agent's own instance lets go of them; the next op re-attaches
-    held = sorted({(pid, agent.engine.process_name(pid)) for f in files for pid in agent.engine.holders(f)})
+    held = sorted({(pid, agent.platform.process_name(pid)) for f in files for pid in agent.platform.holders(f)})
     if held:
         who = ", ".join(f"{name or 'process'} (pid {pid})" for pid, name in held)
         raise AgentFailure(ERR_OWNER_RUNNING, f"target {target} has files held open by {who}", "Stop the owner (owner_stop) before a restore over its files.",
@@ -309,25 +311,28 @@ def _restore(agent: AgentProcess, plan: Plan, target: str) -> dict[str, Any]:
     """Stage, run the engine's restore, check the result; raises AgentFailure on any failure."""
     rmap = {src: f"{target}\\{name}" for _s, name, src in plan.databases}
     log_path = f"{target}\\{LOGS}"
-    agent.engine.makedirs(log_path)
+    agent.platform.create_directory(log_path)
     if plan.method == "streaming":
-        err, replayed = _hard(agent, plan, target, log_path, rmap)
+        err, replayed, detail = _hard(agent, plan, target, log_path, rmap)
     else:
-        err, replayed = _soft(agent, plan, target, log_path, rmap)
+        err, replayed, detail = _soft(agent, plan, target, log_path, rmap)
     if err:
-        info = agent.proc.jet_get_last_error_info()
-        detail = getattr(info, "detail", "") or ""
         raise AgentFailure(err, f"restore of {', '.join(plan.ids)} into {target} failed: {jet.lookup(err).text}" + (f" ({detail})" if detail else ""))
     states, records = {}, {}
     for dst in rmap.values():
-        e2, header = agent.proc.jet_get_database_file_info(dst)
-        states[dst] = header.dbstate if header is not None else e2
-        e3, recs = read_records_offline(agent.engine, agent.pid, dst)  # verified: every record reads back
+        e2 = e3 = 0
+        try:
+            states[dst] = agent.jet.get_database_info(dst).db_state
+        except JetException as exc:
+            e2 = states[dst] = exc.code
+        try:
+            records[dst] = agent.jet.sim_only_read_records(dst)  # verified: every record reads back
+        except JetException as exc:
+            e3 = exc.code
         if e2 or states[dst] != JET_dbstateCleanShutdown or e3:
             bad = e3 or e2 or code("JET_errDatabaseDirtyShutdown")
             raise AgentFailure(bad, f"restored database {dst} is not usable: dbstate {states[dst]}, records: {jet.lookup(e3).name if e3 else 'readable'}",
                                result={"dbstate": states})
-        records[dst] = len(recs)
     staging = agent.ahost.real_path(f"{target}\\{STAGING}")
     if staging.exists():
         shutil.rmtree(staging)  # the staged copies of the set's logs; the set itself is untouched
@@ -337,37 +342,47 @@ def _restore(agent: AgentProcess, plan: Plan, target: str) -> dict[str, Any]:
 
 
 def _copy(agent: AgentProcess, src: str, dst: str) -> int:
-    werr = agent.engine.copy_file(agent.pid, src, dst, overwrite=False)
+    werr = agent.platform.copy_file(src, dst, overwrite=False)
     return 0 if not werr else (code("JET_errFileNotFound") if werr == 2 else code("JET_errDiskIO"))
 
 
-def _hard(agent: AgentProcess, plan: Plan, target: str, log_path: str, rmap: dict[str, str]) -> tuple[int, int]:
-    """JetExternalRestore2 over staged copies (docs/dev/ese-facts.md section 5.1): databases in the target, logs in its staging folder."""
+def _hard(agent: AgentProcess, plan: Plan, target: str, log_path: str, rmap: dict[str, str]) -> tuple[int, int, str]:
+    """JetExternalRestore2 over staged copies (docs/dev/ese-facts.md section 5.1): databases in the target, logs in its staging folder.
+
+    Returns:
+        (JET error, transactions replayed, the engine's detail of the error).
+    """
     staging = f"{target}\\{STAGING}"
-    agent.engine.makedirs(staging)
+    agent.platform.create_directory(staging)
     for src, name, _source in plan.databases:
         err = _copy(agent, src, f"{target}\\{name}")
         if err:
-            return err, 0
+            return err, 0, ""
     high = plan.archived_high
     for _gen, log in sorted(plan.logs.items()):
         # A current log (a snapshot incremental on a streamed full) goes to the log path: roll-forward continues into it.
         err = _copy(agent, log.src, f"{log_path if log.current else staging}\\{log.name}")
         if err:
-            return err, 0
+            return err, 0, ""
     info = LogInfo(plan.chain[0]["log_range"]["gen_low"], high, plan.base)
-    err = agent.proc.jet_external_restore2(target, log_path, list(rmap.items()), staging, info)
-    return err, agent.proc.last_restore_replayed
+    try:
+        warning = agent.jet.external_restore2(target, log_path, list(rmap.items()), staging, info)
+    except JetException as exc:
+        return exc.code, 0, exc.detail
+    return warning, agent.jet.sim_only_restore_replayed(), ""
 
 
-def _soft(agent: AgentProcess, plan: Plan, target: str, log_path: str, rmap: dict[str, str]) -> tuple[int, int]:
-    """Copy the image into the target and run soft recovery with the restore map (docs/dev/ese-facts.md section 5.3)."""
+def _soft(agent: AgentProcess, plan: Plan, target: str, log_path: str, rmap: dict[str, str]) -> tuple[int, int, str]:
+    """Copy the image into the target and run soft recovery with the restore map (docs/dev/ese-facts.md section 5.3); as ``_hard``."""
     files = [(src, f"{target}\\{name}") for src, name, _source in plan.databases]
     files.append((plan.checkpoint[0], f"{target}\\{plan.checkpoint[1]}"))  # the base set's: replay starts where its databases need
     files += [(log.src, f"{log_path}\\{log.name}") for _g, log in sorted(plan.logs.items())]
-    err = agent.proc.restore_snapshot_image(files, log_path=log_path, system_path=target, base=plan.base, legacy=plan.legacy, restore_map=rmap)
-    res = agent.proc.last_recovery
-    return err, res.replayed if res is not None else 0
+    try:
+        replayed = agent.jet.sim_only_restore_snapshot_image(files, log_path=log_path, system_path=target, base=plan.base, legacy=plan.legacy,
+                                                             restore_map=rmap)
+    except JetException as exc:
+        return exc.code, 0, exc.detail
+    return 0, replayed, ""
 
 
 __all__ = ["Plan", "op_restore"]

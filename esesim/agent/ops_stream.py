@@ -15,27 +15,34 @@ so the service runs again only once the session is over: at End, abort, stop or 
 
 from __future__ import annotations
 
-import mmap
 from collections.abc import Iterator
 from pathlib import PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
+from esesim.engine import constants as C
+from esesim.engine import lognames
 from esesim.engine import streaming_states as ST
 
-from .copier import CopySource
-from .ops_snapshot import (
+from . import backupsets
+from .common import (
     GONE,
+    SLOTS,
+    attached_headers,
     check_dest,
     deleted_generations,
     engine_failure,
     finish_set,
     guard,
+    in_folder,
     log_generations,
     refuse_bad_set,
     require_verified,
     start_copy,
 )
-from .sessions import ERR_INVALID_REQUEST, AgentFailure, S, Session
+from .copier import CopySource
+from .esent_api import JetException
+from .registry import op
+from .sessions import ERR_INVALID_REQUEST, AgentFailure, S, Session, code
 
 if TYPE_CHECKING:
     from .interfaces import AgentProcess
@@ -44,16 +51,18 @@ CHUNK_PAGES = 16
 RECORDED = {("full", True): "full", ("full", False): "copy", ("incremental", True): "incremental", ("incremental", False): "differential"}
 
 
+@op("stream_begin")
 def op_stream_begin(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     args = doc["args"]
-    agent.refuse_if_held(agent_code("JET_errBackupInProgress"))  # as the engine would, naming the session (and before the owner stops)
+    agent.refuse_if_held(code("JET_errBackupInProgress"))  # as the engine would, naming the session (and before the owner stops)
     stopped = agent.stop_owner_for_session("stream_begin")
     try:
         store = agent.ensure_store()
         backup_type, guard_result = guard(agent, args, args["backup_type"])
-        err = agent.proc.jet_begin_external_backup_instance(store.inst, ST.JET_bitBackupIncremental if backup_type == "incremental" else 0)
-        if err:
-            raise engine_failure(agent, err, "JetBeginExternalBackupInstance")
+        try:
+            agent.jet.begin_external_backup(store.inst, ST.JET_bitBackupIncremental if backup_type == "incremental" else 0)
+        except JetException as exc:
+            raise engine_failure(exc, "JetBeginExternalBackupInstance") from None
     except Exception:
         if stopped:
             agent.start_stopped_owner("stream_begin failed")
@@ -68,56 +77,54 @@ def op_stream_begin(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
 class _Reader:
     """Reads one file through the backup API into a page-aligned buffer, chunk by chunk."""
 
-    def __init__(self, agent: AgentProcess, path: str) -> None:
+    def __init__(self, agent: AgentProcess, path: str, page_size: int) -> None:
         self.agent = agent
         self.path = path
-        self.chunk = CHUNK_PAGES * agent.proc.page_size
-        self.mem = mmap.mmap(-1, self.chunk)  # page-aligned, like VirtualAlloc
+        self.chunk = CHUNK_PAGES * page_size
+        self.mem = agent.platform.allocate_aligned(self.chunk)
 
     def chunks(self) -> Iterator[bytes]:
         agent, inst = self.agent, self.agent.store.inst
         view = memoryview(self.mem)
         try:
             with agent.ahost.lock:
-                err, (h, _lo, _hi) = agent.proc.jet_open_file_instance(inst, self.path)
-            if err:
-                raise OSError(f"JetOpenFileInstance({self.path}) failed with {err}")
+                try:
+                    handle = agent.jet.open_file(inst, self.path).handle
+                except JetException as exc:
+                    raise OSError(f"JetOpenFileInstance({self.path}) failed with {exc.code}") from None
             while True:
                 with agent.ahost.lock:
-                    err, n = agent.proc.jet_read_file_instance(inst, h, view, self.chunk)
+                    try:
+                        n = agent.jet.read_file(inst, handle, view, self.chunk)
+                    except JetException as exc:
+                        raise OSError(f"JetReadFileInstance({self.path}) failed with {exc.code}") from None
                     data = bytes(view[:n])
-                if err:
-                    raise OSError(f"JetReadFileInstance({self.path}) failed with {err}")
                 if n == 0:
                     break
                 yield data
             with agent.ahost.lock:
-                agent.proc.jet_close_file_instance(inst, h)
+                try:
+                    agent.jet.close_file(inst, handle)
+                except JetException:
+                    pass  # every byte was read; TruncateLog and End say whether ESE counted the file
         finally:
             view.release()
             self.mem.close()
 
 
-def _source(agent: AgentProcess, path: str, size: int, name: str, role: str, gen: int | None = None) -> CopySource:
-    return CopySource(name, role, size, lambda: _Reader(agent, path).chunks(), path, gen)
+def _source(agent: AgentProcess, path: str, size: int, name: str, role: str, page_size: int, gen: int | None = None) -> CopySource:
+    return CopySource(name, role, size, lambda: _Reader(agent, path, page_size).chunks(), path, gen)
 
 
 def _file_source(agent: AgentProcess, path: str, name: str) -> CopySource:
     """The checkpoint, read in one go under the lock (4 KiB) so the copy gets one consistent image."""
-    from esesim.engine.volumes import ACCESS_READ, SHARE_DELETE, SHARE_READ, SHARE_WRITE  # noqa: PLC0415
-
-    host = agent.engine
-    werr, hid = host.open(agent.pid, path, ACCESS_READ, SHARE_READ | SHARE_WRITE | SHARE_DELETE)
+    werr, data = agent.platform.read_shared(path)
     if werr:
-        raise AgentFailure(agent_code("JET_errCheckpointFileNotFound"), f"cannot read the checkpoint {path} (Win32 error {werr})")
-    try:
-        _e, size = host.size(hid)
-        _e, data = host.read(hid, 0, size)
-    finally:
-        host.close(hid)
+        raise AgentFailure(code("JET_errCheckpointFileNotFound"), f"cannot read the checkpoint {path} (Win32 error {werr})")
     return CopySource(name, "checkpoint", len(data), lambda: iter([data]), path)
 
 
+@op("stream_copy")
 def op_stream_copy(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     args = doc["args"]
     sess = agent.session_for(doc, "streaming")
@@ -126,33 +133,36 @@ def op_stream_copy(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
         raise AgentFailure(ERR_INVALID_REQUEST, f"session {sess.session_id} already has copy {sess.copy.copy_id} ({sess.copy.state})",
                            "A streaming backup reads each file once; start a new backup to copy again.", {**sess.brief(), "copy_id": sess.copy.copy_id})
     dest = check_dest(agent, args["dest"])
-    st = agent.instance_state()
-    inst = agent.store.inst
+    store = agent.store
+    assert store is not None
+    inst = store.inst
+    page_size = int(agent.jet.get_parameter(0, C.JET_paramDatabasePageSize))
     sources: list[CopySource] = []
     if sess.backup_type == "full":
-        err, names = agent.proc.jet_get_attach_info_instance(inst)
-        if err:
-            raise engine_failure(agent, err, "JetGetAttachInfoInstance", sess)
+        try:
+            names = agent.jet.get_attach_info(inst)
+        except JetException as exc:
+            raise engine_failure(exc, "JetGetAttachInfoInstance", sess) from None
         for name in names:
-            db = st.db_by_path(name)
-            size = (db.file.header.page_count + 1) * db.file.page_size  # the header pages plus every page plus the trailer
-            sources.append(_source(agent, name, size, PureWindowsPath(name).name, "database"))
-    header = {"databases": [_facts(d) for d in sorted(st.dbs.values(), key=lambda d: d.dbid)],
-              "log_signature": str(st.log.sign_log) if st.log.sign_log else None}
-    log_range: dict[str, Any] = {"base_name": st.base, "gen_low": 0, "gen_high": 0}
+            size = agent.jet.sim_only_streamed_database_size(inst, name)
+            sources.append(_source(agent, name, size, PureWindowsPath(name).name, "database", page_size))
+    header = {"databases": [backupsets.header_facts(path, info) for path, info in attached_headers(agent)],
+              "log_signature": agent.jet.get_instance_log_signature(inst)}
+    log_range: dict[str, Any] = {"base_name": store.base, "gen_low": 0, "gen_high": 0}
 
     def logs() -> list[CopySource]:
         with agent.ahost.lock:
-            err, (paths, info) = agent.proc.jet_get_log_info_instance2(inst)
-            if err:
-                raise engine_failure(agent, err, "JetGetLogInfoInstance2", sess)
+            try:
+                paths, _info = agent.jet.get_log_info(inst)
+            except JetException as exc:
+                raise engine_failure(exc, "JetGetLogInfoInstance2", sess) from None
             out = []
             for path in paths:
-                gen = _gen_of(path, st)
-                out.append(_source(agent, path, agent.engine.file_size(path), "logs/" + PureWindowsPath(path).name, "log", gen))
+                gen = lognames.parse_log_file_name(PureWindowsPath(path).name, store.base, store.legacy)
+                out.append(_source(agent, path, agent.platform.file_size(path), "logs/" + PureWindowsPath(path).name, "log", page_size, gen))
             # The manifest format wants the checkpoint in every set; the streaming API does not hand
             # it out, so the agent reads it from disk (shared read: ESE writes it with a plain open).
-            chk = st.checkpoint_path()
+            chk = in_folder(store.system_path, lognames.checkpoint_name(store.base, store.legacy))
             out.append(_file_source(agent, chk, PureWindowsPath(chk).name))
             gens = [s.generation for s in out if s.generation]
             log_range.update(gen_low=min(gens) if gens else 0, gen_high=max(gens) if gens else 0)
@@ -163,24 +173,7 @@ def op_stream_copy(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     return start_copy(agent, sess, sources, dest, args.get("verify", True), "streaming", log_range, header, more=logs)
 
 
-def _mark(bk: Any) -> dict[str, Any]:
-    from . import backupsets  # noqa: PLC0415
-
-    return backupsets.mark_of(bk)
-
-
-def _facts(db: Any) -> dict[str, Any]:
-    from . import backupsets  # noqa: PLC0415
-
-    return backupsets.header_facts(db.path, db.file.header)
-
-
-def _gen_of(path: str, st: Any) -> int | None:
-    from esesim.engine import lognames  # noqa: PLC0415
-
-    return lognames.parse_log_file_name(PureWindowsPath(path).name, st.base, st.legacy)
-
-
+@op("stream_truncate_log")
 def op_stream_truncate_log(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     sess = agent.session_for(doc, "streaming")
     agent.require_live(sess)
@@ -188,9 +181,10 @@ def op_stream_truncate_log(agent: AgentProcess, doc: dict[str, Any]) -> dict[str
         sess.switch_to(S.TRUNCATED)
     require_verified(agent, sess)
     before = log_generations(agent)
-    err = agent.proc.jet_truncate_log_instance(agent.store.inst)
-    if err:
-        raise engine_failure(agent, err, "JetTruncateLogInstance", sess)
+    try:
+        agent.jet.truncate_log(agent.store.inst)
+    except JetException as exc:
+        raise engine_failure(exc, "JetTruncateLogInstance", sess) from None
     gone = deleted_generations(before, log_generations(agent))
     first = sess.state is not S.TRUNCATED
     sess.switch_to(S.TRUNCATED)
@@ -199,15 +193,29 @@ def op_stream_truncate_log(agent: AgentProcess, doc: dict[str, Any]) -> dict[str
 
 
 def _end(agent: AgentProcess, sess: Session, normal: bool) -> str:
+    """JetEndExternalBackupInstance2, and what ESE recorded: the type whose header slot it stamped, or ``abort``.
+
+    A normal End returns 0 even when ESE records an abort (docs/dev/ese-facts.md P9), so the agent
+    compares the slot of the expected type (section 3.4) before and after: a new mark there is the
+    record; none (on every database) is an abort.
+    """
     inst = agent.store.inst
-    truncated = sess.state is S.TRUNCATED
-    err = agent.proc.jet_end_external_backup_instance2(inst, ST.JET_bitBackupEndNormal if normal else ST.JET_bitBackupEndAbort)
-    if err and err not in GONE:
-        raise engine_failure(agent, err, "JetEndExternalBackupInstance2", sess)
-    outcome = agent.proc.backup_state(inst).outcome
-    return RECORDED[(sess.backup_type, truncated)] if outcome == "normal" else "abort"
+    expected = RECORDED[(sess.backup_type, sess.state is S.TRUNCATED)]
+    before = {path: getattr(info, SLOTS[expected]) for path, info in attached_headers(agent)} if normal else {}
+    try:
+        agent.jet.end_external_backup(inst, ST.JET_bitBackupEndNormal if normal else ST.JET_bitBackupEndAbort)
+    except JetException as exc:
+        if exc.code not in GONE:
+            raise engine_failure(exc, "JetEndExternalBackupInstance2", sess) from None
+        return "abort"
+    if not normal:
+        return "abort"
+    after = {path: getattr(info, SLOTS[expected]) for path, info in attached_headers(agent)}
+    stamped = not before or any(after.get(path) != mark for path, mark in before.items())
+    return expected if stamped else "abort"
 
 
+@op("stream_end")
 def op_stream_end(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     sess = agent.session_for(doc, "streaming")
     normal = doc["args"]["result"] == "normal"
@@ -224,16 +232,14 @@ def op_stream_end(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     if normal:
         refuse_bad_set(agent, sess)
     sess.recorded_as = _end(agent, sess, normal)
-    slot = {"full": "bkinfo_full_prev", "copy": "bkinfo_copy_prev", "incremental": "bkinfo_inc_prev", "differential": "bkinfo_diff_prev"}
-    st = agent.instance_state()
-    stamped = [getattr(d.file.header, slot[sess.recorded_as]) for d in st.dbs.values()] if sess.recorded_as in slot else []
-    sess.mark = _mark(stamped[0]) if stamped and stamped[0] is not None else None
+    stamped = [getattr(info, SLOTS[sess.recorded_as]) for _path, info in attached_headers(agent)] if sess.recorded_as in SLOTS else []
+    sess.mark = backupsets.mark_of(stamped[0]) if stamped and stamped[0] is not None else None
     final = finish_set(agent, sess) if sess.recorded_as != "abort" else _fail_set(sess, "stream_end result=abort")
     sess.switch_to(S.ENDED if normal and sess.recorded_as != "abort" else S.ABORTED, "stream_end " + doc["args"]["result"])
     agent.log(sess, "ended" if sess.state is S.ENDED else "aborted", recorded_as=sess.recorded_as, manifest=final)
     seconds = _resume_owner(agent, sess, "stream_end " + doc["args"]["result"], failed=sess.state is S.ABORTED)
     if normal and sess.recorded_as == "abort":
-        raise AgentFailure(agent_code("JET_errBackupAbortByServer"), "ESE recorded the backup as aborted at End",
+        raise AgentFailure(code("JET_errBackupAbortByServer"), "ESE recorded the backup as aborted at End",
                            result={**sess.brief(), "recorded_as": "abort"})
     return {**sess.brief(), "changed": True, "recorded_as": sess.recorded_as, "set_dir": sess.set_dir or None, "manifest_status": final,
             "owner_stopped_seconds": seconds}
@@ -247,19 +253,11 @@ def _resume_owner(agent: AgentProcess, sess: Session, why: str, *, failed: bool)
     return agent.resume_owner(sess, why, failed=failed)
 
 
-def agent_code(name: str) -> int:
-    from .sessions import code  # noqa: PLC0415
-
-    return code(name)
-
-
 def _fail_set(sess: Session, reason: str) -> str | None:
-    from . import backupsets  # noqa: PLC0415
-
     if sess.copy is None or not sess.copy.set_real.is_dir():
         return None
     try:  # a set the copy finished (pending-end) never passes for a backup: aborted
-        return backupsets.abort_set(sess.copy.set_real, {"jet": agent_code("errBackupAbortByCaller"), "name": "errBackupAbortByCaller",
+        return backupsets.abort_set(sess.copy.set_real, {"jet": code("errBackupAbortByCaller"), "name": "errBackupAbortByCaller",
                                                          "message": reason})["status"]
     except Exception:  # no manifest yet, or already final
         return None
@@ -271,9 +269,14 @@ def abort(agent: AgentProcess, sess: Session, reason: str) -> None:
         sess.copy.cancel()
         sess.copy.wait(5)
     if agent.store is not None:
-        err = agent.proc.jet_end_external_backup_instance2(agent.store.inst, ST.JET_bitBackupEndAbort)
-        if err and err not in GONE:
-            agent.proc.jet_stop_backup_instance(agent.store.inst)
+        try:
+            agent.jet.end_external_backup(agent.store.inst, ST.JET_bitBackupEndAbort)
+        except JetException as exc:
+            if exc.code not in GONE:
+                try:
+                    agent.jet.stop_backup(agent.store.inst)
+                except JetException:
+                    pass  # StopBackup always returns 0 for a valid instance (docs/dev/ese-facts.md P15)
     sess.recorded_as = "abort"
     _fail_set(sess, reason)
     sess.switch_to(S.ABORTED, reason)
@@ -282,6 +285,7 @@ def abort(agent: AgentProcess, sess: Session, reason: str) -> None:
         _resume_owner(agent, sess, f"abort: {reason}", failed=True)
 
 
+@op("stream_stop")
 def op_stream_stop(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     sess = agent.session_for(doc, "streaming", gone_ok=True)
     if sess is None or not sess.live:

@@ -41,10 +41,12 @@ from pathlib import Path
 from typing import Any
 
 from esesim._collection import bootstrap, protocol
-from esesim.engine import Host, Ledger, OwnerService, StoreSpec, SystemClock, Workload, close_store, open_store
+from esesim.engine import EngineProcess, Host, Ledger, OwnerService, StoreSpec, SystemClock, Workload, close_store, open_store
 from esesim.winrm.fs import engine_lock_provider
 
 from .core import AgentProcess, reap_dead_agent, session_elsewhere
+from .esent_api import Jet
+from .host_platform import HostPlatform
 from .journal import Journal
 from .ops_info import peek_instance_info
 from .sessions import ERR_AGENT_NOT_RUNNING, ERR_UNKNOWN_SESSION, AgentFailure, split_session_id
@@ -156,8 +158,6 @@ class AgentHost:
 
     def create_store(self, spec: StoreSpec) -> int:
         """Create a store on disk (a throw-away process: create, attach, detach clean)."""
-        from esesim.engine import EngineProcess  # noqa: PLC0415
-
         with self.lock:
             proc = EngineProcess(self.engine, "esentutl.exe")
             spec.create_paths = True
@@ -295,7 +295,7 @@ class AgentHost:
             result = {"agent": "not running", "sessions": [], "shadows": [], "reaped_shadows": reaped, "changed": False}
             return protocol.encode(protocol.reply_ok(result, ident))
         if op == "instance_info" and inst:
-            return protocol.encode(protocol.reply_ok({**peek_instance_info(self, inst), "reaped_shadows": reaped}, ident))
+            return protocol.encode(protocol.reply_ok({**self._peek_instance_info(inst), "reaped_shadows": reaped}, ident))
         if protocol.OPS[op].kind == "abort":
             sid = args.get("session_id")
             return protocol.encode(protocol.reply_ok({"changed": False, "state": "gone", "session_id": sid, "snapshot_id": sid,
@@ -311,6 +311,14 @@ class AgentHost:
                                    f"{'copy ' + str(args.get('copy_id')) if args.get('copy_id') else 'nothing'} is held here",
                                    result={"session_id": sid} if sid else None)
         return protocol.encode(protocol.reply_error(failure.code, failure.name, failure.message, failure.hint, ident, failure.result))
+
+    def _peek_instance_info(self, inst: dict[str, Any]) -> dict[str, Any]:
+        """``agent.ps1 -Peek``'s own process (esent.dll loaded, no instance) answers instance_info, then exits."""
+        proc = EngineProcess(self.engine, "powershell.exe")
+        try:
+            return peek_instance_info(HostPlatform(self, proc.pid), inst, Jet(proc))
+        finally:
+            proc.die()
 
     # -- lifecycle -------------------------------------------------------------------------------
 

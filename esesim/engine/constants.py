@@ -109,6 +109,10 @@ DBSTATE_NAMES = {
     8: "Database Revert in Progress",
 }
 
+# JetGetInstanceMiscInfo levels (jethdr.w; Checkpoint is outside the public esent.h, implemented by JetGetInstanceMiscInfoEx in jetapi.cxx).
+JET_InstanceMiscInfoLogSignature = 0
+JET_InstanceMiscInfoCheckpoint = 1
+
 # Database header backup types (bkinfo type).
 BKINFO_TYPE_NORMAL = 0
 BKINFO_TYPE_OS_SNAPSHOT = 1

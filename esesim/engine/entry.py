@@ -57,7 +57,9 @@ TUPLE_APIS: set[str] = set(
         "jet_retrieve_record",
         "jet_enumerate_records",
         "jet_get_database_file_info",
+        "jet_get_database_info",
         "jet_get_instance_info",
+        "jet_get_instance_misc_info",
     }
 )
 

@@ -33,6 +33,14 @@ class InstanceInfo:
     databases: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """JET_CHECKPOINTINFO: the generation the checkpoint points at and the current generation."""
+
+    gen_min: int
+    gen_max: int
+
+
 @dataclass
 class AttachedDb:
     """A database attached to an instance."""

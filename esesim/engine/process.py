@@ -20,7 +20,7 @@ from .clock import logtime
 from .database import DatabaseFile, DbHeader, read_header
 from .entry import EngineHang
 from .entry import api as _api
-from .instance import AttachedDb, InstanceInfo, InstanceState, SessionState
+from .instance import AttachedDb, CheckpointInfo, InstanceInfo, InstanceState, SessionState
 from .lgpos import Lgpos, Signature
 from .logs import LogStream
 from .restore import RestoreApi
@@ -336,6 +336,28 @@ class EngineProcess(SnapshotApi, StreamingApi, RestoreApi):
         ]
         return jet.SUCCESS, out
 
+    @_api
+    def jet_get_instance_misc_info(self, inst: int, info_level: int) -> tuple[int, Signature | CheckpointInfo | None]:
+        """JetGetInstanceMiscInfo of a running instance (``JetGetInstanceMiscInfoEx`` in jetapi.cxx).
+
+        Levels: ``JET_InstanceMiscInfoLogSignature`` (0), the log stream's signature;
+        ``JET_InstanceMiscInfoCheckpoint`` (1, outside the public esent.h), JET_CHECKPOINTINFO:
+        the generation the checkpoint points at and the current generation.
+
+        Returns:
+            (err, the signature or the checkpoint info): -1003 for another level.
+        """
+        err, st = self._inst(inst)
+        if err or st is None:
+            return err, None
+        log = st.log
+        assert log is not None
+        if info_level == C.JET_InstanceMiscInfoLogSignature:
+            return jet.SUCCESS, log.sign_log
+        if info_level == C.JET_InstanceMiscInfoCheckpoint:
+            return jet.SUCCESS, CheckpointInfo(st.checkpoint.lgpos.gen if st.checkpoint is not None else 0, log.gen)
+        return self._err(jet.InvalidParameter, f"info level {info_level}"), None
+
     # -- sessions ------------------------------------------------------------------------------
 
     @_api
@@ -540,6 +562,25 @@ class EngineProcess(SnapshotApi, StreamingApi, RestoreApi):
         if dbid in st.dbs:
             st.dbs[dbid].opened_by.discard(sesid)
         return jet.SUCCESS
+
+    @_api
+    def jet_get_database_info(self, sesid: int, dbid: int) -> tuple[int, DbHeader | None]:
+        """JetGetDatabaseInfo(JET_DbInfoMisc): the header of a database open in this session, as the engine holds it.
+
+        ESE copies it from the header in memory (``ErrIsamGetDatabaseInfo`` in info.cxx), so it
+        reads an attached database, which the attach holds with share mode 0 (docs/dev/ese-facts.md
+        section 1.5), including what is not written to the file yet.
+
+        Returns:
+            (err, a copy of the header): -1010 for a dbid not open in the session.
+        """
+        err, ses, st = self._ses(sesid)
+        if err or ses is None or st is None:
+            return err, None
+        db = self._db_for(ses, st, dbid)
+        if db is None:
+            return self._err(jet.InvalidDatabaseId, f"database {dbid} is not open in session {sesid:#x}"), None
+        return jet.SUCCESS, DbHeader.from_json(db.file.header.to_json())
 
     @_api
     def jet_get_database_file_info(self, path: str) -> tuple[int, DbHeader | None]:

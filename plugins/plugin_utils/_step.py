@@ -444,8 +444,8 @@ class EseStepAction(ActionBase):
                 if not connection_dropped(err):
                     raise
                 last_error = f"{type(err).__name__}: {err}"
-                if attempt == attempts:
-                    break
+                if attempt == attempts or not protocol.may_retry(op, same_request_id=True):
+                    break  # every try repeats request_id, so the rule allows every op (the agent replays a mutating one)
                 delay = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
                 display.vv(f"esent.backup: {op} lost the connection ({err}); retry {attempt}/{attempts - 1} in {delay:.1f}s "
                            f"with request_id {request['request_id']}")

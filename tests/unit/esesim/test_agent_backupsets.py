@@ -10,6 +10,7 @@ import pytest
 
 from esesim._collection import manifest as mf
 from esesim.agent import backupsets as bs
+from esesim.agent.esent_api import BackupInfo, backup_info, database_info
 from esesim.engine import BkInfo, DbHeader, Lgpos, Signature
 from esesim.engine import constants as C
 
@@ -32,8 +33,9 @@ def _three_chains(dest: Path) -> dict[str, dict]:
     return sets
 
 
-def _bk(gen: int, lo: int, hi: int, snapshot: bool = True) -> BkInfo:
-    return BkInfo(Lgpos(gen, 0, 16), (2026, 3, 1, 12, 0, 0, 0), lo, hi, C.BKINFO_TYPE_OS_SNAPSHOT if snapshot else C.BKINFO_TYPE_NORMAL)
+def _bk(gen: int, lo: int, hi: int, snapshot: bool = True) -> BackupInfo:
+    """An engine header slot as the agent reads it through esent.dll (JET_BKINFO)."""
+    return backup_info(BkInfo(Lgpos(gen, 0, 16), (2026, 3, 1, 12, 0, 0, 0), lo, hi, C.BKINFO_TYPE_OS_SNAPSHOT if snapshot else C.BKINFO_TYPE_NORMAL))
 
 
 # -- layout, manifests on disk --------------------------------------------------------------------
@@ -76,12 +78,12 @@ def test_pending_end_set_is_finalised_on_disk(tmp_path: Path) -> None:
 def test_header_facts_and_mark_come_from_the_engine_header() -> None:
     sign = Signature(7, (2026, 3, 1, 12, 0, 0, 0), "WEB01")
     header = DbHeader(page_size=8192, sign_db=sign, sign_log=sign, dbstate=C.JET_dbstateDirtyShutdown, gen_min_required=3, gen_max_required=5)
-    facts = bs.header_facts(DB, header)
+    facts = bs.header_facts(DB, database_info(header))
     assert facts["path"] == DB and facts["page_size"] == 8192 and "Rand:7" in facts["db_signature"]
     assert bs.mark_of(_bk(5, 3, 5)) == {"lgpos_mark": [5, 0, 16], "gen_low": 3, "gen_high": 5, "snapshot": True, "time_utc": "2026-03-01T12:00:00Z"}
     assert bs.mark_of(_bk(5, 3, 5, snapshot=False))["snapshot"] is False
     with pytest.raises(ValueError, match="type 2"):
-        bs.mark_of(BkInfo(Lgpos(5, 0, 0), (), 3, 5, C.BKINFO_TYPE_SNAPSHOT))
+        bs.mark_of(backup_info(BkInfo(Lgpos(5, 0, 0), (), 3, 5, C.BKINFO_TYPE_SNAPSHOT)))
 
 
 # -- catalogue ------------------------------------------------------------------------------------

@@ -59,6 +59,17 @@ def test_header_read_while_owner_runs_fails_with_file_access_denied(engine_host:
     assert agent.jet_get_database_file_info(DB) == (JET_errFileAccessDenied, None)
 
 
+def test_header_of_an_attached_database_reads_through_its_session(engine_host: Host, engine_owner: OwnerService, tmp_path) -> None:
+    # JetGetDatabaseInfo(JET_DbInfoMisc) copies the header the engine holds: the owning process
+    # reads it while the file is held with share mode 0, including pages not flushed yet.
+    engine_owner.run_workload(Ledger(tmp_path / "ledger.jsonl"), 50, rng=random.Random(4))
+    proc, store = engine_owner.proc, engine_owner.store
+    err, header = proc.jet_get_database_info(store.sesid, store.dbids[DB])
+    attached = proc.instance_state(store.inst).db_by_path(DB).file.header
+    assert err == 0 and header == attached and header is not attached
+    assert proc.jet_get_database_info(store.sesid, 99) == (-1010, None)
+
+
 def test_init_over_owner_logs_while_owner_runs_fails_with_file_access_denied(engine_host: Host, engine_owner: OwnerService, engine_make_spec) -> None:
     agent = _agent(engine_host)
     err, store = open_store(agent, engine_make_spec(instance_name="agent", log_kb=None))
@@ -94,3 +105,15 @@ def test_second_instance_in_same_process_gets_database_sharing_violation(engine_
     err, store = open_store(proc, _agent_store(proc))
     assert err == 0 and store is not None
     assert proc.jet_attach_database(store.sesid, DB) == JET_errDatabaseSharingViolation
+
+
+def test_instance_misc_info_names_the_log_signature_and_the_checkpoint(engine_host: Host, engine_owner: OwnerService, tmp_path) -> None:
+    # JetGetInstanceMiscInfo: level 0 the log stream's signature, level 1 JET_CHECKPOINTINFO
+    # (checkpoint generation, current generation), as JetGetInstanceMiscInfoEx answers.
+    engine_owner.run_workload(Ledger(tmp_path / "ledger.jsonl"), 400, rng=random.Random(5))
+    proc, inst = engine_owner.proc, engine_owner.store.inst
+    st = proc.instance_state(inst)
+    assert proc.jet_get_instance_misc_info(inst, 0) == (0, st.log.sign_log)
+    err, info = proc.jet_get_instance_misc_info(inst, 1)
+    assert err == 0 and (info.gen_min, info.gen_max) == (st.checkpoint.lgpos.gen, st.log.gen) and info.gen_max > 1
+    assert proc.jet_get_instance_misc_info(inst, 7) == (-1003, None)

@@ -151,3 +151,7 @@ def test_schema_file_and_generated_csharp_are_current() -> None:
 )
 def test_retry_rules(op: str, same_id: bool, expected: bool) -> None:
     assert p.may_retry(op, same_id) is expected
+
+
+def test_every_op_has_one_of_the_retry_kinds_and_every_kind_is_used() -> None:
+    assert sorted({spec.kind for spec in p.OPS.values()}) == sorted(p.KINDS)

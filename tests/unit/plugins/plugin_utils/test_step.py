@@ -159,6 +159,15 @@ def test_other_errors_are_not_retried(error: Exception, monkeypatch: pytest.Monk
     assert not _step.connection_dropped(error)
 
 
+def test_a_retry_is_what_the_protocols_rule_allows_with_the_same_request_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list = []
+    monkeypatch.setattr(_protocol, "may_retry", lambda op, same_request_id: asked.append((op, same_request_id)) or False)
+    result, sent = _run(_Step, {"instance": INSTANCE, "snapshot_id": "boot:1:abc"}, [LOST, _ok({"state": "never"})], monkeypatch=monkeypatch)
+    assert asked == [("status", True)], "the step asks _protocol.may_retry, saying it repeats the request_id"
+    assert result["failed"] and result["jet_error"] == -10015
+    assert len([s for s in sent if s != "reset"]) == 1
+
+
 def test_persistent_loss_is_failed_with_the_session_id_never_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
     result, _ = _run(_Step, {"instance": INSTANCE, "snapshot_id": "boot:1:abc"}, [LOST] * _step.CALL_ATTEMPTS, monkeypatch=monkeypatch)
     assert result["failed"] and "unreachable" not in result
