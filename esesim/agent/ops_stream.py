@@ -20,9 +20,10 @@ from collections.abc import Iterator
 from pathlib import PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
+from esesim._collection import jet
 from esesim.engine import streaming_states as ST
 
-from .copier import CopySource
+from .copier import CopyError, CopySource
 from .ops_snapshot import (
     GONE,
     check_dest,
@@ -80,14 +81,14 @@ class _Reader:
         try:
             with agent.ahost.lock:
                 err, (h, _lo, _hi) = agent.proc.jet_open_file_instance(inst, self.path)
-            if err:
-                raise OSError(f"JetOpenFileInstance({self.path}) failed with {err}")
+                if err:
+                    raise self._failure(err, "JetOpenFileInstance")
             while True:
                 with agent.ahost.lock:
                     err, n = agent.proc.jet_read_file_instance(inst, h, view, self.chunk)
+                    if err:  # ESE's own error (-1018 for a page that stays bad), naming the file and the page
+                        raise self._failure(err, "JetReadFileInstance")
                     data = bytes(view[:n])
-                if err:
-                    raise OSError(f"JetReadFileInstance({self.path}) failed with {err}")
                 if n == 0:
                     break
                 yield data
@@ -96,6 +97,13 @@ class _Reader:
         finally:
             view.release()
             self.mem.close()
+
+    def _failure(self, err: int, call: str) -> CopyError:
+        """The engine's error as the copy's: its catalogue name, the file and the engine's detail (a bad page's number)."""
+        detail = getattr(self.agent.proc.jet_get_last_error_info(), "detail", "") or ""
+        row = jet.lookup(err)  # a number outside the catalogue stays in the text, as a disk I/O error
+        message = f"{call}: {row.text} ({detail})" if detail else f"{call}({self.path}): {row.text}"  # the engine's detail names the file
+        return CopyError(row.name or "JET_errDiskIO", message, self.path)
 
 
 def _source(agent: AgentProcess, path: str, size: int, name: str, role: str, gen: int | None = None) -> CopySource:
@@ -121,7 +129,7 @@ def _file_source(agent: AgentProcess, path: str, name: str) -> CopySource:
 def op_stream_copy(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     args = doc["args"]
     sess = agent.session_for(doc, "streaming")
-    agent.require_live(sess)
+    require_running(agent, sess)
     if sess.copy is not None:
         raise AgentFailure(ERR_INVALID_REQUEST, f"session {sess.session_id} already has copy {sess.copy.copy_id} ({sess.copy.state})",
                            "A streaming backup reads each file once; start a new backup to copy again.", {**sess.brief(), "copy_id": sess.copy.copy_id})
@@ -183,7 +191,7 @@ def _gen_of(path: str, st: Any) -> int | None:
 
 def op_stream_truncate_log(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     sess = agent.session_for(doc, "streaming")
-    agent.require_live(sess)
+    require_running(agent, sess)
     if not sess.can_switch_to(S.TRUNCATED):
         sess.switch_to(S.TRUNCATED)
     require_verified(agent, sess)
@@ -196,6 +204,18 @@ def op_stream_truncate_log(agent: AgentProcess, doc: dict[str, Any]) -> dict[str
     sess.switch_to(S.TRUNCATED)
     agent.log(sess, "truncated", generations=gone)
     return {**sess.brief(), "changed": bool(gone) or first, "truncated_generations": gone}
+
+
+def require_running(agent: AgentProcess, sess: Session) -> None:
+    """Refuse a step on a backup that is over; one that stream_stop stopped answers as ESE does after
+    JetStopBackupInstance: JET_errBackupAbortByServer (-801), recorded as aborted (docs/dev/ese-facts.md section 3.2)."""
+    if sess.state is S.ABORTED and sess.reason == "stream_stop":
+        raise AgentFailure(agent_code("JET_errBackupAbortByServer"),
+                           f"session {sess.session_id} was stopped (stream_stop): ESE recorded the backup as aborted, and after "
+                           "JetStopBackupInstance it answers every backup call with JET_errBackupAbortByServer",
+                           "The stopped backup cannot go on and its set is marked aborted; start a new backup with stream_begin.",
+                           {**sess.brief(), "recorded_as": sess.recorded_as})
+    agent.require_live(sess)
 
 
 def _end(agent: AgentProcess, sess: Session, normal: bool) -> str:
@@ -215,7 +235,7 @@ def op_stream_end(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
         return {**sess.brief(), "changed": False, "recorded_as": sess.recorded_as}
     if not sess.live and not normal:
         return {**sess.brief(), "changed": False, "recorded_as": sess.recorded_as}
-    agent.require_live(sess)
+    require_running(agent, sess)
     if sess.copy is not None and sess.copy.state == "running":
         if normal:
             raise AgentFailure(ERR_INVALID_REQUEST, f"copy {sess.copy.copy_id} is still running", "Wait for the copy before End.", sess.brief())
@@ -289,5 +309,7 @@ def op_stream_stop(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
         if sess is not None:
             out.update(sess.brief())
         return out
+    if agent.store is not None:
+        agent.proc.jet_stop_backup_instance(agent.store.inst)  # JetStopBackupInstance first, then End(abort) in abort()
     abort(agent, sess, "stream_stop")
     return {**sess.brief(), "changed": True}

@@ -24,6 +24,8 @@ from esesim.agent import copies
 
 JET_errOSSnapshotInvalidSnapId = -2404
 JET_errClientLeaseExpired = -10001
+JET_errBackupAbortByServer = -801
+JET_errReadVerifyFailure = -1018
 
 
 @pytest.fixture
@@ -96,6 +98,34 @@ def test_a_session_the_lease_ended_keeps_the_lease_error_and_its_reason(rig: Rig
     rig.clock.advance(61)
     reply = rig.call("snapshot_end", {"session_id": sid})
     assert reply["error"]["jet"] == JET_errClientLeaseExpired and "session lease expired" in reply["result"]["reason"]
+
+
+def test_a_stopped_streaming_backup_answers_every_later_step_as_ese_does_after_a_stop(rig: Rig) -> None:
+    # JetStopBackupInstance, then End(abort): ESE answers -801 afterwards (docs/dev/ese-facts.md section 3.2).
+    sid = rig.ok("stream_begin", {"backup_type": "full"})["session_id"]
+    assert rig.ok("stream_stop", {"session_id": sid})["state"] == "aborted"
+    for op, args in (("stream_copy", {"dest": DEST}), ("stream_truncate_log", {}), ("stream_end", {"result": "normal"})):
+        reply = rig.call(op, {"session_id": sid, **args})
+        assert not reply["ok"] and reply["error"]["jet"] == JET_errBackupAbortByServer, (op, reply)
+        assert "recorded the backup as aborted" in reply["error"]["message"] and reply["error"]["hint"]
+        assert reply["result"]["recorded_as"] == "abort" and reply["result"]["state"] == "aborted"
+    assert rig.ok("stream_end", {"session_id": sid, "result": "abort"})["changed"] is False
+    assert rig.ok("stream_stop", {"session_id": sid})["changed"] is False
+
+
+def test_a_page_that_stays_bad_fails_the_streaming_copy_with_eses_error_naming_file_and_page(rig: Rig) -> None:
+    db = rig.agent().instance_cfg["databases"][0]
+    sid = rig.ok("stream_begin", {"backup_type": "full"})["session_id"]
+    rig.ahost.engine.faults.arm("page.corrupt", times=None, match={"path": db, "pgno": 2})
+    status = rig.wait_copy(rig.ok("stream_copy", {"session_id": sid, "dest": DEST})["copy_id"])
+    err = status["error"]
+    assert status["state"] == "failed" and err["jet"] == JET_errReadVerifyFailure and err["name"] == "JET_errReadVerifyFailure", status
+    assert err["file"] == db and db in err["message"] and "page 2" in err["message"]
+    found = rig.ahost.real_path(status["set_dir"]) / "manifest.json"
+    assert not found.exists() or json.loads(found.read_text())["status"] == "failed"  # never complete
+    rig.ahost.engine.faults.disarm()
+    rig.ok("stream_stop", {"session_id": sid})
+    assert not rig.agent().instance_state().backup_in_progress
 
 
 # -- copy_status lists the files -----------------------------------------------------------------
