@@ -53,6 +53,12 @@ def op_stream_begin(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
         store = agent.ensure_store()
         backup_type, guard_result = guard(agent, args, args["backup_type"])
         err = agent.proc.jet_begin_external_backup_instance(store.inst, ST.JET_bitBackupIncremental if backup_type == "incremental" else 0)
+        if err == agent_code("JET_errMissingFullBackup") and args.get("incremental_fallback") == "full":
+            # ESE wants a streaming full that truncated (a snapshot full passes the chain check at dest): the fallback applies here too.
+            reason = getattr(agent.proc.jet_get_last_error_info(), "detail", "") or "no streaming full backup to base an incremental on"
+            backup_type, guard_result = "full", {**(guard_result or {}), "decision": "fallback_full", "backup_type": "full", "full_set_id": None,
+                                                 "reason": f"{reason}; taking a full backup (incremental_fallback: full)"}
+            err = agent.proc.jet_begin_external_backup_instance(store.inst, 0)
         if err:
             raise engine_failure(agent, err, "JetBeginExternalBackupInstance")
     except Exception:

@@ -128,6 +128,17 @@ def test_a_page_that_stays_bad_fails_the_streaming_copy_with_eses_error_naming_f
     assert not rig.agent().instance_state().backup_in_progress
 
 
+def test_a_streamed_incremental_on_a_snapshot_full_is_560_or_a_full_with_the_fallback(rig: Rig) -> None:
+    # The chain check at dest passes (the snapshot full is there), but ESE wants a streaming full that truncated (P7).
+    _snapshot(rig)
+    reply = rig.call("stream_begin", {"backup_type": "incremental", "dest": DEST})
+    assert not reply["ok"] and reply["error"]["jet"] == -560, reply
+    begun = rig.ok("stream_begin", {"backup_type": "incremental", "dest": DEST, "incremental_fallback": "full"})
+    assert begun["backup_type"] == "full" and begun["requested_backup_type"] == "incremental"
+    assert begun["guard"]["decision"] == "fallback_full" and "no streaming full" in begun["guard"]["reason"]
+    rig.ok("stream_stop", {"session_id": begun["session_id"]})
+
+
 # -- copy_status lists the files -----------------------------------------------------------------
 
 
