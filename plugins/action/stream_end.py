@@ -9,9 +9,8 @@ from ..plugin_utils._step import EseStreamStep, _AgentError
 
 # What ESE records at a normal End (docs/dev/ese-facts.md section 3.4): by backup type and whether the logs were truncated.
 RECORDED = {("full", True): "full", ("full", False): "copy", ("incremental", True): "incremental", ("incremental", False): "differential"}
-ABORTED_HINT = ("ESE ends a backup that was stopped (esent.backup.stream_stop), or a full whose databases were not all read "
-                "(esent.backup.stream_copy first), as an abort: the headers record nothing and the set is not a backup. "
-                "Start a new backup with esent.backup.stream_begin.")
+ABORTED_HINT = ("ESE ends a backup that was stopped (esent.backup.stream_stop), or one that copied nothing (esent.backup.stream_copy "
+                "first), as an abort: the headers record nothing and the set is not a backup. Start a new backup with esent.backup.stream_begin.")
 
 
 class ActionModule(EseStreamStep):
@@ -68,9 +67,9 @@ class ActionModule(EseStreamStep):
             raise _AgentError.named("JET_errClientNotVerified", f"session {sid}: its set failed (copy {copy_state}); a normal End would record "
                                     "a backup that cannot be restored (check mode)",
                                     "Abort this session instead (snapshot_abort, or stream_end result=abort), then take a new backup.", failure)
-        if copy_state != "done" and view.get("backup_type") == "full":
-            # No database was read: ESE is still in the databases phase and records the End as an abort.
-            raise _AgentError.named("JET_errBackupAbortByServer", "ESE would record the backup as aborted at End: no database was read "
-                                    "(check mode)", ABORTED_HINT, {**failure, "recorded_as": "abort"})
+        if copy_state != "done":
+            # No copy listed the logs (a full is still in its databases phase): ESE records the End as an abort.
+            raise _AgentError.named("JET_errBackupAbortByServer", "ESE would record the backup as aborted at End: nothing was copied "
+                                    "(check mode)", ABORTED_HINT, {**failure, "state": "aborted", "recorded_as": "abort"})  # the real End aborts it
         recorded = RECORDED.get((view.get("backup_type"), view.get("state") == "truncated"))
         return {**out, "changed": True, "state": state, "recorded_as": recorded, "manifest_status": "complete" if copy_state == "done" else None}

@@ -14,8 +14,8 @@ description:
     when ESE silently records an abort; the agent reads what was really recorded.
   - O(result=normal) records the backup and finalises the set's manifest (V(complete)). It fails
     with C(JET_errBackupAbortByServer) (-801), RV(recorded_as=abort) and a hint when ESE recorded
-    the backup as aborted - after M(esent.backup.stream_stop), or for a full whose databases were
-    not all read. It is refused (C(JET_errClientNotVerified), -10018) when the set failed its copy
+    the backup as aborted - after M(esent.backup.stream_stop), or when nothing was copied (ESE
+    stamps only a backup whose log list was read). It is refused (C(JET_errClientNotVerified), -10018) when the set failed its copy
     or no longer matches its manifest, and while the copy runs.
   - A completion step. Repeating O(result=normal) is V(ok) with C(changed=false) when the backup
     already ended normally; after a session lease end it fails with C(JET_errClientLeaseExpired)

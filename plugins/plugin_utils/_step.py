@@ -634,8 +634,6 @@ class EseSessionStep(EseStepAction):
     FAMILY = ""
     SESSION_KEY = ""
     START_MODULE = ""
-    # Keys of the agent's session view a predicted failure carries besides the id and the state.
-    FAILURE_VIEW_KEYS: tuple = ("reason",)
 
     def build_args(self, params: dict) -> dict:
         return {"session_id": params[self.SESSION_KEY]}
@@ -673,8 +671,7 @@ class EseSessionStep(EseStepAction):
         if outcome is None:
             live = FAMILY_LIVE_STATES[self.FAMILY]
             name, message = self._over(view) if state not in live else ("JET_errOSSnapshotInvalidSequence", f"session {sid} is {state}")
-            raise _AgentError.named(name, f"{message} (check mode)", "",
-                                    {key: sid, "state": state, **{k: view.get(k) for k in self.FAILURE_VIEW_KEYS}})
+            raise _AgentError.named(name, f"{message} (check mode)", "", {key: sid, "state": state, **self._over_result(view)})
         return ("same" if outcome == "same" else outcome.split(":", 1)[1]), view
 
     @staticmethod
@@ -684,6 +681,11 @@ class EseSessionStep(EseStepAction):
         if view.get("state") == "aborted" and "lease" in reason:
             return "JET_errClientLeaseExpired", f"session {view.get('session_id')} was ended by the agent: {reason}"
         return "JET_errOSSnapshotInvalidSnapId", f"session {view.get('session_id')} is {view.get('state')}" + (f" ({reason})" if reason else "")
+
+    @staticmethod
+    def _over_result(view: dict) -> dict:
+        """The keys besides the id and the state that the agent's failure carries for a session that is over."""
+        return {"reason": view.get("reason")}
 
     def shape_session(self, reply: dict) -> dict:
         """The keys every step of the family returns: the session id, state and (when over) the reason."""
@@ -720,8 +722,12 @@ class EseStreamStep(EseSessionStep):
     FAMILY = "streaming"
     SESSION_KEY = "backup_id"
     START_MODULE = "esent.backup.stream_begin"
-    FAILURE_VIEW_KEYS = ("reason", "recorded_as")
     ARGUMENT_SPEC: dict = {"backup_id": {"type": "str", "required": True}}
+
+    @staticmethod
+    def _over_result(view: dict) -> dict:
+        stopped = view.get("state") == "aborted" and view.get("reason") == "stream_stop"
+        return {"reason": view.get("reason"), **({"recorded_as": view.get("recorded_as")} if stopped else {})}
 
     @staticmethod
     def _over(view: dict) -> tuple[str, str]:

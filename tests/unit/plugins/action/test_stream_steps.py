@@ -223,8 +223,9 @@ DONE = {"c1": {"copy_id": "c1", "state": "done", "set_dir": "E:\\Bk\\set1"}}
     [(_view("truncated", set_dir="E:\\Bk\\set1"), DONE, "full"),
      (_view("begun", set_dir="E:\\Bk\\set1"), DONE, "copy"),
      (_view("truncated", backup_type="incremental", set_dir="E:\\Bk\\set1"), DONE, "incremental"),
-     (_view("begun", backup_type="incremental"), {}, "differential"),
+     (_view("begun", backup_type="incremental", set_dir="E:\\Bk\\set1"), DONE, "differential"),
      (_view("begun"), {}, -801),
+     (_view("begun", backup_type="incremental"), {}, -801),
      (_view("begun", set_dir="E:\\Bk\\set1"), {"c1": {**DONE["c1"], "state": "running"}}, -10010),
      (_view("begun", set_dir="E:\\Bk\\set1"), {"c1": {**DONE["c1"], "state": "failed"}}, -10018)],
 )
