@@ -665,7 +665,7 @@ class EseSessionStep(EseStepAction):
         sid = params[key]
         if view is None:
             raise _AgentError.named("JET_errClientUnknownSession", f"no session {sid} on this agent (check mode)", "",
-                              {key: sid, "state": "gone"})
+                                    {key: sid, "state": "gone"})
         state = view.get("state", "")
         outcome = FAMILY_OUTCOMES[self.FAMILY][op].get(state)
         if outcome is None:
