@@ -512,9 +512,9 @@ class EseStepAction(ActionBase):
                 return
             said = f"a reply without pong: {result!r:.200}"
         raise _AgentError.named(lookup(ERR_AGENT_NOT_BUILT).name,
-                          f"the launcher was copied to {LAUNCHER}, but the agent does not answer through it; the Windows agent is "
-                          f"not built in this release. Its run answered: {said}", lookup(ERR_AGENT_NOT_BUILT).hint,
-                          {"changed": True, "installed": False, "running": False})  # the launcher is on the host now
+                                f"the launcher was copied to {LAUNCHER}, but the agent does not answer through it; the Windows agent is "
+                                f"not built in this release. Its run answered: {said}", lookup(ERR_AGENT_NOT_BUILT).hint,
+                                {"changed": True, "installed": False, "running": False})  # the launcher is on the host now
 
     def _reset_connection(self) -> None:
         try:
