@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import PureWindowsPath
 from typing import TYPE_CHECKING, Any
 
+from esesim._collection import jet
 from esesim.engine import constants as C
 from esesim.engine import lognames
 from esesim.engine import streaming_states as ST
@@ -39,7 +40,7 @@ from .common import (
     require_verified,
     start_copy,
 )
-from .copier import CopySource
+from .copier import CopyError, CopySource
 from .esent_api import JetException
 from .registry import op
 from .sessions import ERR_INVALID_REQUEST, AgentFailure, S, Session, code
@@ -62,7 +63,16 @@ def op_stream_begin(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
         try:
             agent.jet.begin_external_backup(store.inst, ST.JET_bitBackupIncremental if backup_type == "incremental" else 0)
         except JetException as exc:
-            raise engine_failure(exc, "JetBeginExternalBackupInstance") from None
+            if exc.code != code("JET_errMissingFullBackup") or args.get("incremental_fallback") != "full":
+                raise engine_failure(exc, "JetBeginExternalBackupInstance") from None
+            # ESE wants a streaming full that truncated (a snapshot full passes the chain check at dest): the fallback applies here too.
+            reason = exc.detail or "no streaming full backup to base an incremental on"
+            backup_type, guard_result = "full", {**(guard_result or {}), "decision": "fallback_full", "backup_type": "full", "full_set_id": None,
+                                                 "reason": f"{reason}; taking a full backup (incremental_fallback: full)"}
+            try:
+                agent.jet.begin_external_backup(store.inst, 0)
+            except JetException as again:
+                raise engine_failure(again, "JetBeginExternalBackupInstance") from None
     except Exception:
         if stopped:
             agent.start_stopped_owner("stream_begin failed")
@@ -91,13 +101,13 @@ class _Reader:
                 try:
                     handle = agent.jet.open_file(inst, self.path).handle
                 except JetException as exc:
-                    raise OSError(f"JetOpenFileInstance({self.path}) failed with {exc.code}") from None
+                    raise self._failure(exc, "JetOpenFileInstance") from None
             while True:
                 with agent.ahost.lock:
                     try:
                         n = agent.jet.read_file(inst, handle, view, self.chunk)
-                    except JetException as exc:
-                        raise OSError(f"JetReadFileInstance({self.path}) failed with {exc.code}") from None
+                    except JetException as exc:  # ESE's own error (-1018 for a page that stays bad), naming the file and the page
+                        raise self._failure(exc, "JetReadFileInstance") from None
                     data = bytes(view[:n])
                 if n == 0:
                     break
@@ -110,6 +120,12 @@ class _Reader:
         finally:
             view.release()
             self.mem.close()
+
+    def _failure(self, exc: JetException, call: str) -> CopyError:
+        """The engine's error as the copy's: its catalogue name, the file and the engine's detail (a bad page's number)."""
+        row = jet.lookup(exc.code)  # a number outside the catalogue stays in the text, as a disk I/O error
+        message = f"{call}: {row.text} ({exc.detail})" if exc.detail else f"{call}({self.path}): {row.text}"
+        return CopyError(row.name or "JET_errDiskIO", message, self.path)
 
 
 def _source(agent: AgentProcess, path: str, size: int, name: str, role: str, page_size: int, gen: int | None = None) -> CopySource:
@@ -128,7 +144,7 @@ def _file_source(agent: AgentProcess, path: str, name: str) -> CopySource:
 def op_stream_copy(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     args = doc["args"]
     sess = agent.session_for(doc, "streaming")
-    agent.require_live(sess)
+    require_running(agent, sess)
     if sess.copy is not None:
         raise AgentFailure(ERR_INVALID_REQUEST, f"session {sess.session_id} already has copy {sess.copy.copy_id} ({sess.copy.state})",
                            "A streaming backup reads each file once; start a new backup to copy again.", {**sess.brief(), "copy_id": sess.copy.copy_id})
@@ -176,7 +192,7 @@ def op_stream_copy(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
 @op("stream_truncate_log")
 def op_stream_truncate_log(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     sess = agent.session_for(doc, "streaming")
-    agent.require_live(sess)
+    require_running(agent, sess)
     if not sess.can_switch_to(S.TRUNCATED):
         sess.switch_to(S.TRUNCATED)
     require_verified(agent, sess)
@@ -190,6 +206,18 @@ def op_stream_truncate_log(agent: AgentProcess, doc: dict[str, Any]) -> dict[str
     sess.switch_to(S.TRUNCATED)
     agent.log(sess, "truncated", generations=gone)
     return {**sess.brief(), "changed": bool(gone) or first, "truncated_generations": gone}
+
+
+def require_running(agent: AgentProcess, sess: Session) -> None:
+    """Refuse a step on a backup that is over; one that stream_stop stopped answers as ESE does after
+    JetStopBackupInstance: JET_errBackupAbortByServer (-801), recorded as aborted (docs/dev/ese-facts.md section 3.2)."""
+    if sess.state is S.ABORTED and sess.reason == "stream_stop":
+        raise AgentFailure(code("JET_errBackupAbortByServer"),
+                           f"session {sess.session_id} was stopped (stream_stop): ESE recorded the backup as aborted, and after "
+                           "JetStopBackupInstance it answers every backup call with JET_errBackupAbortByServer",
+                           "The stopped backup cannot go on and its set is marked aborted; start a new backup with stream_begin.",
+                           {**sess.brief(), "recorded_as": sess.recorded_as})
+    agent.require_live(sess)
 
 
 def _end(agent: AgentProcess, sess: Session, normal: bool) -> str:
@@ -223,7 +251,7 @@ def op_stream_end(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
         return {**sess.brief(), "changed": False, "recorded_as": sess.recorded_as}
     if not sess.live and not normal:
         return {**sess.brief(), "changed": False, "recorded_as": sess.recorded_as}
-    agent.require_live(sess)
+    require_running(agent, sess)
     if sess.copy is not None and sess.copy.state == "running":
         if normal:
             raise AgentFailure(ERR_INVALID_REQUEST, f"copy {sess.copy.copy_id} is still running", "Wait for the copy before End.", sess.brief())
@@ -293,5 +321,10 @@ def op_stream_stop(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
         if sess is not None:
             out.update(sess.brief())
         return out
+    if agent.store is not None:
+        try:
+            agent.jet.stop_backup(agent.store.inst)  # JetStopBackupInstance first, then End(abort) in abort()
+        except JetException as exc:
+            agent.log(sess, "stop_backup_error", error=exc.code)
     abort(agent, sess, "stream_stop")
     return {**sess.brief(), "changed": True}

@@ -76,6 +76,9 @@ options:
             file, and starts it again as soon as the shadow copies exist or at the thaw, and
             whatever fails (abort, failed freeze, leases, and an agent that died, whose successor
             on the instance starts it). A service that was not running is left stopped.
+          - A streaming backup stops it at M(esent.backup.stream_begin) and starts it again only
+            once the backup is over (M(esent.backup.stream_end), M(esent.backup.stream_stop), the
+            session lease), since its copy reads through the agent's instance.
           - Without it, a store held open by another process is refused with an error naming
             that process.
         type: str

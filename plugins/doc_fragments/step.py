@@ -45,3 +45,17 @@ options:
     type: str
     required: true
 """
+
+    BACKUP_ID = r"""
+options:
+  backup_id:
+    description:
+      - The id M(esent.backup.stream_begin) returned.
+      - An id of an earlier agent process fails with C(JET_errClientSessionLost) (-10003). A backup
+        that M(esent.backup.stream_stop) stopped fails with C(JET_errBackupAbortByServer) (-801), as
+        ESE answers every backup call after C(JetStopBackupInstance); one the session lease ended
+        with C(JET_errClientLeaseExpired) (-10001) and the lease's reason; one that ended otherwise
+        with C(JET_errOSSnapshotInvalidSequence) (-2401).
+    type: str
+    required: true
+"""

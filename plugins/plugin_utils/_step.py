@@ -596,64 +596,82 @@ def copy_progress(copy_id: str, status: dict, elapsed: float) -> str:
             f"current {status.get('current_file') or '-'}")
 
 
-# -- the snapshot family -----------------------------------------------------------------------
+# -- the session families: snapshot and streaming -----------------------------------------------
 
 SESSION_ID = re.compile(r"[0-9A-Za-z]{1,64}:[0-9]{1,9}:[0-9A-Za-z]{1,64}")  # <agent boot id>:<n>:<random> (docs/dev/architecture.md section 2.5)
-# The snapshot family's live states and what each step does from each state of the agent's
-# session, for check mode (it reads the state with the read op ``status`` and answers from here;
-# the agent's own table decides the real run). Both come from the protocol's one session table
+# Each family's live states and what each step does from each state of the agent's session, for
+# check mode (it reads the state with the read op ``status`` and answers from here; the agent's
+# own table decides the real run). Both come from the protocol's one session table
 # (``_protocol.TRANSITIONS``, ``OP_STATES``, ``REPEATS``):
 #   "change:<state>"  the step acts and leaves the session in <state>;
 #   "same"            nothing to do, ``changed: false`` (a repeat the agent shows completed);
 #   anything else     the step fails: JET_errOSSnapshotInvalidSequence, or the error of a session
 #                     that is over (see ``_over``).
-LIVE_STATES = tuple(state for state in protocol.LIVE_STATES if state in protocol.TRANSITIONS["snapshot"]["aborted"])
-SNAPSHOT_OUTCOMES: dict = {op: protocol.session_outcomes(op) for op, (family, _target) in protocol.OP_STATES.items()
-                           if family == "snapshot" and op != "snapshot_prepare"}
+FAMILY_LIVE_STATES = {family: tuple(state for state in protocol.LIVE_STATES if state in protocol.TRANSITIONS[family]["aborted"])
+                      for family in protocol.FAMILIES}
+FAMILY_OUTCOMES = {family: {op: protocol.session_outcomes(op) for op, (op_family, _target) in protocol.OP_STATES.items()
+                            if op_family == family and protocol.OPS[op].session != "none"}
+                   for family in protocol.FAMILIES}
+LIVE_STATES = FAMILY_LIVE_STATES["snapshot"]
+SNAPSHOT_OUTCOMES: dict = FAMILY_OUTCOMES["snapshot"]
+STREAMING_LIVE_STATES = FAMILY_LIVE_STATES["streaming"]
+STREAMING_OUTCOMES: dict = FAMILY_OUTCOMES["streaming"]
+# The keys of a finished copy's file list (the final copy_status lists them as the manifest does).
+COPY_FILE_KEYS = ("path", "size_bytes", "sha256", "role", "source")
 
 
-class EseSnapshotStep(EseStepAction):
-    """A step on an existing snapshot session: ``snapshot_id`` in, ``session_id`` on the wire.
+class EseSessionStep(EseStepAction):
+    """A step on an existing session of one family: ``SESSION_KEY`` in, ``session_id`` on the wire.
+
+    A family sets ``FAMILY`` (a key of ``_protocol.TRANSITIONS``), ``SESSION_KEY`` (the option and
+    result key of the session id) and ``START_MODULE`` (the module that returns it).
 
     Check mode reads the session with ``status`` (a read that starts no agent) and predicts from
-    ``SNAPSHOT_OUTCOMES``: the same keys as a real run, ``changed`` as the real run would say,
-    and the real run's error when it would fail.
+    the family's outcomes (``FAMILY_OUTCOMES``): the same keys as a real run, ``changed`` as the
+    real run would say, and the real run's error when it would fail.
     """
 
-    SESSION_KEY = "snapshot_id"
-    ARGUMENT_SPEC: dict = {"snapshot_id": {"type": "str", "required": True}}
+    FAMILY = ""
+    SESSION_KEY = ""
+    START_MODULE = ""
 
     def build_args(self, params: dict) -> dict:
-        return {"session_id": params["snapshot_id"]}
+        return {"session_id": params[self.SESSION_KEY]}
 
     def _validate_params(self) -> dict:
         params = super()._validate_params()
-        sid = params.get("snapshot_id")
+        sid = params.get(self.SESSION_KEY)
         if sid is not None and not SESSION_ID.fullmatch(sid):
-            raise _StepFailure(f"snapshot_id must be an id that esent.backup.snapshot_prepare returned (<boot id>:<n>:<random>), got {sid!r}")
+            raise _StepFailure(f"{self.SESSION_KEY} must be an id that {self.START_MODULE} returned (<boot id>:<n>:<random>), got {sid!r}")
         return params
 
-    def _session_view(self, snapshot_id: t.Optional[str]) -> t.Optional[dict]:
-        """The agent's view of one session (state, owner, backup_type, verified, ...), or None when it has none."""
-        status = self._call_agent("status", {"session_id": snapshot_id} if snapshot_id else {}, attempts=POLL_ATTEMPTS)
+    def _session_view(self, session_id: t.Optional[str]) -> t.Optional[dict]:
+        """The agent's view of one session (state, owner, backup_type, verified, ...), or None when it has none.
+
+        The whole ``status`` reply (its ``copies`` too) stays in ``self._status`` for the step's prediction.
+        """
+        status = self._call_agent("status", {"session_id": session_id} if session_id else {}, attempts=POLL_ATTEMPTS)
+        self._status = status
         for view in status.get("sessions") or []:
-            if snapshot_id is None or view.get("session_id") == snapshot_id:
+            if session_id is None or view.get("session_id") == session_id:
                 return view
         return None
 
     def _predict_outcome(self, params: dict, op: t.Optional[str] = None) -> tuple[str, t.Optional[dict]]:
         """Return (new state or "same", the session view); raise the error the real run would meet."""
-        view = self._session_view(params["snapshot_id"])
+        key = self.SESSION_KEY
+        view = self._session_view(params[key])
         op = op or self.OP
-        sid = params["snapshot_id"]
+        sid = params[key]
         if view is None:
             raise _AgentError.named("JET_errClientUnknownSession", f"no session {sid} on this agent (check mode)", "",
-                                    {"snapshot_id": sid, "state": "gone"})
+                                    {key: sid, "state": "gone"})
         state = view.get("state", "")
-        outcome = SNAPSHOT_OUTCOMES[op].get(state)
+        outcome = FAMILY_OUTCOMES[self.FAMILY][op].get(state)
         if outcome is None:
-            name, message = self._over(view) if state not in LIVE_STATES else ("JET_errOSSnapshotInvalidSequence", f"session {sid} is {state}")
-            raise _AgentError.named(name, f"{message} (check mode)", "", {"snapshot_id": sid, "state": state, "reason": view.get("reason")})
+            live = FAMILY_LIVE_STATES[self.FAMILY]
+            name, message = self._over(view) if state not in live else ("JET_errOSSnapshotInvalidSequence", f"session {sid} is {state}")
+            raise _AgentError.named(name, f"{message} (check mode)", "", {key: sid, "state": state, **self._over_result(view)})
         return ("same" if outcome == "same" else outcome.split(":", 1)[1]), view
 
     @staticmethod
@@ -664,9 +682,60 @@ class EseSnapshotStep(EseStepAction):
             return "JET_errClientLeaseExpired", f"session {view.get('session_id')} was ended by the agent: {reason}"
         return "JET_errOSSnapshotInvalidSnapId", f"session {view.get('session_id')} is {view.get('state')}" + (f" ({reason})" if reason else "")
 
+    @staticmethod
+    def _over_result(view: dict) -> dict:
+        """The keys besides the id and the state that the agent's failure carries for a session that is over."""
+        return {"reason": view.get("reason")}
+
     def shape_session(self, reply: dict) -> dict:
-        """The keys every snapshot step returns: snapshot_id, state and (when over) the reason."""
-        out = {"snapshot_id": reply.get("snapshot_id"), "state": reply.get("state"), "changed": bool(reply.get("changed"))}
+        """The keys every step of the family returns: the session id, state and (when over) the reason."""
+        out = {self.SESSION_KEY: reply.get(self.SESSION_KEY) or reply.get("session_id"), "state": reply.get("state"),
+               "changed": bool(reply.get("changed"))}
         if reply.get("reason") and out["state"] in ("ended", "aborted") and not str(reply["reason"]).startswith(self.OP):
             out["reason"] = reply["reason"]
         return out
+
+
+class EseSnapshotStep(EseSessionStep):
+    """A step on an existing snapshot session: ``snapshot_id`` in, ``session_id`` on the wire.
+
+    Check mode reads the session with ``status`` (a read that starts no agent) and predicts from
+    ``SNAPSHOT_OUTCOMES``: the same keys as a real run, ``changed`` as the real run would say,
+    and the real run's error when it would fail.
+    """
+
+    FAMILY = "snapshot"
+    SESSION_KEY = "snapshot_id"
+    START_MODULE = "esent.backup.snapshot_prepare"
+    ARGUMENT_SPEC: dict = {"snapshot_id": {"type": "str", "required": True}}
+
+
+class EseStreamStep(EseSessionStep):
+    """A step on an existing streaming backup: ``backup_id`` in, ``session_id`` on the wire.
+
+    A backup that is over fails as the agent answers: after its session lease with
+    JET_errClientLeaseExpired, after stream_stop with JET_errBackupAbortByServer (ESE's answer
+    after JetStopBackupInstance; recorded as aborted), otherwise with JET_errOSSnapshotInvalidSequence
+    (ESE has no id for a streaming backup, so there is no invalid id to report).
+    """
+
+    FAMILY = "streaming"
+    SESSION_KEY = "backup_id"
+    START_MODULE = "esent.backup.stream_begin"
+    ARGUMENT_SPEC: dict = {"backup_id": {"type": "str", "required": True}}
+
+    @staticmethod
+    def _over_result(view: dict) -> dict:
+        stopped = view.get("state") == "aborted" and view.get("reason") == "stream_stop"
+        return {"reason": view.get("reason"), **({"recorded_as": view.get("recorded_as")} if stopped else {})}
+
+    @staticmethod
+    def _over(view: dict) -> tuple[str, str]:
+        reason = view.get("reason") or ""
+        sid = view.get("session_id")
+        if view.get("state") == "aborted" and "lease" in reason:
+            return "JET_errClientLeaseExpired", f"session {sid} was ended by the agent: {reason}"
+        if view.get("state") == "aborted" and reason == "stream_stop":
+            return "JET_errBackupAbortByServer", (f"session {sid} was stopped (stream_stop): ESE recorded the backup as aborted, and after "
+                                                  "JetStopBackupInstance it answers every backup call with JET_errBackupAbortByServer")
+        return "JET_errOSSnapshotInvalidSequence", f"session {sid} is {view.get('state')}" + (f" ({reason})" if reason else "")

@@ -50,7 +50,14 @@ MODULES = {
     "snapshot_truncate_log": ({"snapshot_id": SID}, {"snapshot_id": "sid"}),
     "snapshot_end": ({"snapshot_id": SID}, {"snapshot_id": "sid"}),
     "snapshot_abort": ({}, {"snapshot_id": "sid", "force": "bool"}),
+    "stream_begin": ({"backup_type": "full"}, {"backup_type": "choice", "session_lease": "int", "incremental_fallback": "choice", "dest": "dest"}),
+    "stream_copy": ({"backup_id": SID, "dest": "E:\\EseBackups"}, {"backup_id": "sid", "dest": "dest", "verify": "bool"}),
+    "stream_truncate_log": ({"backup_id": SID}, {"backup_id": "sid"}),
+    "stream_end": ({"backup_id": SID}, {"backup_id": "sid", "result": "choice"}),
+    "stream_stop": ({}, {"backup_id": "sid", "force": "bool"}),
 }
+# Modules whose dest is read only for an incremental: their dest cases ask for one.
+INCREMENTAL_DEST = ("snapshot_prepare", "stream_begin")
 
 
 def cases(instance: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -58,7 +65,7 @@ def cases(instance: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
     for module, (base, own) in MODULES.items():
         base = {"instance": instance, **base}
-        if module == "snapshot_prepare":
+        if module in INCREMENTAL_DEST:
             base_inc = {**base, "backup_type": "incremental"}
         items = []
         for value in [True, 1e30, -5, "a string", [], ""]:
@@ -78,7 +85,7 @@ def cases(instance: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
             if key == "poll_interval":
                 values = [*values, 601]
             for value in values:
-                args = {**(base_inc if module == "snapshot_prepare" and key == "dest" else base), key: value}
+                args = {**(base_inc if module in INCREMENTAL_DEST and key == "dest" else base), key: value}
                 items.append({"option": key, "value": value, "args": args})
         out[module] = items
     return out

@@ -24,6 +24,8 @@ from esesim.agent import copies
 
 JET_errOSSnapshotInvalidSnapId = -2404
 JET_errClientLeaseExpired = -10001
+JET_errBackupAbortByServer = -801
+JET_errReadVerifyFailure = -1018
 
 
 @pytest.fixture
@@ -96,6 +98,45 @@ def test_a_session_the_lease_ended_keeps_the_lease_error_and_its_reason(rig: Rig
     rig.clock.advance(61)
     reply = rig.call("snapshot_end", {"session_id": sid})
     assert reply["error"]["jet"] == JET_errClientLeaseExpired and "session lease expired" in reply["result"]["reason"]
+
+
+def test_a_stopped_streaming_backup_answers_every_later_step_as_ese_does_after_a_stop(rig: Rig) -> None:
+    # JetStopBackupInstance, then End(abort): ESE answers -801 afterwards (docs/dev/ese-facts.md section 3.2).
+    sid = rig.ok("stream_begin", {"backup_type": "full"})["session_id"]
+    assert rig.ok("stream_stop", {"session_id": sid})["state"] == "aborted"
+    for op, args in (("stream_copy", {"dest": DEST}), ("stream_truncate_log", {}), ("stream_end", {"result": "normal"})):
+        reply = rig.call(op, {"session_id": sid, **args})
+        assert not reply["ok"] and reply["error"]["jet"] == JET_errBackupAbortByServer, (op, reply)
+        assert "recorded the backup as aborted" in reply["error"]["message"] and reply["error"]["hint"]
+        assert reply["result"]["recorded_as"] == "abort" and reply["result"]["state"] == "aborted"
+    assert rig.ok("stream_end", {"session_id": sid, "result": "abort"})["changed"] is False
+    assert rig.ok("stream_stop", {"session_id": sid})["changed"] is False
+
+
+def test_a_page_that_stays_bad_fails_the_streaming_copy_with_eses_error_naming_file_and_page(rig: Rig) -> None:
+    db = rig.agent().instance_cfg["databases"][0]
+    sid = rig.ok("stream_begin", {"backup_type": "full"})["session_id"]
+    rig.ahost.engine.faults.arm("page.corrupt", times=None, match={"path": db, "pgno": 2})
+    status = rig.wait_copy(rig.ok("stream_copy", {"session_id": sid, "dest": DEST})["copy_id"])
+    err = status["error"]
+    assert status["state"] == "failed" and err["jet"] == JET_errReadVerifyFailure and err["name"] == "JET_errReadVerifyFailure", status
+    assert err["file"] == db and db in err["message"] and "page 2" in err["message"]
+    found = rig.ahost.real_path(status["set_dir"]) / "manifest.json"
+    assert not found.exists() or json.loads(found.read_text())["status"] == "failed"  # never complete
+    rig.ahost.engine.faults.disarm()
+    rig.ok("stream_stop", {"session_id": sid})
+    assert not rig.agent().instance_state().backup_in_progress
+
+
+def test_a_streamed_incremental_on_a_snapshot_full_is_560_or_a_full_with_the_fallback(rig: Rig) -> None:
+    # The chain check at dest passes (the snapshot full is there), but ESE wants a streaming full that truncated (P7).
+    _snapshot(rig)
+    reply = rig.call("stream_begin", {"backup_type": "incremental", "dest": DEST})
+    assert not reply["ok"] and reply["error"]["jet"] == -560, reply
+    begun = rig.ok("stream_begin", {"backup_type": "incremental", "dest": DEST, "incremental_fallback": "full"})
+    assert begun["backup_type"] == "full" and begun["requested_backup_type"] == "incremental"
+    assert begun["guard"]["decision"] == "fallback_full" and "no streaming full" in begun["guard"]["reason"]
+    rig.ok("stream_stop", {"session_id": begun["session_id"]})
 
 
 # -- copy_status lists the files -----------------------------------------------------------------
