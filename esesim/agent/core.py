@@ -28,7 +28,7 @@ from esesim.engine.entry import EngineHang
 from esesim.engine.faults import ProcessCrash
 from esesim.engine.shadow import shadows_of
 
-from . import ops_info, ops_restore, ops_snapshot, ops_stream
+from . import ops_info, ops_restore, ops_sets, ops_snapshot, ops_stream
 from .journal import Journal, StateFile
 from .sessions import (
     ERR_BACKUP_IN_PROGRESS,
@@ -200,7 +200,7 @@ class AgentProcess:
             "workload": self.op_workload, "owner_stop": self.op_owner_stop, "owner_start": self.op_owner_start,
             "copy_status": self.op_copy_status, "copy_cancel": self.op_copy_cancel,
             "instance_info": ops_info.op_instance_info, "verify": ops_info.op_verify, "prune": ops_info.op_prune,
-            "restore": ops_restore.op_restore,
+            "restore": ops_restore.op_restore, "backup_sets": ops_sets.op_backup_sets,
             **{name: getattr(ops_snapshot, f"op_{name}") for name in protocol.OPS if name.startswith("snapshot_")},
             **{name: getattr(ops_stream, f"op_{name}") for name in protocol.OPS if name.startswith("stream_")},
         }

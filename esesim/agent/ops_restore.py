@@ -37,7 +37,7 @@ from esesim._collection import jet, manifest
 from esesim.engine import lognames, read_records_offline
 from esesim.engine.streaming_io import LogInfo
 
-from . import backupsets
+from . import backupsets, restore_checks
 from .sessions import ERR_BACKUP_IN_PROGRESS, ERR_INVALID_OPTION, ERR_OWNER_RUNNING, ERR_VERIFY_FAILED, AgentFailure, code
 from .verify import verify_set
 
@@ -98,6 +98,7 @@ def op_restore(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
             sess.session_lease.renew(agent.now())  # restore checks renew leases too (docs/dev/safety-rules.md rule 2)
     plan = _plan(agent, set_win)
     target_real = agent.ahost.real_path(target)
+    restore_checks.check_space(agent, plan.chain, target, target_real)  # before anything is written or released
     _check_target(agent, plan, target, target_real, bool(args.get("overwrite")))
     _verify_chain(plan)  # nothing is staged before every file of every set matched its manifest
     agent.journal.write("restore_started", chain=plan.ids, target=target, method=plan.method)
@@ -119,6 +120,7 @@ def op_restore(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     if aside is not None:
         shutil.rmtree(aside)  # the restored store is clean and verified: the originals may go
     agent.journal.write("restored", chain=plan.ids, target=target, replaced_originals=aside is not None)
+    out["restored_files"] = restore_checks.restored_files(agent, target, list(out["restore_map"].values()))
     return {**out, "changed": True, "set_id": plan.ids[-1], "chain": plan.ids, "method": plan.method, "target": target,
             "moved_aside": _win(target, aside), "restored_originals": False, "replaced_originals": aside is not None}
 
