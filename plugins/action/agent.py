@@ -47,7 +47,7 @@ class ActionModule(EseStepAction):
         upgrade_or_stop = running and (not current or want in ("stopped", "absent"))
         if upgrade_or_stop and self._busy():
             raise _AgentError.named("JET_errBackupInProgress", "the agent holds a session; it upgrades and stops "
-                              "only when idle (check mode)", "Retry once the sessions ended.")
+                                    "only when idle (check mode)", "Retry once the sessions ended.")
         installed_after = want in ("present", "started") or (installed and want == "stopped")
         running_after = want == "started" or (running and current and want == "present")
         return {"changed": changed, "state": want, "installed": installed_after, "running": running_after,

@@ -38,7 +38,7 @@ class ActionModule(EseSnapshotStep):
             views = [v for v in live if params["force"] or v.get("owner") == self._owner()]
             if live and not views:
                 raise _AgentError.named("JET_errClientOwnerMismatch", "the live snapshot session on this instance belongs to another owner "
-                                  "(check mode)", "", {"sessions": live})
+                                        "(check mode)", "", {"sessions": live})
         view = views[-1] if views else None
         if view is None:
             return {"changed": False, "snapshot_id": sid, "state": "gone"}

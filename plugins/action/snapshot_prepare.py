@@ -61,9 +61,9 @@ class ActionModule(EseStepAction):
         if live:
             held = live[0]
             raise _AgentError.named("JET_errOSSnapshotNotAllowed", f"instance {params['instance']['name']!r} is held by session "
-                              f"{held.get('session_id')} of owner {held.get('owner')!r} (state {held.get('state')}); its session lease ends at "
-                              f"{held.get('session_lease_ends_utc')} (UTC, host clock) (check mode)", held_hint(held.get("owner")),
-                              {"held_by": {key: held.get(key) for key in ("session_id", "kind", "owner", "state", "session_lease_ends_utc")}})
+                                    f"{held.get('session_id')} of owner {held.get('owner')!r} (state {held.get('state')}); its session lease ends at "
+                                    f"{held.get('session_lease_ends_utc')} (UTC, host clock) (check mode)", held_hint(held.get("owner")),
+                                    {"held_by": {key: held.get(key) for key in ("session_id", "kind", "owner", "state", "session_lease_ends_utc")}})
         return {"changed": True, "snapshot_id": None, "state": "prepared", "instances": [params["instance"]["name"]],
                 "backup_type": params["backup_type"], "owner": self._owner(), "freeze_lease": params["freeze_lease"],
                 "session_lease": params["session_lease"]}

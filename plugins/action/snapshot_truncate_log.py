@@ -25,8 +25,8 @@ class ActionModule(EseSnapshotStep):
         sid = params["snapshot_id"]
         if view.get("backup_type") == "copy":
             raise _AgentError.named("JET_errOSSnapshotInvalidSequence", "a copy backup never truncates logs (check mode)", "",
-                              {"snapshot_id": sid, "state": view.get("state")})
+                                    {"snapshot_id": sid, "state": view.get("state")})
         if not view.get("verified"):
             raise _AgentError.named("JET_errClientNotVerified", f"session {sid}: its set was not verified at the destination (check mode)", "",
-                              {"snapshot_id": sid, "state": view.get("state")})
+                                    {"snapshot_id": sid, "state": view.get("state")})
         return {"changed": True, "snapshot_id": sid, "state": state}

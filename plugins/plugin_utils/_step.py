@@ -512,9 +512,9 @@ class EseStepAction(ActionBase):
                 return
             said = f"a reply without pong: {result!r:.200}"
         raise _AgentError.named(lookup(ERR_AGENT_NOT_BUILT).name,
-                          f"the launcher was copied to {LAUNCHER}, but the agent does not answer through it; the Windows agent is "
-                          f"not built in this release. Its run answered: {said}", lookup(ERR_AGENT_NOT_BUILT).hint,
-                          {"changed": True, "installed": False, "running": False})  # the launcher is on the host now
+                                f"the launcher was copied to {LAUNCHER}, but the agent does not answer through it; the Windows agent is "
+                                f"not built in this release. Its run answered: {said}", lookup(ERR_AGENT_NOT_BUILT).hint,
+                                {"changed": True, "installed": False, "running": False})  # the launcher is on the host now
 
     def _reset_connection(self) -> None:
         try:
@@ -648,7 +648,7 @@ class EseSnapshotStep(EseStepAction):
         sid = params["snapshot_id"]
         if view is None:
             raise _AgentError.named("JET_errClientUnknownSession", f"no session {sid} on this agent (check mode)", "",
-                              {"snapshot_id": sid, "state": "gone"})
+                                    {"snapshot_id": sid, "state": "gone"})
         state = view.get("state", "")
         outcome = SNAPSHOT_OUTCOMES[op].get(state)
         if outcome is None:
