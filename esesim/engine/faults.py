@@ -149,3 +149,7 @@ class FaultRegistry:
     def hits(self, point: str) -> int:
         """How many times faults at ``point`` fired since the registry was made."""
         return self._hits.get(point, 0)
+
+    def all_hits(self) -> dict[str, int]:
+        """Hit counters of every point (the host's control op ``engine_fault`` reports them)."""
+        return dict(self._hits)
