@@ -33,6 +33,7 @@ from esesim.engine import pages as _pages
 from esesim.engine.database import read_header
 from esesim.engine.lgpos import Lgpos
 from esesim.engine.logfile import read_generation
+from esesim.engine.trailer import Trailer
 from esesim.engine.volumes import ACCESS_READ, OPEN_EXISTING, SHARE_READ, SHARE_WRITE
 
 from . import backupsets, ops_restore
@@ -127,7 +128,8 @@ def _manifest_of(real: Path) -> dict[str, Any] | None:
 
 
 def check_pages(ahost: AgentHost, pid: int, files: list[str]) -> dict[str, Any]:
-    """Every data page of each database file: checksum and page number (``esentutl /k``); blank pages pass.
+    """Every data page of each database file: checksum and page number (``esentutl /k``); blank pages pass, and
+    so does the trailer page that ends a streamed copy when its own checksum holds.
 
     Reads through the engine's volume layer (shared read), so fault point ``page.corrupt`` applies.
 
@@ -148,7 +150,8 @@ def check_pages(ahost: AgentHost, pid: int, files: list[str]) -> dict[str, Any]:
             continue
         try:
             _e, total = host.size(hid)
-            for pgno in range(C.CPG_DB_RESERVED, total // size):
+            last = total // size - 1
+            for pgno in range(C.CPG_DB_RESERVED, last + 1):
                 _e, buf = host.read(hid, pgno * size, size)
                 if host.faults.fire(_faults.PAGE_CORRUPT, path=path, pgno=pgno) is not None and buf:
                     buf = bytes(buf[:-1]) + bytes([buf[-1] ^ 0xFF])  # as DatabaseFile.read_page damages a read
@@ -156,6 +159,8 @@ def check_pages(ahost: AgentHost, pid: int, files: list[str]) -> dict[str, Any]:
                 if code == JET_errPageNotInitialized:
                     continue
                 checked += 1
+                if code and pgno == last and Trailer.decode(buf) is not None:
+                    continue  # a streamed copy ends with its trailer page, checksummed as a block of its own
                 if code:
                     bad.append({"file": path, "pgno": pgno, "jet": code, "name": jet.lookup(code).name})
         finally:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -107,11 +108,13 @@ def test_backup_sets_lists_every_set_newest_first_by_mark_and_the_complete_full_
 
 def test_backup_sets_and_prune_never_enter_a_symlinked_folder(rig: Rig) -> None:
     snap = _chain(rig, "snapshot", incrementals=0)
+    outside = "E:\\Outside\\20260101T000000Z-full-zzzzzzzz"  # a copy of a real set, valid manifest and all, outside dest
+    shutil.copytree(rig.ahost.real_path(snap[0]), rig.ahost.real_path(outside))
     link = f"{ROOT}\\20260101T000000Z-full-zzzzzzzz"
-    assert control.symlink(rig.ahost, {"path": link, "target": snap[0]}) == {"symlink": link, "target": snap[0]}
+    assert control.symlink(rig.ahost, {"path": link, "target": outside}) == {"symlink": link, "target": outside}
     with pytest.raises(ValueError, match="exists"):
-        control.symlink(rig.ahost, {"path": link, "target": snap[0]})
-    behind = _tree(rig, snap[0])
+        control.symlink(rig.ahost, {"path": link, "target": outside})
+    behind = _tree(rig, outside)
     out = rig.ok("backup_sets", {"dest": DEST})
     assert [s["path"] for s in out["sets"]] == snap and out["skipped"] == [
         {"name": "20260101T000000Z-full-zzzzzzzz", "path": link, "reason": "symlink or reparse point: never followed"}]
@@ -119,7 +122,7 @@ def test_backup_sets_and_prune_never_enter_a_symlinked_folder(rig: Rig) -> None:
     pruned = rig.ok("prune", {"dest": DEST, "keep_full": 1})
     assert [d["path"] for d in pruned["deleted"]] == snap and pruned["root"] == ROOT
     assert any(s["path"] == link for s in pruned["skipped"])
-    assert rig.ahost.real_path(link).is_symlink()  # the link is left alone; the set it points at went with its chain, not through it
+    assert rig.ahost.real_path(link).is_symlink() and _tree(rig, outside) == behind  # never entered, never deleted through
 
 
 def test_peek_answers_backup_sets_verify_and_dry_run_prune_without_starting_an_agent(rig: Rig) -> None:
@@ -172,9 +175,12 @@ def test_a_durable_commit_missing_from_the_restored_chain_is_a_lost_transaction(
     assert reply["result"]["ledger"]["lost"] == 1 and reply["result"]["restore_check"]["ok"] is True
 
 
-def test_page_check_names_a_damaged_page_and_leaves_the_set_alone(rig: Rig) -> None:
-    full = _chain(rig, "snapshot", incrementals=0)[0]
+@pytest.mark.parametrize("method", ["snapshot", "streaming"])
+def test_page_check_names_a_damaged_page_and_leaves_the_set_alone(rig: Rig, method: str) -> None:
+    full = _chain(rig, method, incrementals=0)[0]
     db = f"{full}\\agent.edb"
+    clean = rig.ok("verify", {"backup_set": full, "page_check": True})["pages"]
+    assert clean["checked"] > 0 and clean["bad"] == []  # a streamed copy's trailer page passes on its own checksum
     before = _tree(rig, full)
     rig.ahost.engine.faults.arm("page.corrupt", match={"path": db, "pgno": 3}, times=None)
     reply = rig.call("verify", {"backup_set": full, "page_check": True})
