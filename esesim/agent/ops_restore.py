@@ -107,6 +107,7 @@ def op_restore(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     try:
         target_real.mkdir(parents=True, exist_ok=True)
         out = _restore(agent, plan, target)
+        restore_checks.finish(agent, target, out, [log.name for log in plan.logs.values()], plan.checkpoint[1])
     except AgentFailure as exc:
         back = _put_back(agent, target, target_real, aside, existed)
         exc.result = {**(exc.result or {}), "chain": plan.ids, "target": target, "moved_aside": _win(target, aside), "restored_originals": back}
@@ -120,7 +121,6 @@ def op_restore(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     if aside is not None:
         shutil.rmtree(aside)  # the restored store is clean and verified: the originals may go
     agent.journal.write("restored", chain=plan.ids, target=target, replaced_originals=aside is not None)
-    out["restored_files"] = restore_checks.restored_files(agent, target, list(out["restore_map"].values()))
     return {**out, "changed": True, "set_id": plan.ids[-1], "chain": plan.ids, "method": plan.method, "target": target,
             "moved_aside": _win(target, aside), "restored_originals": False, "replaced_originals": aside is not None}
 

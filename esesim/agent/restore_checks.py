@@ -3,7 +3,15 @@
 Test-only code (the simulated agent): do not use directly. ``ops_restore.op_restore`` calls these
 two hooks: ``check_space`` once the chain is planned and before the target is touched (a restore
 that would not fit fails with ``JET_errClientInsufficientSpace`` and writes nothing), and
-``restored_files`` once the restored store is clean, to list what the target now holds.
+``finish`` once the restored store is clean and read back.
+
+``finish`` removes the chain's logs and checkpoint the restore staged in the target (the hard
+restore already removed its staging folder): their records name each database by its original
+path, so an instance started on the target later, without the restore map, would replay them onto
+the original databases. Soft recovery of a snapshot image (``EngineProcess.restore_snapshot_image``)
+leaves the base set's checkpoint as it was, so that replay really happens. What stays is what a
+hard restore leaves: the databases, Clean Shutdown, which any instance attaches without logs
+(docs/dev/ese-facts.md section 5.4). It then lists ``restored_files``.
 """
 
 from __future__ import annotations
@@ -60,6 +68,19 @@ def check_space(agent: AgentProcess, chain: list[dict[str, Any]], target: str, t
     agent.journal.write("restore_space_checked", target=target, needed_bytes=need, free_bytes=free)
 
 
+def finish(agent: AgentProcess, target: str, out: dict[str, Any], staged_logs: list[str], checkpoint: str) -> None:
+    """Remove the staged logs (from ``<target>\\logs``) and the staged checkpoint, then set ``out["restored_files"]``."""
+    root = agent.ahost.real_path(target)
+    logs = agent.ahost.real_path(out["log_path"])
+    removed = []
+    for path in [logs / name for name in staged_logs] + ([root / checkpoint] if checkpoint else []):
+        if path.is_file() and not path.is_symlink():
+            path.unlink()
+            removed.append(path.name)
+    agent.journal.write("restore_staging_removed", target=target, files=removed)
+    out["restored_files"] = restored_files(agent, target, list(out["restore_map"].values()))
+
+
 def restored_files(agent: AgentProcess, target: str, databases: list[str]) -> list[dict[str, Any]]:
     """The files the restore left in ``target``: path (Windows), size and role (database, checkpoint, log, other)."""
     root = agent.ahost.real_path(target)
@@ -75,4 +96,4 @@ def restored_files(agent: AgentProcess, target: str, databases: list[str]) -> li
     return out
 
 
-__all__ = ["RESERVE_BYTES", "check_space", "free_bytes", "restored_files", "staged_bytes"]
+__all__ = ["RESERVE_BYTES", "check_space", "finish", "free_bytes", "restored_files", "staged_bytes"]

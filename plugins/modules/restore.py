@@ -23,8 +23,8 @@ description:
     (C(JetExternalRestore2)); a snapshot chain is copied into the target and soft-recovered with
     the map.
   - The result is checked before it counts - every restored database must be in the Clean Shutdown
-    state and every record must read back (RV(state=clean)). RV(restored_files) lists what the
-    target holds.
+    state and every record must read back (RV(state=clean)). The target then holds the databases,
+    which any instance attaches without logs; RV(restored_files) lists them.
   - A non-empty target is refused unless O(overwrite=true). With it the target folder is renamed
     aside first (same volume, nothing copied), deleted only once the restored store is clean, and
     on any failure what the restore wrote is deleted and the originals are renamed back, byte for
@@ -40,8 +40,10 @@ options:
     type: str
   target:
     description:
-      - The folder the store is restored into, a local absolute path on the host. Databases land in
-        it under their file names, logs in its C(logs) folder, the checkpoint in it.
+      - The folder the store is restored into, a local absolute path on the host. The databases land
+        in it under their file names; the chain's logs are staged in its C(logs) folder and the
+        checkpoint in it, and both are removed once the databases are clean (their records name the
+        original database paths, so an instance started on the target would replay them there).
       - Required unless O(overwrite=true); then it defaults to the live store's folder, the one folder
         holding every database of O(instance.databases).
       - Never a system folder, a drive's root, or a folder in or above O(dest). A folder in or above

@@ -21,6 +21,7 @@ from agent_helpers import AGENT_STORE, DEST, Rig, make_rig
 
 from esesim._collection import protocol
 from esesim.agent import control, restore_checks
+from esesim.engine import EngineProcess, StoreSpec, close_store, open_store
 from esesim.engine.lgpos import Lgpos
 
 ROOT = f"{DEST}\\win01\\demo_agent"
@@ -214,13 +215,24 @@ def test_restore_checks_free_space_before_anything_is_written(rig: Rig, monkeypa
     assert "restore_started" not in events
 
 
-def test_restore_lists_the_files_it_left_in_the_target(rig: Rig) -> None:
-    sets = _chain(rig, "snapshot", incrementals=1)
+@pytest.mark.parametrize("method", ["snapshot", "streaming"])
+def test_restore_leaves_clean_databases_only_and_an_instance_on_the_target_leaves_the_original_alone(rig: Rig, method: str) -> None:
+    sets = _chain(rig, method, incrementals=1)
     out = rig.ok("restore", {"backup_set": sets[-1], "target": "C:\\Restored"})
     files: list[dict[str, Any]] = out["restored_files"]
     on_disk = _tree(rig, "C:\\Restored")
     assert sorted(f["path"] for f in files) == sorted(f"C:\\Restored\\{p.replace('/', chr(92))}" for p in on_disk)
-    roles = {f["path"]: f["role"] for f in files}
-    assert roles["C:\\Restored\\agent.edb"] == "database" and roles["C:\\Restored\\edb.chk"] == "checkpoint"
-    assert {r for p, r in roles.items() if "\\logs\\" in p} == {"log"}
+    assert [(f["path"], f["role"]) for f in files] == [("C:\\Restored\\agent.edb", "database")]  # the staged logs and checkpoint are gone
     assert all(f["size_bytes"] == rig.ahost.real_path(f["path"]).stat().st_size for f in files)
+    # Start an instance on the target, as a person would after the restore: nothing names the original database any more.
+    rig.ok("shutdown")
+    live = _tree(rig, AGENT_STORE["system_path"])
+    with rig.ahost.lock:
+        proc = EngineProcess(rig.ahost.engine, "esentutl.exe")
+        spec = StoreSpec(log_path="C:\\Restored\\logs", system_path="C:\\Restored", db_paths=["C:\\Restored\\agent.edb"],
+                         instance_name="restored", log_kb=64, create_paths=False)
+        err, store = open_store(proc, spec, create=False)
+        assert err == 0 and store is not None
+        assert close_store(store) == 0
+        proc.die()
+    assert _tree(rig, AGENT_STORE["system_path"]) == live
