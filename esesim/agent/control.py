@@ -25,12 +25,15 @@ importing the engine or the agent:
   ``{"op": "engine_fault", "clear": true}`` disarms them all. The answer has the armed faults and the hit counters.
 - ``tamper``: ``{"op": "tamper", "path": "E:\\...\\x.edb", "action": "flip"|"delete"|"empty", "offset": 0,
   "length": 64}``: damage a file behind every tool's back (a storage fault at the destination).
+- ``symlink``: ``{"op": "symlink", "path": "E:\\EseBackups\\win01\\demo_agent\\link", "target": "D:\\EseStores\\agent"}``:
+  a symbolic link to a folder (a reparse point, what ``mklink /D`` makes) at ``path``, made behind every tool's back.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +166,25 @@ def journal(ahost: AgentHost, doc: dict[str, Any]) -> dict[str, Any]:
     return {"session": sid, "entries": entries}
 
 
+def symlink(ahost: AgentHost, doc: dict[str, Any]) -> dict[str, Any]:
+    """Make ``path`` a symbolic link to the folder ``target`` (both Windows paths of the host); ``path`` must not exist."""
+    path, target = doc.get("path"), doc.get("target")
+    if not isinstance(path, str) or not isinstance(target, str) or not path or not target:
+        raise ValueError("symlink needs path and target (Windows paths on the host)")
+    with ahost.lock:
+        try:
+            real, dest = ahost.real_path(path), ahost.real_path(target)
+        except Exception as exc:  # the agent's own failure for a path on no drive of the host
+            raise ValueError(str(exc)) from None
+        if real.exists() or real.is_symlink():
+            raise ValueError(f"{path} exists on {ahost.name}")
+        if not dest.is_dir():
+            raise ValueError(f"{target}: no such folder on {ahost.name}")
+        real.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(dest, real, target_is_directory=True)
+    return {"symlink": path, "target": target}
+
+
 def register_control(sim_host: Any, ahost: AgentHost, clock: Any = None) -> None:
     """Add the agent/engine control ops to ``sim_host.control``."""
     def clock_advance(doc: dict[str, Any]) -> dict[str, Any]:
@@ -205,4 +227,5 @@ def register_control(sim_host: Any, ahost: AgentHost, clock: Any = None) -> None
         "read_file": lambda doc: read_file(ahost, doc),
         "service": lambda doc: service(ahost, doc),
         "engine_fault": lambda doc: engine_fault(ahost, doc),
+        "symlink": lambda doc: symlink(ahost, doc),
     })

@@ -27,7 +27,7 @@ from esesim.engine import constants as C
 from esesim.engine.entry import EngineHang
 from esesim.engine.faults import ProcessCrash
 
-from . import ops_info, ops_restore, ops_snapshot, ops_stream  # noqa: F401 - importing them registers their ops
+from . import ops_info, ops_restore, ops_sets, ops_snapshot, ops_stream  # noqa: F401 - importing them registers their ops
 from .esent_api import Jet, JetException
 from .host_platform import HostPlatform
 from .interfaces import HostedInstance

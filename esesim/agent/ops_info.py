@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 from esesim._collection import jet
 from esesim.engine import lognames
 
-from . import backupsets
+from . import backupsets, ops_sets
 from .common import attached_headers
 from .esent_api import DatabaseInfo, Jet, JetException
 from .host_platform import HostPlatform
 from .registry import op
-from .sessions import ERR_INVALID_OPTION, ERR_VERIFY_FAILED, AgentFailure, S
+from .sessions import ERR_VERIFY_FAILED, AgentFailure, S
 from .verify import verify_set
 
 if TYPE_CHECKING:
@@ -105,6 +105,7 @@ def op_verify(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     real = agent.ahost.real_path(args["backup_set"])
     result = verify_set(real)
     out = {**result.to_dict(), "changed": False, "backup_set": args["backup_set"]}
+    out = ops_sets.verify_more(agent.ahost, agent.pid, args, result, out, agent)  # status; page_check, restore_check on request
     if sess is not None:
         if sess.set_dir and sess.set_dir.lower() == args["backup_set"].rstrip("\\").lower():
             sess.verified = result.ok
@@ -123,18 +124,8 @@ def _kind_of(agent: AgentProcess, sid: str) -> str:
 
 @op("prune")
 def op_prune(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
-    args = doc["args"]
-    dest = _dest(args["dest"])
-    report = backupsets.prune(agent.ahost.real_path(dest), agent.ahost.name, agent.instance_cfg.get("name", "store") if agent.instance_cfg else
-                              doc.get("instance", {}).get("name", "store"), args["keep_full"], bool(args.get("dry_run")))
-    return {**report.to_dict(), "changed": report.changed and not args.get("dry_run")}
-
-
-def _dest(dest: str) -> str:
-    try:
-        return backupsets.check_dest(dest)
-    except backupsets.DestError as exc:
-        raise AgentFailure(ERR_INVALID_OPTION, str(exc), exc.hint) from None
+    name = agent.instance_cfg.get("name", "store") if agent.instance_cfg else doc.get("instance", {}).get("name", "store")
+    return ops_sets.prune_view(agent.ahost, name, doc["args"])  # paths as the host's Windows paths, under root
 
 
 def stale(sess_state: S) -> bool:

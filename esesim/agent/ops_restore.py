@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from esesim._collection import jet, manifest
 from esesim.engine import lognames
 
-from . import backupsets
+from . import backupsets, restore_checks
 from .esent_api import JetException, LogInfo
 from .registry import op
 from .sessions import ERR_BACKUP_IN_PROGRESS, ERR_INVALID_OPTION, ERR_OWNER_RUNNING, ERR_VERIFY_FAILED, AgentFailure, code
@@ -100,6 +100,7 @@ def op_restore(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
             sess.session_lease.renew(agent.now())  # restore checks renew leases too (docs/dev/safety-rules.md rule 2)
     plan = _plan(agent, set_win)
     target_real = agent.ahost.real_path(target)
+    restore_checks.check_space(agent, plan.chain, target, target_real)  # before anything is written or released
     _check_target(agent, plan, target, target_real, bool(args.get("overwrite")))
     _verify_chain(plan)  # nothing is staged before every file of every set matched its manifest
     agent.journal.write("restore_started", chain=plan.ids, target=target, method=plan.method)
@@ -108,6 +109,7 @@ def op_restore(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     try:
         target_real.mkdir(parents=True, exist_ok=True)
         out = _restore(agent, plan, target)
+        restore_checks.finish(agent, target, out, [log.name for log in plan.logs.values()], plan.checkpoint[1])
     except AgentFailure as exc:
         back = _put_back(agent, target, target_real, aside, existed)
         exc.result = {**(exc.result or {}), "chain": plan.ids, "target": target, "moved_aside": _win(target, aside), "restored_originals": back}

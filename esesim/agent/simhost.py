@@ -49,6 +49,7 @@ from .esent_api import Jet
 from .host_platform import HostPlatform
 from .journal import Journal
 from .ops_info import peek_instance_info
+from .ops_sets import peek_reply
 from .sessions import ERR_AGENT_NOT_RUNNING, ERR_UNKNOWN_SESSION, AgentFailure, split_session_id
 
 # The agent's folder, launcher and log on the host: the collection's one definition (_bootstrap.py).
@@ -296,6 +297,9 @@ class AgentHost:
             return protocol.encode(protocol.reply_ok(result, ident))
         if op == "instance_info" and inst:
             return protocol.encode(protocol.reply_ok({**self._peek_instance_info(inst), "reaped_shadows": reaped}, ident))
+        answered = peek_reply(self, doc, ident)  # backup_sets; check mode's verify and dry-run prune
+        if answered is not None:
+            return answered
         if protocol.OPS[op].kind == "abort":
             sid = args.get("session_id")
             return protocol.encode(protocol.reply_ok({"changed": False, "state": "gone", "session_id": sid, "snapshot_id": sid,

@@ -21,7 +21,7 @@ import re
 import typing as t
 
 from ._protocol import FREEZE_LEASE_MAX, SESSION_LEASE_MAX
-from ._winpath import WindowsPathError, check_base_name, check_dest, check_folder_name, normalise
+from ._winpath import WindowsPathError, check_base_name, check_dest, check_folder_name, folded, normalise, overlaps, parent, store_folders
 
 PAGE_SIZES = [4096, 8192, 16384, 32768]
 
@@ -182,3 +182,59 @@ def check_dest_option(dest: t.Any, instance: t.Optional[dict]) -> str:
     except WindowsPathError as err:
         return str(err)
     return ""
+
+
+def check_backup_set_option(value: t.Any, instance: t.Optional[dict], dest: t.Optional[str] = None) -> str:
+    """Return a problem with a ``backup_set`` (a set folder on the host), or "".
+
+    Checked as a destination is (``check_dest``: no system folder, nothing in the live store's
+    folders); with ``dest`` it must also lie below it (``<dest>\\<host>\\<instance>\\<set>``).
+    """
+    try:
+        path = check_dest(value, instance, option="backup_set")
+        if dest is not None:
+            root = normalise("dest", dest)
+            if folded(path) == folded(root) or not folded(path).startswith(folded(root)):
+                return (f"backup_set: {path} is not below dest {root}; give a set folder {root}\\<host>\\<instance>\\<set> "
+                        "(esent.backup.backup_sets lists them), or leave backup_set out for the newest complete chain")
+    except WindowsPathError as err:
+        return str(err)
+    return ""
+
+
+def restore_target(target: t.Any, instance: dict, dest: str, overwrite: bool) -> tuple[str, str]:
+    """Return (the folder a restore writes into, "") or ("", a problem naming the option).
+
+    Without ``target``, ``overwrite: true`` restores over the live store: into the one folder that
+    holds every database of ``instance``. A target is never a system folder, a drive's root, or in
+    or above ``dest``; one in or above the live store's folders needs ``overwrite: true`` and must
+    then be exactly the databases' folder (the agent moves it aside, so nothing else may be in it).
+    """
+    try:
+        folders = store_folders(instance)
+        db_folders = sorted({parent(normalise("instance.databases", db)) for db in instance.get("databases") or []}, key=folded)
+        if target is None:
+            if not overwrite:
+                return "", "target: required unless overwrite is true (then the live store's folder is the target)"
+            if len(db_folders) != 1:
+                return "", ("target: overwrite: true without target restores into the folder of instance.databases, but "
+                            f"{'no database is given' if not db_folders else 'they are in ' + ', '.join(db_folders)}; give target")
+            target = db_folders[0]
+        path = check_dest(target, None, option="target")
+        if path.endswith("\\"):
+            return "", f"target: {path} is a drive's root; give a folder (the agent moves a non-empty target aside with overwrite)"
+        root = normalise("dest", dest)
+        if overlaps(path, root):
+            return "", f"target: {path} overlaps dest {root}; restore outside the backup root"
+        for key, folder in folders:
+            if not overlaps(path, folder):
+                continue
+            if not overwrite:
+                return "", (f"target: {path} overlaps the live store's folder {folder} ({key}); set overwrite: true to restore over the "
+                            "live store (the originals are moved aside and put back on any failure), or pick another folder")
+            if not db_folders or folded(path) != folded(db_folders[0]) or len(db_folders) != 1:
+                return "", (f"target: {path} overlaps the live store's folder {folder} ({key}); over the live store the target must be "
+                            f"the folder of instance.databases{' (' + db_folders[0] + ')' if len(db_folders) == 1 else ''}")
+    except WindowsPathError as err:
+        return "", str(err)
+    return path, ""

@@ -124,6 +124,21 @@ _FALLBACK = Field("incremental_fallback", "str", choices=("none", "full"), descr
 #   instance_info          databases[].last_full, last_incremental, last_copy, last_differential: the
 #                          header's backup slots ({lgpos_mark, gen_low, gen_high, snapshot, time_utc})
 #                          or null.
+#   restore                restored_files: what the restore left in the target ({path, size_bytes, role}:
+#                          database, checkpoint, log). Free space at the target is checked before
+#                          anything is written (JET_errClientInsufficientSpace).
+#   verify                 status: the set's manifest status (null when it has none); pages (page_check):
+#                          {checked, bad: [{file, pgno, jet, name}]}; restore_check: {ok, chain,
+#                          attached, records, target, error} of the scratch restore; ledger: {lost, extra,
+#                          mismatched, checked, upto} against the store's workload ledger, null without one.
+#                          A failed page or restore check fails the op like a bad file.
+#   prune                  root (<dest>\<host>\<instance>); deleted, kept, skipped, errors: {name, path,
+#                          reason, ...}, path the host's Windows path.
+#   backup_sets            root (<dest>\<host>\<instance>); sets, newest first by lgposMark ({path, set_id,
+#                          status, backup_type, recorded_as, method, mark, size_bytes, parent, created_utc,
+#                          log_range}, parent a path); chains, the complete full chains, newest first
+#                          ({full, sets, newest, mark, size_bytes}, sets full first); skipped ({name, path,
+#                          reason}: never followed, never touched).
 # A step on a snapshot session that ended or was aborted fails with JET_errOSSnapshotInvalidSnapId
 # (-2404), as ESE answers for an id it forgot; one the session lease ended, with
 # JET_errClientLeaseExpired (-10001) and the lease's reason. Abort ops answer ok, changed false.
@@ -172,12 +187,19 @@ OPS = {
         OpSpec("verify", "read", "optional", (
             Field("backup_set", "str", True),
             Field("session_id", "str", description="The session whose set this is: a passing verification then allows its truncation."),
-        ), "Re-read a set and check it against its manifest."),
+            Field("page_check", "bool", description="Also check every database page's checksum (esentutl /k), the set's and, with "
+                                                    "restore_check, the restored ones."),
+            Field("restore_check", "bool", description="Also restore the set's chain into a scratch folder the agent removes afterwards, "
+                                                       "attach it and compare it with the workload ledger when the store has one."),
+        ), "Re-read a set and check it against its manifest; optionally its pages and a scratch restore."),
         OpSpec("prune", "mutating", "none", (
             _DEST,
             Field("keep_full", "int", True, minimum=1, description="Complete full chains to keep."),
             Field("dry_run", "bool"),
         ), "Delete old sets under dest/host/instance; never follows reparse points."),
+        OpSpec("backup_sets", "read", "none", (_DEST,),
+               "List every set under dest/host/instance (valid manifests only, never through a reparse point) and the complete "
+               "full chains they form, newest first by lgposMark."),
         OpSpec("workload", "mutating", "none", (
             Field("action", "str", True, ("start", "stop", "status")),
             Field("rate", "int", minimum=1, description="Commits per second."),
@@ -286,14 +308,16 @@ RESULT_FIELDS = {
                     "set_id", "state", "verify", "changed"),
     "copy_cancel": ("copy_id", "state", "changed"),
     "restore": ("chain", "databases", "dbstate", "log_path", "log_range", "method", "mode", "moved_aside", "records", "replaced_originals",
-                "restore_map", "restored_originals", "set_id", "target", "transactions_replayed", "changed"),
-    "verify": ("backup_set", "bytes_read", "error", "failures", "files_checked", "ok", "set_dir", "unexpected", "changed"),
-    "prune": ("deleted", "kept", "skipped", "errors", "dry_run", "keep_full", "changed"),
+                "restore_map", "restored_files", "restored_originals", "set_id", "target", "transactions_replayed", "changed"),
+    "verify": ("backup_set", "bytes_read", "error", "failures", "files_checked", "ok", "set_dir", "unexpected", "status", "pages",
+               "restore_check", "ledger", "changed"),
+    "prune": ("deleted", "kept", "skipped", "errors", "dry_run", "keep_full", "root", "changed"),
     "workload": ("commits", "durable", "errors", "rate", "running", "changed"),
     "owner_stop": ("error", "service", "state", "changed"),
     "owner_start": ("service", "state", "stopped_seconds", "changed"),
     "install": ("version", "restart_required", "changed"),
     "shutdown": ("pid", "stopped", "changed"),
+    "backup_sets": ("root", "sets", "chains", "skipped", "changed"),
 }
 
 
@@ -488,8 +512,10 @@ def routing_key(instance: t.Optional[dict]) -> str:
 # Reads answer from disk with ``agent: not running``; a step naming a session or a copy answers
 # that it is lost or unknown (no agent of this store holds it) and an abort path that it is gone,
 # so a misspelt instance block never starts a stray agent. The routing line says so with a third
-# token, so the bootstrap still never parses JSON.
-PEEK_OPS = frozenset({"instance_info", "copy_status", "copy_cancel"}
+# token, so the bootstrap still never parses JSON. Check mode also sends ``verify`` (without
+# restore_check) and ``prune`` with ``dry_run`` as peek requests: both are reads then, and a
+# peek run answers them from disk.
+PEEK_OPS = frozenset({"instance_info", "copy_status", "copy_cancel", "backup_sets"}
                      | {name for name, spec in OPS.items() if spec.session != "none" and name not in INSTANCELESS_OPS})
 PEEK_TOKEN = "peek"
 
@@ -497,8 +523,8 @@ PEEK_TOKEN = "peek"
 def frame_request(request: dict, peek: t.Optional[bool] = None) -> str:
     """Return the bootstrap's stdin for a request: the routing line, then compact ASCII JSON.
 
-    ``peek`` forces the read-only run of the installed agent on (the install's proof ``ping``)
-    or off; by default the op decides (``PEEK_OPS``).
+    ``peek`` forces the read-only run of the installed agent on (the install's proof ``ping``,
+    check mode's ``verify`` and ``prune`` with ``dry_run``) or off; by default the op decides (``PEEK_OPS``).
     """
     body = json.dumps(request, separators=(",", ":"), sort_keys=True, ensure_ascii=True)
     if peek is None:

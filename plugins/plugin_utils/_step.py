@@ -400,7 +400,8 @@ class EseStepAction(ActionBase):
         instance = self._params.get("instance") or {}
         return {k: v for k, v in instance.items() if v is not None}
 
-    def _call_agent(self, op: str, args: dict, attempts: int = CALL_ATTEMPTS, instance: t.Optional[dict] = None) -> dict:
+    def _call_agent(self, op: str, args: dict, attempts: int = CALL_ATTEMPTS, instance: t.Optional[dict] = None,
+                    peek: t.Optional[bool] = None) -> dict:
         """Send one request to the host's agent and return its ``result``.
 
         Args:
@@ -408,6 +409,8 @@ class EseStepAction(ActionBase):
             args: the op's arguments.
             attempts: tries when the connection drops; every try repeats the same request_id.
             instance: the instance block; defaults to the task's ``instance`` option.
+            peek: True sends a read that must never start an agent (check mode's ``verify`` and
+                dry-run ``prune``; ``frame_request``); by default the op decides.
 
         Returns:
             The reply's ``result`` object.
@@ -424,7 +427,7 @@ class EseStepAction(ActionBase):
             # let through, never the host's fault. Name it as the task spells it.
             option = err.field.split(".", 1)[1] if err.field.startswith("args.") else err.field
             raise _StepFailure(f"{option}: {err.reason} (refused on the controller before anything reached the host)") from None
-        return self._call_agent_request(op, request, frame_request(request), attempts)
+        return self._call_agent_request(op, request, frame_request(request, peek=peek), attempts)
 
     def _call_agent_request(self, op: str, request: dict, stdin: str, attempts: int) -> dict:
         """Run one framed request through the bootstrap (see ``_call_agent``)."""

@@ -55,6 +55,12 @@ MODULES = {
     "stream_truncate_log": ({"backup_id": SID}, {"backup_id": "sid"}),
     "stream_end": ({"backup_id": SID}, {"backup_id": "sid", "result": "choice"}),
     "stream_stop": ({}, {"backup_id": "sid", "force": "bool"}),
+    "backup_sets": ({"dest": "E:\\EseBackups"}, {"dest": "dest"}),
+    "restore": ({"dest": "E:\\EseBackups", "target": "C:\\Restored"},
+                {"dest": "dest", "backup_set": "set", "target": "target", "overwrite": "bool"}),
+    "verify": ({"backup_set": "E:\\EseBackups\\win01\\demo_agent\\20260101T000000Z-full-aaaaaaaa"},
+               {"backup_set": "set", "page_check": "bool", "restore_check": "bool"}),
+    "prune": ({"dest": "E:\\EseBackups", "keep_full": 1}, {"dest": "dest", "keep_full": "int", "dry_run": "bool"}),
 }
 # Modules whose dest is read only for an incremental: their dest cases ask for one.
 INCREMENTAL_DEST = ("snapshot_prepare", "stream_begin")
@@ -79,7 +85,17 @@ def cases(instance: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
             for value in values:
                 items.append({"option": f"instance.{key}", "value": value, "args": {**base, "instance": {**instance, key: value}}})
         for key, kind in {**COMMON, **own}.items():
-            values = _values("path") + ["C:\\Windows\\System32", instance["log_path"], instance["log_path"] + "\\..\\x"] if kind == "dest" else _values(kind)
+            if kind == "dest":
+                values = _values("path") + ["C:\\Windows\\System32", instance["log_path"], instance["log_path"] + "\\..\\x"]
+            elif kind == "set":  # a set folder: a path, never in a system or store folder (restore: below dest too)
+                values = _values("path") + ["C:\\Windows\\System32\\x", instance["system_path"] + "\\set"]
+                values += ["F:\\Elsewhere\\set"] if module == "restore" else []
+            elif kind == "target":  # where a restore writes: never a system folder, a drive root, dest, or the live store without overwrite
+                values = _values("path") + ["C:\\Windows\\Temp", "E:\\", "E:\\EseBackups\\r", instance["system_path"], instance["log_path"]]
+            else:
+                values = _values(kind)
+            if key == "keep_full":
+                values = [*values, 0, 1001]
             if key in ("freeze_lease", "session_lease"):
                 values = [*values, 0, 10**9, 10**12]
             if key == "poll_interval":
