@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from esesim._collection import jet
-from esesim.engine import EngineProcess, lognames
+from esesim.engine import EngineProcess, lognames, params
 
 from . import backupsets
-from .sessions import ERR_INVALID_OPTION, ERR_VERIFY_FAILED, AgentFailure, S
+from .sessions import ERR_INVALID_OPTION, ERR_OWNER_RUNNING, ERR_VERIFY_FAILED, AgentFailure, S
 from .verify import verify_set
 
 if TYPE_CHECKING:
@@ -37,8 +37,104 @@ def last_backups(header: Any) -> dict[str, Any]:
     return out
 
 
+def check_drives(ahost: AgentHost, instance: dict[str, Any]) -> None:
+    """Refuse an instance block with a path on a drive the host does not have, naming its field.
+
+    Raises:
+        AgentFailure: -10016 naming ``instance.log_path``, ``instance.system_path`` or
+            ``instance.databases`` and the host's drives.
+    """
+    fields = (("instance.log_path", [instance.get("log_path")]), ("instance.system_path", [instance.get("system_path")]),
+              ("instance.databases", list(instance.get("databases") or [])))
+    for option, paths in fields:
+        for path in paths:
+            if path:
+                ahost.real_path(path, option)
+
+
+def store_holders(ahost: AgentHost, instance: dict[str, Any], own_pid: int | None) -> list[dict[str, Any]]:
+    """The processes other than ``own_pid`` that hold the store open: its databases or its current log.
+
+    Returns:
+        One entry per process: ``pid``, ``process``, ``paths`` (the store's files it holds),
+        ``options`` (the instance fields that name them) and ``agent`` (the instance name when the
+        process is an esent.backup agent of another instance block, else None).
+    """
+    log_path = instance["log_path"].rstrip("\\")
+    base = instance.get("base_name") or "edb"
+    files = [(path, "instance.databases") for path in instance.get("databases") or []]
+    files += [(f"{log_path}\\{lognames.current_log_name(base, legacy)}", "instance.log_path") for legacy in (0x3, 0)]  # edb.log, edb.jtx
+    found: dict[int, dict[str, Any]] = {}
+    for path, option in files:
+        for pid in ahost.engine.holders(path):
+            if pid == own_pid:
+                continue
+            agent = ahost.agent_of_pid(pid)
+            entry = found.setdefault(pid, {"pid": pid, "process": ahost.engine.process_name(pid) or "process", "paths": [], "options": [],
+                                           "agent": agent.instance_cfg.get("name") if agent is not None else None,
+                                           "agent_log_path": agent.instance_cfg.get("log_path") if agent is not None else None})
+            entry["paths"].append(path)
+            if option not in entry["options"]:
+                entry["options"].append(option)
+    return [found[pid] for pid in sorted(found)]
+
+
+def holders_failure(instance: dict[str, Any], held: list[dict[str, Any]]) -> AgentFailure:
+    """-10006 for a store other processes hold, naming who holds which file and the option to fix.
+
+    Another agent of esent.backup means two instance blocks name the same files (a log_path or
+    databases of another store): the block is wrong, not the owner. A process that holds only the
+    current log means ``instance.log_path`` names another store's log folder. Only a process that
+    holds the databases is the store's owner, which ``owner_service`` lets the agent stop.
+    """
+    def who(h: dict[str, Any]) -> str:
+        name = f"the esent.backup agent of instance {h['agent']!r} ({h['process']}, pid {h['pid']})" if h["agent"] else f"{h['process']} (pid {h['pid']})"
+        return f"{' and '.join(h['paths'])} by {name}"
+
+    message = "the store is held open: " + "; ".join(who(h) for h in held)
+    result = {"held_by": [{k: h[k] for k in ("pid", "process", "paths", "agent")} for h in held]}
+    log_path = instance.get("log_path")
+    agents = [h for h in held if h["agent"]]
+    if agents:
+        other = agents[0]
+        if other["agent_log_path"] and other["agent_log_path"].rstrip("\\").casefold() != (log_path or "").rstrip("\\").casefold():
+            differs = "instance.log_path"
+            message += f"; this block names them with another instance.log_path ({log_path}; that agent serves {other['agent_log_path']})"
+        else:
+            differs = "instance.databases"
+            message += f"; this block's instance.databases name files of instance {other['agent']!r}"
+        hint = (f"Check {differs}: instance {other['agent']!r} (log_path {other['agent_log_path']}) already serves these files. Pass the same "
+                "instance block to every step (one variable); a block with another store's log_path or databases starts a second agent "
+                "over the same files.")
+        return AgentFailure(ERR_OWNER_RUNNING, message, hint, result)
+    db_holders = [h for h in held if "instance.databases" in h["options"]]
+    if not db_holders:
+        message += f"; it holds none of instance.databases, so instance.log_path ({log_path}) is the log folder of another store"
+        hint = ("Check instance.log_path (and instance.base_name) against the store of instance.databases: esent.backup.instance_info "
+                "lists the log generations and the processes holding the files it finds.")
+        return AgentFailure(ERR_OWNER_RUNNING, message, hint, result)
+    service = instance.get("owner_service")
+    hint = (f"The agent stops owner_service {service} itself at snapshot_prepare and stream_begin; this process is another one: "
+            "stop it, or check that owner_service names the service that owns the store." if service else
+            "v1 backs up only stores the agent hosts: set owner_service to pause the owning service, or stop that process.")
+    return AgentFailure(ERR_OWNER_RUNNING, message, hint, result)
+
+
+def store_parameters(ahost: AgentHost, pid: int, log_path: str, system_path: str, base: str) -> dict[str, Any]:
+    """Page size, log file size (KiB) and circular logging as the store's log headers say (None when unknown)."""
+    facts = params.read_store_facts(ahost.engine, pid, log_path, system_path, base)
+    if facts is None:
+        return {"page_size": None, "log_file_size": None, "circular_logging": None}
+    return {"page_size": facts.page_size, "log_file_size": facts.log_kb, "circular_logging": facts.circular}
+
+
 def read_from_disk(ahost: AgentHost, instance: dict[str, Any], proc: EngineProcess) -> dict[str, Any]:
-    """Header facts, log generations and checkpoint read from disk (never JetInit)."""
+    """Header facts, log generations, checkpoint, who holds the store, and its fixed parameters, read from disk (never JetInit).
+
+    Raises:
+        AgentFailure: -10016 for a path of the instance block on a drive the host does not have.
+    """
+    check_drives(ahost, instance)
     log_path = instance["log_path"].rstrip("\\")
     system_path = (instance.get("system_path") or log_path).rstrip("\\")
     base = instance.get("base_name") or "edb"
@@ -69,6 +165,8 @@ def read_from_disk(ahost: AgentHost, instance: dict[str, Any], proc: EngineProce
                  "current": lognames.current_log_name(base, legacy) if lognames.current_log_name(base, legacy).lower() in map(str.lower, names) else None},
         "checkpoint": chk if chk.lower() in map(str.lower, sysnames or []) else None,
         "owner_service": instance.get("owner_service"),
+        "held_by": [{k: h[k] for k in ("pid", "process", "paths", "agent")} for h in store_holders(ahost, instance, proc.pid)],
+        **store_parameters(ahost, proc.pid, log_path, system_path, base),
     }
 
 
@@ -91,6 +189,7 @@ def op_instance_info(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]
         facts["databases"] = [{**backupsets.header_facts(d.path, d.file.header), "attached": True, **last_backups(d.file.header)}
                               for d in sorted(st.dbs.values(), key=lambda d: d.dbid)]
         facts["checkpoint_generation"] = st.checkpoint.lgpos.gen if st.checkpoint is not None else None
+        facts.update(agent.store_parameters())  # the hosted store's own values
     return {**facts, "agent": "running", "pid": agent.pid, "boot_id": agent.boot_id, "instance_attached": agent.store is not None,
             "sessions": [agent.session_view(s) for s in agent.sessions.values() if s.live], "changed": False}
 
@@ -101,9 +200,9 @@ def op_verify(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     sess = None
     if args.get("session_id"):
         sess = agent.session_for(doc, _kind_of(agent, args["session_id"]))
-    real = agent.ahost.real_path(args["backup_set"])
+    real = agent.ahost.real_path(args["backup_set"], "backup_set")
     result = verify_set(real)
-    out = {**result.to_dict(), "changed": False, "backup_set": args["backup_set"]}
+    out = {**result.to_dict(), "changed": False, "backup_set": args["backup_set"], "set_dir": args["backup_set"]}
     if sess is not None:
         if sess.set_dir and sess.set_dir.lower() == args["backup_set"].rstrip("\\").lower():
             sess.verified = result.ok
@@ -123,9 +222,21 @@ def _kind_of(agent: AgentProcess, sid: str) -> str:
 def op_prune(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     args = doc["args"]
     dest = _dest(args["dest"])
-    report = backupsets.prune(agent.ahost.real_path(dest), agent.ahost.name, agent.instance_cfg.get("name", "store") if agent.instance_cfg else
+    report = backupsets.prune(agent.ahost.dest_folder(dest), agent.ahost.name, agent.instance_cfg.get("name", "store") if agent.instance_cfg else
                               doc.get("instance", {}).get("name", "store"), args["keep_full"], bool(args.get("dry_run")))
-    return {**report.to_dict(), "changed": report.changed and not args.get("dry_run")}
+    # The report lists the sets by their local folders: a Windows host names them by its own paths.
+    return _windows_strings(agent.ahost, {**report.to_dict(), "changed": report.changed and not args.get("dry_run")})
+
+
+def _windows_strings(ahost: AgentHost, value: Any) -> Any:
+    """Every string of a result with the host's local paths written as Windows names them."""
+    if isinstance(value, str):
+        return ahost.windows_text(value)
+    if isinstance(value, list):
+        return [_windows_strings(ahost, v) for v in value]
+    if isinstance(value, dict):
+        return {k: _windows_strings(ahost, v) for k, v in value.items()}
+    return value
 
 
 def _dest(dest: str) -> str:

@@ -18,7 +18,7 @@ class ActionModule(EseStepAction):
     running, the bootstrap runs the installed agent once, read-only, and nothing stays running."""
 
     OP = "instance_info"
-    RESULT_DEFAULTS = {"agent": None, "databases": [], "logs": {}, "checkpoint": None, "sessions": []}
+    RESULT_DEFAULTS = {"agent": None, "databases": [], "logs": {}, "checkpoint": None, "sessions": [], "held_by": []}
 
     def shape_result(self, reply: dict, params: dict) -> dict:
         databases = []
@@ -35,9 +35,9 @@ class ActionModule(EseStepAction):
                      **{k: s.get(k) for k in ("kind", "state", "owner", "backup_type", "reason", "verified")}}
                     for s in reply.get("sessions") or []]
         out = {key: reply.get(key) for key in ("name", "log_path", "system_path", "base_name", "owner_service", "checkpoint",
-                                               "checkpoint_generation", "instance_attached")}
+                                               "checkpoint_generation", "instance_attached", "log_file_size", "circular_logging", "page_size")}
         out.update(changed=False, agent=reply.get("agent"), agent_pid=reply.get("pid"), databases=databases,
-                   logs=dict(reply.get("logs") or {}), sessions=sessions)
+                   logs=dict(reply.get("logs") or {}), sessions=sessions, held_by=[dict(h) for h in reply.get("held_by") or []])
         return out
 
     def execute(self, params: dict) -> dict:

@@ -15,6 +15,10 @@ description:
   - Never starts an agent and never calls C(JetInit). With no agent running, the installed agent
     runs once, read-only, reads the headers (C(JetGetDatabaseFileInfo)) and lists the files from
     disk, and the result says RV(agent=not running). With no agent installed, RV(agent=not installed).
+  - Also reports the store's own log file size, circular logging and page size (the values the
+    O(instance) assertions must match), and the processes that hold the store open (RV(held_by)).
+  - A path of the instance block on a drive the host does not have fails with
+    C(JET_errClientInvalidOption) (-10016), naming the field (such as O(instance.log_path)).
 options: {}
 extends_documentation_fragment:
   - esent.backup.instance
@@ -86,6 +90,58 @@ instance_attached:
   returned: when the agent is installed
   type: bool
   sample: false
+log_file_size:
+  description:
+    - The store's log file size in KiB, as its log headers say (what O(instance.log_file_size) may
+      assert); None when the log folder holds no log of the base name.
+  returned: when the agent is installed
+  type: int
+  sample: 1024
+circular_logging:
+  description:
+    - Whether the store runs with circular logging, as its log headers say (what
+      O(instance.circular_logging) may assert); None when unknown.
+  returned: when the agent is installed
+  type: bool
+  sample: false
+page_size:
+  description: The store's database page size in bytes, as its log headers say (what O(instance.page_size) may assert); None when unknown.
+  returned: when the agent is installed
+  type: int
+  sample: 8192
+held_by:
+  description:
+    - The processes other than the agent of this instance that hold the store's databases or its
+      current log open. A prepare fails while one does, unless it is the O(instance.owner_service)
+      the agent stops.
+    - RV(held_by[].agent) names the instance that another esent.backup agent serves when that
+      process is one; then two instance blocks name the same files.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"pid": 1004, "process": "EseDemoService.exe", "paths": ["D:\\EseStores\\service\\demo.edb"], "agent": null}]
+  contains:
+    pid:
+      description: Process id.
+      type: int
+      returned: always
+      sample: 1004
+    process:
+      description: Process name.
+      type: str
+      returned: always
+      sample: EseDemoService.exe
+    paths:
+      description: The store's files it holds.
+      type: list
+      elements: str
+      returned: always
+      sample: ["D:\\EseStores\\service\\demo.edb"]
+    agent:
+      description: The instance another esent.backup agent serves, when the process is one; None otherwise.
+      type: str
+      returned: always
+      sample: null
 databases:
   description: Header facts per database.
   returned: always

@@ -122,7 +122,12 @@ _FALLBACK = Field("incremental_fallback", "str", choices=("none", "full"), descr
 #                          set folder); null before.
 #   instance_info          databases[].last_full, last_incremental, last_copy, last_differential: the
 #                          header's backup slots ({lgpos_mark, gen_low, gen_high, snapshot, time_utc})
-#                          or null.
+#                          or null. log_file_size (KiB), circular_logging, page_size: the store's
+#                          own values (its log headers; null when it has no logs). held_by: the
+#                          processes other than the agent that hold the databases or the current
+#                          log open ({pid, process, paths, agent: the instance another esent.backup
+#                          agent serves, else null}). A path of the block on a drive the host does
+#                          not have fails with -10016 naming its field.
 # A step on a snapshot session that ended or was aborted fails with JET_errOSSnapshotInvalidSnapId
 # (-2404), as ESE answers for an id it forgot; one the session lease ended, with
 # JET_errClientLeaseExpired (-10001) and the lease's reason. Abort ops answer ok, changed false.
@@ -267,7 +272,7 @@ RESULT_FIELDS = {
                "started_utc", "workload", "reaped_shadows", "changed"),
     "instance_info": ("agent", "base_name", "boot_id", "checkpoint", "checkpoint_generation", "databases", "instance_attached", "log_path", "logs",
                       "name", "owner_service", "pid", "sessions", "system_path", "reaped_shadows", "log_file_size", "circular_logging",
-                      "page_size", "changed"),
+                      "page_size", "held_by", "changed"),
     "snapshot_prepare": ("backup_type", "freeze_lease", "guard", "instance", "owner", "owner_stopped", "requested_backup_type", "session_lease"),
     "snapshot_freeze": ("auto_thawed", "databases", "freeze_deadline", "freeze_window", "instances", "log_range", "shadows",
                         "owner_stopped_seconds"),
