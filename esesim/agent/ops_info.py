@@ -9,6 +9,7 @@ from disk, and reports ``agent: not running``. No state file, no pipe, nothing s
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from .interfaces import AgentHost, AgentProcess
 
 
+# What instance_info and a -10006 failure say of each process that holds the store open.
+HELD_BY_KEYS = ("pid", "process", "paths", "agent", "service")
 # The header's backup slots (docs/dev/ese-facts.md section 4.6) as instance_info reports them.
 LAST_BACKUP_SLOTS = (("last_full", "bkinfo_full_prev"), ("last_incremental", "bkinfo_inc_prev"), ("last_copy", "bkinfo_copy_prev"),
                      ("last_differential", "bkinfo_diff_prev"))
@@ -57,8 +60,10 @@ def store_holders(ahost: AgentHost, instance: dict[str, Any], own_pid: int | Non
 
     Returns:
         One entry per process: ``pid``, ``process``, ``paths`` (the store's files it holds),
-        ``options`` (the instance fields that name them) and ``agent`` (the instance name when the
-        process is an esent.backup agent of another instance block, else None).
+        ``options`` (the instance fields that name them), ``agent`` (the instance name when the
+        process is an esent.backup agent of another instance block, else None) and ``service``
+        (the Windows service running in the process, else None: a prepare stops the
+        ``owner_service``, so its process does not block one).
     """
     log_path = instance["log_path"].rstrip("\\")
     base = instance.get("base_name") or "edb"
@@ -72,7 +77,8 @@ def store_holders(ahost: AgentHost, instance: dict[str, Any], own_pid: int | Non
             agent = ahost.agent_of_pid(pid)
             entry = found.setdefault(pid, {"pid": pid, "process": ahost.engine.process_name(pid) or "process", "paths": [], "options": [],
                                            "agent": agent.instance_cfg.get("name") if agent is not None else None,
-                                           "agent_log_path": agent.instance_cfg.get("log_path") if agent is not None else None})
+                                           "agent_log_path": agent.instance_cfg.get("log_path") if agent is not None else None,
+                                           "service": ahost.service_of_pid(pid)})
             entry["paths"].append(path)
             if option not in entry["options"]:
                 entry["options"].append(option)
@@ -92,7 +98,7 @@ def holders_failure(instance: dict[str, Any], held: list[dict[str, Any]]) -> Age
         return f"{' and '.join(h['paths'])} by {name}"
 
     message = "the store is held open: " + "; ".join(who(h) for h in held)
-    result = {"held_by": [{k: h[k] for k in ("pid", "process", "paths", "agent")} for h in held]}
+    result = {"held_by": [{k: h[k] for k in HELD_BY_KEYS} for h in held]}
     log_path = instance.get("log_path")
     agents = [h for h in held if h["agent"]]
     if agents:
@@ -128,25 +134,70 @@ def store_parameters(ahost: AgentHost, pid: int, log_path: str, system_path: str
     return {"page_size": facts.page_size, "log_file_size": facts.log_kb, "circular_logging": facts.circular}
 
 
-def read_from_disk(ahost: AgentHost, instance: dict[str, Any], proc: EngineProcess) -> dict[str, Any]:
-    """Header facts, log generations, checkpoint, who holds the store, and its fixed parameters, read from disk (never JetInit).
+def dest_facts(ahost: AgentHost, instance: dict[str, Any], dest: str, last_fulls: dict[str, Any] | None) -> dict[str, Any]:
+    """What instance_info says of a backup root: the checks every step makes of ``dest``, then its sets.
+
+    Args:
+        ahost: the host.
+        instance: the instance block.
+        dest: the backup root as given.
+        last_fulls: database path -> its header's last full (``bkinfo_full_prev``); None when a
+            header cannot be read now (a process holds the database).
+
+    Returns:
+        ``path`` (normalised), ``exists``, ``free_bytes``, ``sets_folder``
+        (``<dest>\\<host>\\<instance>``), ``newest_full`` (the newest complete full set's id or
+        None) and ``chain``: what the incremental guard would decide now (``ok`` true, false, or
+        None when the headers cannot be read; ``reason``; ``hint``).
 
     Raises:
-        AgentFailure: -10016 for a path of the instance block on a drive the host does not have.
+        AgentFailure: -10016 naming ``dest``, as the steps refuse it (a UNC or store folder, a
+            missing drive, a file where the folder should be).
+    """
+    try:
+        win = backupsets.check_dest(dest, instance)
+    except backupsets.DestError as exc:
+        raise AgentFailure(ERR_INVALID_OPTION, str(exc), exc.hint) from None
+    real = ahost.dest_folder(win)
+    host, name = ahost.name, instance.get("name") or "store"
+    where = f"{win.rstrip(chr(92))}\\{host}\\{name}"
+    cat = backupsets.scan(real, host, name)
+    full = cat.newest_full()
+    if full is not None and last_fulls is None:
+        chain: dict[str, Any] = {"ok": None, "reason": "a database header cannot be read while a process holds the database; the prepare reads it",
+                                 "hint": ""}
+    else:
+        res = backupsets.incremental_guard(cat, "incremental", last_fulls or {}, "none", where=where)
+        chain = {"ok": res.decision == backupsets.GUARD_OK, "reason": res.reason, "hint": (res.error or {}).get("hint", "")}
+    nearest = next((p for p in (real, *real.parents) if p.exists()), real)
+    return {"path": win, "exists": real.is_dir(), "free_bytes": shutil.disk_usage(nearest).free, "sets_folder": where,
+            "newest_full": full["set_id"] if full is not None else None, "chain": chain}
+
+
+def read_from_disk(ahost: AgentHost, instance: dict[str, Any], proc: EngineProcess, dest: str | None = None) -> dict[str, Any]:
+    """Header facts, log generations, checkpoint, who holds the store, and its fixed parameters, read from disk (never JetInit);
+    with ``dest`` also what the steps would find there (``dest_facts``).
+
+    Raises:
+        AgentFailure: -10016 for a path of the instance block on a drive the host does not have, or a ``dest`` the steps refuse.
     """
     check_drives(ahost, instance)
     log_path = instance["log_path"].rstrip("\\")
     system_path = (instance.get("system_path") or log_path).rstrip("\\")
     base = instance.get("base_name") or "edb"
     dbs = []
+    last_fulls: dict[str, Any] | None = {}
     for path in instance.get("databases") or []:
         err, header = proc.jet_get_database_file_info(path)
         entry: dict[str, Any] = {"path": path}
         if err:
+            last_fulls = None
             holders = [ahost.engine.process_name(p) or f"pid {p}" for p in ahost.engine.holders(path)]
             entry.update(error={"jet": err, "name": jet.lookup(err).name, "message": jet.lookup(err).text}, held_by=holders or None)
         else:
             entry.update(backupsets.header_facts(path, header), state=header.dbstate, **last_backups(header))
+            if last_fulls is not None:
+                last_fulls[path] = header.bkinfo_full_prev
         dbs.append(entry)
     err, names = ahost.engine.listdir(log_path)
     names = names if not err else []
@@ -155,7 +206,8 @@ def read_from_disk(ahost: AgentHost, instance: dict[str, Any], proc: EngineProce
     gens = sorted(g for g in (lognames.parse_log_file_name(n, base, legacy) for n in names) if g)
     _e, sysnames = ahost.engine.listdir(system_path)
     chk = lognames.checkpoint_name(base, legacy)
-    return {
+    more = {"dest": dest_facts(ahost, instance, dest, last_fulls)} if dest else {}
+    return {**more,
         "name": instance.get("name"),
         "log_path": log_path,
         "system_path": system_path,
@@ -165,24 +217,25 @@ def read_from_disk(ahost: AgentHost, instance: dict[str, Any], proc: EngineProce
                  "current": lognames.current_log_name(base, legacy) if lognames.current_log_name(base, legacy).lower() in map(str.lower, names) else None},
         "checkpoint": chk if chk.lower() in map(str.lower, sysnames or []) else None,
         "owner_service": instance.get("owner_service"),
-        "held_by": [{k: h[k] for k in ("pid", "process", "paths", "agent")} for h in store_holders(ahost, instance, proc.pid)],
+        "held_by": [{k: h[k] for k in HELD_BY_KEYS} for h in store_holders(ahost, instance, proc.pid)],
         **store_parameters(ahost, proc.pid, log_path, system_path, base),
     }
 
 
-def peek_instance_info(ahost: AgentHost, instance: dict[str, Any]) -> dict[str, Any]:
+def peek_instance_info(ahost: AgentHost, instance: dict[str, Any], args: dict[str, Any] | None = None) -> dict[str, Any]:
     """The one-shot, read-only answer when no agent runs (no state file, no pipe, no JetInit)."""
     proc = EngineProcess(ahost.engine, "powershell.exe")
     try:
-        facts = read_from_disk(ahost, instance, proc)
+        facts = read_from_disk(ahost, instance, proc, (args or {}).get("dest"))
     finally:
         proc.die()
     return {**facts, "agent": "not running", "sessions": [], "changed": False}
 
 
 def op_instance_info(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
+    dest = doc["args"].get("dest")
     if agent.store is None:
-        facts = read_from_disk(agent.ahost, agent.instance_cfg | doc["instance"], agent.proc)
+        facts = read_from_disk(agent.ahost, agent.instance_cfg | doc["instance"], agent.proc, dest)
     else:
         st = agent.instance_state()
         facts = read_from_disk(agent.ahost, {**agent.instance_cfg, "databases": []}, agent.proc)
@@ -190,6 +243,8 @@ def op_instance_info(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]
                               for d in sorted(st.dbs.values(), key=lambda d: d.dbid)]
         facts["checkpoint_generation"] = st.checkpoint.lgpos.gen if st.checkpoint is not None else None
         facts.update(agent.store_parameters())  # the hosted store's own values
+        if dest:
+            facts["dest"] = dest_facts(agent.ahost, agent.instance_cfg, dest, {d.path: d.file.header.bkinfo_full_prev for d in st.dbs.values()})
     return {**facts, "agent": "running", "pid": agent.pid, "boot_id": agent.boot_id, "instance_attached": agent.store is not None,
             "sessions": [agent.session_view(s) for s in agent.sessions.values() if s.live], "changed": False}
 

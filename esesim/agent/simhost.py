@@ -143,6 +143,10 @@ class AgentHost:
                           lambda m, drive=letter: f"{drive}:\\" + m.group(1).lstrip("/").replace("/", "\\"), text)
         return text
 
+    def service_of_pid(self, pid: int) -> str | None:
+        """The name of the service running in this process, or None (QueryServiceStatusEx's process id)."""
+        return next((svc.service_name for svc in self.services.values() if svc.running and svc.pid == pid), None)
+
     def agent_of_pid(self, pid: int) -> AgentProcess | None:
         """The running agent whose process this is, or None (the state files name each agent's pid)."""
         return next((a for a in self.agents.values() if a.pid == pid and a.alive), None)
@@ -340,7 +344,11 @@ class AgentHost:
             result = {"agent": "not running", "sessions": [], "shadows": [], "reaped_shadows": reaped, "changed": False}
             return protocol.encode(protocol.reply_ok(result, ident))
         if op == "instance_info" and inst:
-            return protocol.encode(protocol.reply_ok({**peek_instance_info(self, inst), "reaped_shadows": reaped}, ident))
+            try:
+                facts = peek_instance_info(self, inst, args)
+            except AgentFailure as exc:  # the same refusal a running agent answers (a path the host cannot use)
+                return protocol.encode(protocol.reply_error(exc.code, exc.name, exc.message, exc.hint, ident, exc.result))
+            return protocol.encode(protocol.reply_ok({**facts, "reaped_shadows": reaped}, ident))
         if protocol.OPS[op].kind == "abort":
             sid = args.get("session_id")
             return protocol.encode(protocol.reply_ok({"changed": False, "state": "gone", "session_id": sid, "snapshot_id": sid,

@@ -126,8 +126,11 @@ _FALLBACK = Field("incremental_fallback", "str", choices=("none", "full"), descr
 #                          own values (its log headers; null when it has no logs). held_by: the
 #                          processes other than the agent that hold the databases or the current
 #                          log open ({pid, process, paths, agent: the instance another esent.backup
-#                          agent serves, else null}). A path of the block on a drive the host does
-#                          not have fails with -10016 naming its field.
+#                          agent serves, else null; service: the service running in the process,
+#                          else null}). A path of the block on a drive the host does not have fails
+#                          with -10016 naming its field. With args.dest: dest {path, exists,
+#                          free_bytes, sets_folder, newest_full, chain {ok, reason, hint}}, after the
+#                          checks every step makes of a dest (the same -10016 refusals).
 # A step on a snapshot session that ended or was aborted fails with JET_errOSSnapshotInvalidSnapId
 # (-2404), as ESE answers for an id it forgot; one the session lease ended, with
 # JET_errClientLeaseExpired (-10001) and the lease's reason. Abort ops answer ok, changed false.
@@ -136,7 +139,9 @@ OPS = {
     for spec in (
         OpSpec("ping", "read", "none", (), "Answer with the agent's identity and protocol versions."),
         OpSpec("status", "read", "optional", (Field("session_id", "str"),), "Sessions, copies, shadows, counters and the journal tail."),
-        OpSpec("instance_info", "read", "none", (), "Header facts, log generations, checkpoint and agent state, read from disk if no agent runs."),
+        OpSpec("instance_info", "read", "none", (
+            Field("dest", "str", description="A backup root to check as the steps do and report on (its newest full set, the incremental chain)."),
+        ), "Header facts, log generations, checkpoint and agent state, read from disk if no agent runs."),
         OpSpec("snapshot_prepare", "mutating", "none", (
             Field("backup_type", "str", True, BACKUP_TYPES),
             Field("freeze_lease", "int", minimum=1, maximum=FREEZE_LEASE_MAX,
@@ -272,7 +277,7 @@ RESULT_FIELDS = {
                "started_utc", "workload", "reaped_shadows", "changed"),
     "instance_info": ("agent", "base_name", "boot_id", "checkpoint", "checkpoint_generation", "databases", "instance_attached", "log_path", "logs",
                       "name", "owner_service", "pid", "sessions", "system_path", "reaped_shadows", "log_file_size", "circular_logging",
-                      "page_size", "held_by", "changed"),
+                      "page_size", "held_by", "dest", "changed"),
     "snapshot_prepare": ("backup_type", "freeze_lease", "guard", "instance", "owner", "owner_stopped", "requested_backup_type", "session_lease"),
     "snapshot_freeze": ("auto_thawed", "databases", "freeze_deadline", "freeze_window", "instances", "log_range", "shadows",
                         "owner_stopped_seconds"),
