@@ -105,8 +105,8 @@ class ActionModule(EseStepAction):
             return "full"
         article = "an" if backup_type == "incremental" else "a"
         raise _named_error("JET_errMissingFullBackup", f"cannot take {article} {backup_type} backup: {chain.get('reason')} (check mode)",
-                          chain.get("hint") or "Take a full backup to this dest first, or set incremental_fallback: full.",
-                          {"guard": {"decision": "fail", "backup_type": backup_type, "reason": chain.get("reason")}})
+                           chain.get("hint") or "Take a full backup to this dest first, or set incremental_fallback: full.",
+                           {"guard": {"decision": "fail", "backup_type": backup_type, "reason": chain.get("reason")}})
 
 
 def blocking_holders(instance: dict, held_by: list) -> list:

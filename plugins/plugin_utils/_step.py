@@ -695,8 +695,8 @@ class EseSnapshotStep(EseStepAction):
         name = (params.get("instance") or {}).get("name")
         if parsed is None or parsed[1] != protocol.routing_key(self._instance_block()):
             raise _named_error("JET_errClientUnknownSession", f"{sid} is not a placeholder that snapshot_prepare --check returned for this "
-                              f"instance block ({name}) (check mode)", "Pass the same instance to every step of a session (one variable).",
-                              {"snapshot_id": sid, "state": "gone"})
+                               f"instance block ({name}) (check mode)", "Pass the same instance to every step of a session (one variable).",
+                               {"snapshot_id": sid, "state": "gone"})
         backup_type = parsed[0]
         before = PLACEHOLDER_STATE_BEFORE[self.OP]
         after = SNAPSHOT_OUTCOMES[self.OP][before].split(":", 1)[1]
