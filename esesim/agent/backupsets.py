@@ -379,7 +379,7 @@ def _describe(lgpos: list[int] | tuple[int, ...], gen_low: int, gen_high: int, s
 
 
 def incremental_guard(catalogue: Catalogue, backup_type: str, last_fulls: Mapping[str, BackupInfo | None],
-                      incremental_fallback: str = "none") -> GuardResult:
+                      incremental_fallback: str = "none", where: str | None = None) -> GuardResult:
     """Decide whether an incremental (or differential) may start (docs/dev/safety-rules.md rule 8).
 
     Every database header's last full backup (``DatabaseInfo.full_prev``: lgposMark, genLow, genHigh,
@@ -391,6 +391,8 @@ def incremental_guard(catalogue: Catalogue, backup_type: str, last_fulls: Mappin
         backup_type: the requested type; full and copy always pass.
         last_fulls: database path -> its header's ``full_prev`` (None when empty).
         incremental_fallback: ``none`` (fail) or ``full`` (take a full instead).
+        where: the instance root as the host names it (``<dest>\\<host>\\<instance>``), for the
+            messages; the catalogue's local folder otherwise.
 
     Returns:
         ``ok`` (with the full's set id), ``fallback_full`` (backup_type becomes full) or
@@ -401,7 +403,7 @@ def incremental_guard(catalogue: Catalogue, backup_type: str, last_fulls: Mappin
     full = catalogue.newest_full()
     reason = ""
     if full is None:
-        reason = f"no complete full backup at {catalogue.root}"
+        reason = f"no complete full backup at {where or catalogue.root}"
         hint = "Take a full backup to this dest first, or set incremental_fallback: full."
     elif not last_fulls:
         reason = "the instance has no database header to compare"
@@ -428,7 +430,8 @@ def incremental_guard(catalogue: Catalogue, backup_type: str, last_fulls: Mappin
     if incremental_fallback == "full":
         return GuardResult(GUARD_FALLBACK_FULL, "full", f"{reason}; taking a full backup (incremental_fallback: full)")
     code = jet.code_of("JET_errMissingFullBackup")
-    error = {"jet": code, "name": "JET_errMissingFullBackup", "message": f"cannot take a {backup_type} backup: {reason}",
+    article = "an" if backup_type == "incremental" else "a"
+    error = {"jet": code, "name": "JET_errMissingFullBackup", "message": f"cannot take {article} {backup_type} backup: {reason}",
              "hint": hint + " (or set incremental_fallback: full)" if "incremental_fallback" not in hint else hint}
     return GuardResult(GUARD_FAIL, backup_type, reason, error)
 

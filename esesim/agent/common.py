@@ -76,10 +76,13 @@ def guard(agent: AgentProcess, args: dict[str, Any], backup_type: str) -> tuple[
     dest = args.get("dest")
     if not dest:
         raise AgentFailure(ERR_INVALID_OPTION, f"a {backup_type} backup needs dest for the chain check", "Pass dest (the backup root).")
-    real = agent.ahost.real_path(check_dest(agent, dest))
-    cat = backupsets.scan(real, agent.ahost.name, agent.instance_cfg.get("name", "store"))
+    win = check_dest(agent, dest)
+    real = agent.ahost.dest_folder(win)
+    host, instance = agent.ahost.name, agent.instance_cfg.get("name", "store")
+    cat = backupsets.scan(real, host, instance)
     last_fulls = {path: info.full_prev for path, info in attached_headers(agent)}
-    result = backupsets.incremental_guard(cat, backup_type, last_fulls, args.get("incremental_fallback", "none"))
+    result = backupsets.incremental_guard(cat, backup_type, last_fulls, args.get("incremental_fallback", "none"),
+                                          where=f"{win.rstrip(chr(92))}\\{host}\\{instance}")
     if result.decision == backupsets.GUARD_FAIL:
         err = result.error or {}
         raise AgentFailure(err.get("jet", code("JET_errMissingFullBackup")), err.get("message", result.reason), err.get("hint", ""),
@@ -95,12 +98,13 @@ def start_copy(agent: AgentProcess, sess: Session, sources: list[Any], dest: str
     given to the copy before it starts, never set on a running copy.
     """
     host, instance = agent.ahost.name, agent.instance_cfg.get("name", "store")
-    root = backupsets.instance_root(agent.ahost.real_path(dest), host, instance)
+    dest_real = agent.ahost.dest_folder(dest)
+    root = backupsets.instance_root(dest_real, host, instance)
     set_id = manifest.new_set_name(sess.backup_type, when=_utcnow(agent))
     parent = None
     if sess.backup_type in ("incremental", "differential"):
         try:
-            parent = manifest.choose_parent(backupsets.scan(agent.ahost.real_path(dest), host, instance).manifests, sess.backup_type, log_range)
+            parent = manifest.choose_parent(backupsets.scan(dest_real, host, instance).manifests, sess.backup_type, log_range)
         except manifest.ChainError as exc:
             raise AgentFailure(code("JET_errMissingFullBackup"), exc.message, exc.hint, sess.brief()) from None
     sess.parent = parent

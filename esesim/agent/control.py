@@ -18,6 +18,8 @@ importing the engine or the agent:
 - ``tick``: run one tick now;
 - ``read_file``: ``{"op": "read_file", "path": "E:\\EseBackups\\...\\manifest.json"}``: the text of one
   file of the host (at most 1 MiB), e.g. a set's manifest;
+- ``write_file``: ``{"op": "write_file", "path": "E:\\backup.txt", "text": "..."}``: create (or replace) one
+  file of the host, its folders too, behind every tool's back (a file where a folder is expected);
 - ``service``: ``{"op": "service", "name": "EseDemoService", "action": "stop"}`` (or ``start``): what an
   administrator's Stop-Service/Start-Service does, outside any agent;
 - ``engine_fault``: ``{"op": "engine_fault", "point": "snapshot.freeze", "match": {"instance": "demo_service"},
@@ -119,6 +121,25 @@ def read_file(ahost: AgentHost, doc: dict[str, Any]) -> dict[str, Any]:
     if len(data) > READ_FILE_LIMIT:
         raise ValueError(f"{path}: {len(data)} bytes, more than read_file returns ({READ_FILE_LIMIT})")
     return {"path": path, "text": data.decode("utf-8", "replace")}
+
+
+def write_file(ahost: AgentHost, doc: dict[str, Any]) -> dict[str, Any]:
+    path, text = doc.get("path"), doc.get("text", "")
+    if not isinstance(path, str) or not path or not isinstance(text, str):
+        raise ValueError("write_file needs path (a Windows path on the host) and text")
+    data = text.encode("utf-8")
+    if len(data) > READ_FILE_LIMIT:
+        raise ValueError(f"{path}: {len(data)} bytes, more than write_file writes ({READ_FILE_LIMIT})")
+    with ahost.lock:
+        try:
+            real = ahost.real_path(path)
+        except Exception as exc:  # the agent's own failure for a path on no drive of the host
+            raise ValueError(str(exc)) from None
+        if real.is_dir():
+            raise ValueError(f"{path}: a folder on {ahost.name}")
+        real.parent.mkdir(parents=True, exist_ok=True)
+        real.write_bytes(data)
+    return {"path": path, "size_bytes": len(data)}
 
 
 def service(ahost: AgentHost, doc: dict[str, Any]) -> dict[str, Any]:
@@ -225,6 +246,7 @@ def register_control(sim_host: Any, ahost: AgentHost, clock: Any = None) -> None
         "clock_advance": clock_advance,
         "tick": tick,
         "read_file": lambda doc: read_file(ahost, doc),
+        "write_file": lambda doc: write_file(ahost, doc),
         "service": lambda doc: service(ahost, doc),
         "engine_fault": lambda doc: engine_fault(ahost, doc),
         "symlink": lambda doc: symlink(ahost, doc),

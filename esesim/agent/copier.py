@@ -145,7 +145,8 @@ def _os_error(exc: OSError, file: str | None) -> CopyError:
     # every other OS error is reported as a disk I/O error with the OS text.
     if exc.errno == errno.ENOSPC:
         return CopyError("JET_errDiskFull", f"the destination volume is full while writing {file}: {exc.strerror}", file)
-    return CopyError("JET_errDiskIO", f"I/O error on {file}: {exc}", file)
+    where = file or exc.filename or "the set folder"
+    return CopyError("JET_errDiskIO", f"I/O error on {where}: {exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename and file else ""), file)
 
 
 def _existing_ancestor(path: Path) -> Path:

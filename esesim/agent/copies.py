@@ -11,6 +11,7 @@ files (path, size_bytes, sha256, role, source) as the manifest does.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -58,17 +59,17 @@ class AgentCopy:
     def __init__(self, sources: list[CopySource], set_real: Path, set_win: str, *, verify: bool, manifest_args: dict[str, Any],
                  lock: Any, on_verified: Callable[[bool], None], copy_id: str | None = None,
                  more: Callable[[], list[CopySource]] | None = None) -> None:
+        self.set_real = Path(set_real)
+        self.set_win = set_win
         try:
             self.job = CopyJob(sources, set_real, copy_id=copy_id)
         except CopyError as exc:
-            raise AgentFailure(exc.code, exc.message) from None
+            raise AgentFailure(exc.code, self.windows(exc.message)) from None
         self.copy_id = self.job.copy_id
         # A second phase whose file list is known only after the first (streaming: the logs
         # come from JetGetLogInfoInstance2, which may be called only after every database).
         self._more = more
         self._done_jobs: list[CopyJob] = []
-        self.set_real = Path(set_real)
-        self.set_win = set_win
         self.verify = verify
         self.manifest_args = manifest_args
         self._lock = lock
@@ -89,9 +90,9 @@ class AgentCopy:
         try:
             self.job.start()
         except CopyError as exc:
-            self._final, self._error = STATE_FAILED, exc.to_error()
+            self._final, self._error = STATE_FAILED, self._windows_error(exc.to_error())
             self._done.set()
-            raise AgentFailure(exc.code, exc.message) from None
+            raise AgentFailure(exc.code, self.windows(exc.message)) from None
         threading.Thread(target=self._follow, name=f"copy-follow-{self.copy_id}", daemon=True).start()
         return self
 
@@ -137,7 +138,16 @@ class AgentCopy:
         finally:
             self._done.set()
 
+    def windows(self, text: str) -> str:
+        """A copier message with the set's local folder (and what lies under it) as the host names it."""
+        real = str(self.set_real)
+        return re.sub(re.escape(real) + r"((?:/[^/\s'\",;:)]*)*)", lambda m: self.set_win + m.group(1).replace("/", "\\"), text)
+
+    def _windows_error(self, error: dict[str, Any]) -> dict[str, Any]:
+        return {**error, "message": self.windows(str(error.get("message") or ""))} if error.get("message") else dict(error)
+
     def _fail(self, error: dict[str, Any], state: str, files: list[dict[str, Any]]) -> None:
+        error = self._windows_error(error)
         self._error = error
         err = {k: error.get(k) for k in ("jet", "name", "message")}
         try:

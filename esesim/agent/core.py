@@ -40,7 +40,6 @@ from .sessions import (
     ERR_INVALID_SNAPID,
     ERR_LEASE_EXPIRED,
     ERR_OWNER_MISMATCH,
-    ERR_OWNER_RUNNING,
     ERR_PARAMETER_MISMATCH,
     ERR_SESSION_LOST,
     ERR_UNKNOWN_SESSION,
@@ -335,22 +334,13 @@ class AgentProcess:
                          circular=None if cfg.get("circular_logging") is None else int(cfg["circular_logging"]), page_size=cfg.get("page_size"),
                          create_paths=False)
 
-    def holders(self) -> list[tuple[int, str]]:
-        """Other processes holding the store's databases or current log open (share mode 0)."""
-        spec = self.spec()
-        paths = list(spec.db_paths) + [f"{spec.log_path.rstrip(chr(92))}\\{lognames.current_log_name(spec.base, 0)}"]
-        seen: dict[int, str] = {}
-        for path in paths:
-            for pid in self.platform.holders(path):
-                if pid != self.pid:
-                    seen[pid] = self.platform.process_name(pid)
-        return sorted(seen.items())
-
     def ensure_store(self) -> HostedInstance:
         """Host the instance: JetInit (soft recovery) and attach its databases, or say who holds them.
 
         Raises:
-            AgentFailure: -10006 naming the process that holds the store; an engine error otherwise.
+            AgentFailure: -10016 naming the field of a path on a drive the host does not have;
+                -10006 naming who holds which file of the store (ops_info.holders_failure); an
+                engine error otherwise.
         """
         if self.store is not None and not self.instance_running():
             # The instance was terminated under the agent (e.g. before a freeze, which then covered
@@ -359,14 +349,11 @@ class AgentProcess:
             self.store = None
         if self.store is not None:
             return self.store
-        held = self.holders()
+        self.spec()  # the instance block is there
+        ops_info.check_drives(self.ahost, self.instance_cfg)
+        held = ops_info.store_holders(self.ahost, self.instance_cfg, self.pid)
         if held:
-            who = ", ".join(f"{name or 'process'} (pid {pid})" for pid, name in held)
-            service = self.instance_cfg.get("owner_service")
-            hint = (f"The agent stops owner_service {service} itself at snapshot_prepare and stream_begin; this process is another one: "
-                    "stop it, or check that owner_service names the service that owns the store." if service else
-                    "v1 backs up only stores the agent hosts: set owner_service to pause the owning service, or stop that process.")
-            raise AgentFailure(ERR_OWNER_RUNNING, f"the store is held by {who}", hint, {"held_by": [{"pid": p, "process": n} for p, n in held]})
+            raise ops_info.holders_failure(self.instance_cfg, held)
         self.refuse_new_log_stream()
         try:
             store = self.host_instance(self.spec())

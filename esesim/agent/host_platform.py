@@ -12,9 +12,9 @@ A leaf of the agent package: it imports only the engine's host-side modules.
 from __future__ import annotations
 
 import mmap
-from typing import Protocol
+from typing import Any, Protocol
 
-from esesim.engine import Host, OwnerService
+from esesim.engine import Host, OwnerService, params
 from esesim.engine.logs import list_generations
 from esesim.engine.shadow import Shadow, shadows_of
 from esesim.engine.volumes import ACCESS_READ, SHARE_DELETE, SHARE_READ, SHARE_WRITE
@@ -43,6 +43,11 @@ class HostPlatform:
     def process_alive(self, pid: int) -> bool:
         """Process.GetProcessById(pid) finds a running process."""
         return self._host.process_alive(pid)
+
+    def store_facts(self, log_path: str, system_path: str, base: str) -> Any:
+        """Page size, log file size and circular logging as the store's log and checkpoint headers say
+        (on Windows: the first log's header, as esentutl /ml reads it); None when there is no log."""
+        return params.read_store_facts(self._host, self.pid, log_path, system_path, base)
 
     def process_name(self, pid: int) -> str:
         """Process.GetProcessById(pid).ProcessName ('' when unknown)."""

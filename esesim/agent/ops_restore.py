@@ -99,7 +99,7 @@ def op_restore(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
         if sess.live:
             sess.session_lease.renew(agent.now())  # restore checks renew leases too (docs/dev/safety-rules.md rule 2)
     plan = _plan(agent, set_win)
-    target_real = agent.ahost.real_path(target)
+    target_real = agent.ahost.real_path(target, "target")
     restore_checks.check_space(agent, plan.chain, target, target_real)  # before anything is written or released
     _check_target(agent, plan, target, target_real, bool(args.get("overwrite")))
     _verify_chain(plan)  # nothing is staged before every file of every set matched its manifest
@@ -132,7 +132,7 @@ def op_restore(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
 
 def _plan(agent: AgentProcess, set_win: str) -> Plan:
     """Find the set (or the latest), its chain, and the files to stage; refuse a broken chain."""
-    real = agent.ahost.real_path(set_win)
+    real = agent.ahost.real_path(set_win, "backup_set")
     if (real / manifest.MANIFEST_NAME).is_file():
         root, set_id, root_win = real.parent, real.name, str(PureWindowsPath(set_win).parent)
     elif real.is_dir():

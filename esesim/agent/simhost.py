@@ -50,7 +50,7 @@ from .host_platform import HostPlatform
 from .journal import Journal
 from .ops_info import peek_instance_info
 from .ops_sets import peek_reply
-from .sessions import ERR_AGENT_NOT_RUNNING, ERR_UNKNOWN_SESSION, AgentFailure, split_session_id
+from .sessions import ERR_AGENT_NOT_RUNNING, ERR_INVALID_OPTION, ERR_UNKNOWN_SESSION, AgentFailure, split_session_id
 
 # The agent's folder, launcher and log on the host: the collection's one definition (_bootstrap.py).
 AGENT_DIR, LAUNCHER, AGENT_LOG = bootstrap.AGENT_DIR, bootstrap.LAUNCHER, bootstrap.AGENT_LOG
@@ -97,13 +97,62 @@ class AgentHost:
 
     # -- paths -----------------------------------------------------------------------------------
 
-    def real_path(self, win_path: str) -> Path:
+    def real_path(self, win_path: str, option: str | None = None) -> Path:
+        """The local file behind a Windows path of the host.
+
+        Args:
+            win_path: an absolute Windows path.
+            option: the option (or field) that holds the path, named when the drive is missing.
+
+        Raises:
+            AgentFailure: -10016 for a drive the host does not have, naming ``option`` and the
+                host's drives in the message and the hint.
+        """
         err, real, _vol = self.engine.resolve(win_path)
         if err:
-            from .sessions import ERR_INVALID_OPTION, AgentFailure  # noqa: PLC0415
-
-            raise AgentFailure(ERR_INVALID_OPTION, f"{win_path}: no such drive on {self.name}")
+            drive = win_path[:2] if win_path[1:2] == ":" else win_path.split("\\")[0] or win_path
+            drives = ", ".join(f"{letter}:" for letter in sorted(self.engine.volumes))
+            where = f"{option}: " if option else ""
+            fix = f"Fix {option}" if option else "Fix the path"
+            raise AgentFailure(ERR_INVALID_OPTION, f"{where}{win_path} is on drive {drive}, which {self.name} does not have (its drives: {drives})",
+                               f"{fix}: give a path on one of the drives of {self.name} ({drives}).")
         return real
+
+    def dest_folder(self, dest: str, option: str = "dest") -> Path:
+        """The local folder behind a backup root (``dest``): it may be missing (it is created), never a file.
+
+        Raises:
+            AgentFailure: -10016 naming ``option`` for a missing drive, or for a file where the
+                folder (or one of its parents) should be.
+        """
+        real = self.real_path(dest, option)
+        parts = [part for part in dest.replace("/", "\\").split("\\") if part]
+        for n in range(len(parts), 1, -1):
+            win = "\\".join(parts[:n])
+            local = self.real_path(win, option)
+            if local.is_dir():
+                break
+            if local.exists():
+                what = f"{dest} is a file, not a folder" if n == len(parts) else f"{win} (in {dest}) is a file, not a folder"
+                raise AgentFailure(ERR_INVALID_OPTION, f"{option}: {what}",
+                                   f"Fix {option}: name a folder of the host (the agent creates one that is missing), not the file {win}.")
+        return real
+
+    def windows_text(self, text: str) -> str:
+        """``text`` with every local path under the host's drive folders written as Windows names it
+        (``X:\\...``): what a report built from local paths says on a Windows host."""
+        for letter, root in sorted(self.engine.volumes.items(), key=lambda item: -len(str(item[1]))):
+            text = re.sub(re.escape(str(root)) + r"((?:/[^/\s'\",;:)]*)*)",
+                          lambda m, drive=letter: f"{drive}:\\" + m.group(1).lstrip("/").replace("/", "\\"), text)
+        return text
+
+    def service_of_pid(self, pid: int) -> str | None:
+        """The name of the service running in this process, or None (QueryServiceStatusEx's process id)."""
+        return next((svc.service_name for svc in self.services.values() if svc.running and svc.pid == pid), None)
+
+    def agent_of_pid(self, pid: int) -> AgentProcess | None:
+        """The running agent whose process this is, or None (the state files name each agent's pid)."""
+        return next((a for a in self.agents.values() if a.pid == pid and a.alive), None)
 
     def state_path(self, route: str) -> Path:
         return self.real_path(f"{AGENT_DIR}\\agents\\{route}.json")
@@ -296,7 +345,11 @@ class AgentHost:
             result = {"agent": "not running", "sessions": [], "shadows": [], "reaped_shadows": reaped, "changed": False}
             return protocol.encode(protocol.reply_ok(result, ident))
         if op == "instance_info" and inst:
-            return protocol.encode(protocol.reply_ok({**self._peek_instance_info(inst), "reaped_shadows": reaped}, ident))
+            try:
+                facts = self._peek_instance_info(inst, args)
+            except AgentFailure as exc:  # the same refusal a running agent answers (a path the host cannot use)
+                return protocol.encode(protocol.reply_error(exc.code, exc.name, exc.message, exc.hint, ident, exc.result))
+            return protocol.encode(protocol.reply_ok({**facts, "reaped_shadows": reaped}, ident))
         answered = peek_reply(self, doc, ident)  # backup_sets; check mode's verify and dry-run prune
         if answered is not None:
             return answered
@@ -316,11 +369,11 @@ class AgentHost:
                                    result={"session_id": sid} if sid else None)
         return protocol.encode(protocol.reply_error(failure.code, failure.name, failure.message, failure.hint, ident, failure.result))
 
-    def _peek_instance_info(self, inst: dict[str, Any]) -> dict[str, Any]:
+    def _peek_instance_info(self, inst: dict[str, Any], args: dict[str, Any] | None = None) -> dict[str, Any]:
         """``agent.ps1 -Peek``'s own process (esent.dll loaded, no instance) answers instance_info, then exits."""
         proc = EngineProcess(self.engine, "powershell.exe")
         try:
-            return peek_instance_info(HostPlatform(self, proc.pid), inst, Jet(proc))
+            return peek_instance_info(HostPlatform(self, proc.pid), inst, Jet(proc), self, (args or {}).get("dest"))
         finally:
             proc.die()
 

@@ -79,7 +79,7 @@ class VerifyResult:
         if self.manifest_problem:
             message, file = f"{manifest.MANIFEST_NAME}: {self.manifest_problem}", manifest.MANIFEST_NAME
         elif not self.checks:
-            message, file = f"{self.set_dir}: the set lists no files", None
+            message, file = "the set lists no files", None
         else:
             first = self.failures[0]
             more = len(self.failures) - 1
@@ -237,7 +237,7 @@ def verify_set(set_dir: Path, *, chunk_size: int = DEFAULT_CHUNK_BYTES, cancel: 
     except FileNotFoundError:
         return VerifyResult(set_dir, manifest_problem="missing (the set was never completed)")
     except OSError as exc:
-        return VerifyResult(set_dir, manifest_problem=f"cannot be read: {exc}")
+        return VerifyResult(set_dir, manifest_problem=f"cannot be read: {exc.strerror or exc}")
     try:
         doc = manifest.loads(data)
     except manifest.ManifestError as exc:

@@ -17,7 +17,8 @@ class ActionModule(EseStepAction):
     running, the bootstrap runs the installed agent once, read-only, and nothing stays running."""
 
     OP = "instance_info"
-    RESULT_DEFAULTS = {"agent": None, "databases": [], "logs": {}, "checkpoint": None, "sessions": []}
+    ARGUMENT_SPEC = {"dest": {"type": "str"}}
+    RESULT_DEFAULTS = {"agent": None, "databases": [], "logs": {}, "checkpoint": None, "sessions": [], "held_by": []}
 
     def shape_result(self, reply: dict, params: dict) -> dict:
         databases = []
@@ -34,14 +35,19 @@ class ActionModule(EseStepAction):
                      **{k: s.get(k) for k in ("kind", "state", "owner", "backup_type", "reason", "verified")}}
                     for s in reply.get("sessions") or []]
         out = {key: reply.get(key) for key in ("name", "log_path", "system_path", "base_name", "owner_service", "checkpoint",
-                                               "checkpoint_generation", "instance_attached")}
+                                               "checkpoint_generation", "instance_attached", "log_file_size", "circular_logging", "page_size")}
         out.update(changed=False, agent=reply.get("agent"), agent_pid=reply.get("pid"), databases=databases,
-                   logs=dict(reply.get("logs") or {}), sessions=sessions)
+                   logs=dict(reply.get("logs") or {}), sessions=sessions, held_by=[dict(h) for h in reply.get("held_by") or []])
+        if params.get("dest"):
+            out["dest"] = dict(reply.get("dest") or {})
         return out
+
+    def build_args(self, params: dict) -> dict:
+        return {"dest": params.get("dest")}
 
     def execute(self, params: dict) -> dict:
         try:
-            reply = self._call_agent(self.OP, {})
+            reply = self._call_agent(self.OP, self.build_args(params))
         except _AgentError as err:
             if err.jet != ERR_NOT_INSTALLED:
                 raise

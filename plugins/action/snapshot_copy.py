@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import time
 
+from ..plugin_utils._protocol import routing_key
 from ..plugin_utils._step import EseSnapshotStep
+from ..plugin_utils._winpath import folded
 
 FILE_KEYS = ("path", "size_bytes", "sha256", "role", "source")
 
@@ -42,4 +44,17 @@ class ActionModule(EseSnapshotStep):
 
     def predict(self, params: dict) -> dict:
         state, _view = self._predict_outcome(params)
+        self._check_dest(params)
         return {"changed": True, "snapshot_id": params["snapshot_id"], "state": state, "verified": False}
+
+    def predict_placeholder(self, params: dict, backup_type: str, state: str) -> dict:
+        dest = self._check_dest(params)
+        sid = params["snapshot_id"]
+        # The set this copy would write: an incremental's prepare later in the same --check run builds on it.
+        facts = self._remember_set(sid, route=routing_key(self._instance_block()), dest=folded(dest.get("path") or params["dest"]),
+                                   backup_type=backup_type, verified=params["verify"], ended=False)
+        return {"changed": True, "snapshot_id": sid, "state": state, "verified": False, "ansible_facts": facts}
+
+    def _check_dest(self, params: dict) -> dict:
+        """instance_info with dest (a read): the copy's own refusals of dest (-10016 naming it: a file, a missing drive)."""
+        return self._call_agent("instance_info", {"dest": params["dest"]}).get("dest") or {}

@@ -24,3 +24,12 @@ class ActionModule(EseSnapshotStep):
         if state == "same":
             return {**out, **self.shape_session({**view, "changed": False})}
         return {**out, "changed": True, "state": state, "recorded_as": view.get("recorded_as") or view.get("backup_type")}
+
+    def predict_placeholder(self, params: dict, backup_type: str, state: str) -> dict:
+        sid = params["snapshot_id"]
+        copied = sid in self._check_mode_sets()  # the check-mode copy of this session recorded its set
+        out = {"changed": True, "snapshot_id": sid, "state": state, "recorded_as": backup_type, "backup_set": None,
+               "manifest_status": "complete" if copied else None}
+        if copied:
+            out["ansible_facts"] = self._remember_set(sid, ended=True)
+        return out

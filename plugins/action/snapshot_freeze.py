@@ -42,3 +42,8 @@ class ActionModule(EseSnapshotStep):
         state, _view = self._predict_outcome(params)
         state = "thawed" if params["auto_thaw"] else state
         return {"changed": True, "snapshot_id": params["snapshot_id"], "state": state}
+
+    def predict_placeholder(self, params: dict, backup_type: str, state: str) -> dict:
+        instance = params["instance"]
+        return {"changed": True, "snapshot_id": params["snapshot_id"], "state": "thawed" if params["auto_thaw"] else state,
+                "instances": [{"name": instance["name"], "databases": list(instance.get("databases") or [])}]}

@@ -22,3 +22,6 @@ class ActionModule(EseSnapshotStep):
         if state == "same":
             return {**self.shape_session({**view, "changed": False}), "thawed_by": None}
         return {"changed": True, "snapshot_id": params["snapshot_id"], "state": state, "thawed_by": self.OP}
+
+    def predict_placeholder(self, params: dict, backup_type: str, state: str) -> dict:
+        return {"changed": True, "snapshot_id": params["snapshot_id"], "state": state, "thawed_by": self.OP}

@@ -42,6 +42,9 @@ options:
       - The id M(esent.backup.snapshot_prepare) returned.
       - An id of an earlier agent process fails with C(JET_errClientSessionLost) (-10003); an id of a
         session that ended or was aborted fails with C(JET_errOSSnapshotInvalidSnapId) (-2404).
+      - In check mode also the placeholder (C(checkmode:<n>:<16 hex digits>)) that
+        M(esent.backup.snapshot_prepare) returns in check mode; a real run refuses it ("a check-mode
+        placeholder from snapshot_prepare --check; run without --check").
     type: str
     required: true
 """

@@ -15,7 +15,17 @@ description:
   - Never starts an agent and never calls C(JetInit). With no agent running, the installed agent
     runs once, read-only, reads the headers (C(JetGetDatabaseFileInfo)) and lists the files from
     disk, and the result says RV(agent=not running). With no agent installed, RV(agent=not installed).
-options: {}
+  - Also reports the store's own log file size, circular logging and page size (the values the
+    O(instance) assertions must match), and the processes that hold the store open (RV(held_by)).
+  - A path of the instance block on a drive the host does not have fails with
+    C(JET_errClientInvalidOption) (-10016), naming the field (such as O(instance.log_path)).
+options:
+  dest:
+    description:
+      - A backup root to report on (RV(dest)), checked as M(esent.backup.snapshot_copy) and
+        M(esent.backup.snapshot_prepare) check it - a dest they refuse (a file, a drive the host
+        does not have, a folder of the store, a UNC share) fails here the same way, naming O(dest).
+    type: str
 extends_documentation_fragment:
   - esent.backup.instance
   - esent.backup.step
@@ -86,6 +96,64 @@ instance_attached:
   returned: when the agent is installed
   type: bool
   sample: false
+log_file_size:
+  description:
+    - The store's log file size in KiB, as its log headers say (the value O(instance.log_file_size)
+      may check); None when the log folder holds no log of the base name.
+  returned: when the agent is installed
+  type: int
+  sample: 1024
+circular_logging:
+  description:
+    - Whether the store runs with circular logging, as its log headers say (what
+      O(instance.circular_logging) may assert); None when unknown.
+  returned: when the agent is installed
+  type: bool
+  sample: false
+page_size:
+  description: The store's database page size in bytes, as its log headers say (what O(instance.page_size) may assert); None when unknown.
+  returned: when the agent is installed
+  type: int
+  sample: 8192
+held_by:
+  description:
+    - The processes other than the agent of this instance that hold the store's databases or its
+      current log open. A prepare fails while one does, unless it is the O(instance.owner_service)
+      the agent stops.
+    - RV(held_by[].agent) names the instance that another esent.backup agent serves when that
+      process is one; then two instance blocks name the same files.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"pid": 1004, "process": "EseDemoService.exe", "paths": ["D:\\EseStores\\service\\demo.edb"], "agent": null,
+            "service": "EseDemoService"}]
+  contains:
+    pid:
+      description: Process id.
+      type: int
+      returned: always
+      sample: 1004
+    process:
+      description: Process name.
+      type: str
+      returned: always
+      sample: EseDemoService.exe
+    paths:
+      description: The store's files it holds.
+      type: list
+      elements: str
+      returned: always
+      sample: ["D:\\EseStores\\service\\demo.edb"]
+    agent:
+      description: The instance another esent.backup agent serves, when the process is one; None otherwise.
+      type: str
+      returned: always
+      sample: null
+    service:
+      description: The Windows service running in the process, None otherwise; the agent stops the O(instance.owner_service) itself.
+      type: str
+      returned: always
+      sample: EseDemoService
 databases:
   description: Header facts per database.
   returned: always
@@ -178,6 +246,49 @@ sessions:
   type: list
   elements: dict
   sample: [{"snapshot_id": "5f2c9a1b:1:9e0d44aa", "kind": "snapshot", "state": "thawed", "owner": "awx-job-4711", "backup_type": "full"}]
+dest:
+  description:
+    - What the steps would find at O(dest), when it is given.
+  returned: when O(dest) is given
+  type: dict
+  sample: {"path": "E:\\EseBackups", "exists": true, "free_bytes": 53687091200, "sets_folder": "E:\\EseBackups\\win01\\demo_agent",
+           "newest_full": "20260301T020000Z-full-3f9a", "chain": {"ok": true, "reason": "header matches 20260301T020000Z-full-3f9a", "hint": ""}}
+  contains:
+    path:
+      description: O(dest) as Windows reads it.
+      type: str
+      returned: success
+      sample: E:\EseBackups
+    exists:
+      description: Whether the folder exists (a step creates it when missing).
+      type: bool
+      returned: success
+      sample: true
+    free_bytes:
+      description: Free bytes on its volume.
+      type: int
+      returned: success
+      sample: 53687091200
+    sets_folder:
+      description: The folder that holds this instance's sets (C(<dest>\\<host>\\<instance>)).
+      type: str
+      returned: success
+      sample: E:\EseBackups\win01\demo_agent
+    newest_full:
+      description: The set id of the newest complete full set there, None when there is none.
+      type: str
+      returned: success
+      sample: 20260301T020000Z-full-3f9a
+    chain:
+      description:
+        - What the incremental check of M(esent.backup.snapshot_prepare) would decide now - C(ok) V(true)
+          when the headers' last full is the newest complete full there, V(false) (with the C(reason) and the
+          C(hint) of C(JET_errMissingFullBackup)) when not, None when a header cannot be read now (a process
+          holds the database).
+      type: dict
+      returned: success
+      sample: {"ok": false, "reason": "no complete full backup at E:\\EseBackups\\win01\\demo_agent",
+               "hint": "Take a full backup to this dest first, or set incremental_fallback: full."}
 jet_error:
   description: The JET error number.
   returned: failure

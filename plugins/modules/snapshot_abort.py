@@ -37,7 +37,9 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Reads the sessions with C(status) (a read) and predicts whether one would be aborted.
+    details: Reads the sessions with C(status) (a read) and predicts whether one would be aborted. Given
+      the placeholder RV(esent.backup.snapshot_prepare#module:snapshot_id) of a prepare in check
+      mode, it predicts the abort of that session.
 seealso:
   - name: JetOSSnapshotAbort function
     description: Aborts a snapshot session.

@@ -41,7 +41,13 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Reads the session's state with C(status) (a read) and predicts the change, or the error the real run would meet.
+    details: Reads the session's state with C(status) and checks O(dest) with C(instance_info) (reads) and
+      predicts the change, or the error the real run would meet (a O(dest) that is a file or on a
+      drive the host does not have fails naming O(dest)). Given the placeholder
+      RV(esent.backup.snapshot_prepare#module:snapshot_id) of a prepare in check mode, it asks the
+      agent about no session and predicts from the state the documented order leaves the session in
+      (thawed), and remembers the set it would write for the rest of the check run (the fact
+      C(esent_backup_check_mode)), so an incremental prepared later in the same run sees the full.
 seealso:
   - name: JetOSSnapshotGetFreezeInfo function
     description: Lists what a frozen session covers.

@@ -36,7 +36,11 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Reads the session's state with C(status) (a read) and predicts the change, or the error the real run would meet.
+    details: Reads the session's state with C(status) (a read) and predicts the change, or the error the
+      real run would meet. Given the placeholder
+      RV(esent.backup.snapshot_prepare#module:snapshot_id) of a prepare in check mode, it asks the
+      agent about no session and predicts from the state the documented order leaves the session in
+      (prepared).
 seealso:
   - name: JetOSSnapshotFreeze function
     description: Freezes the database and log writes of the instances of a session.

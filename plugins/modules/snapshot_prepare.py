@@ -87,9 +87,15 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Reads the instance (C(instance_info), which starts no agent) and predicts; a session
-      holding the instance is reported as the failure the real run would meet. It stops no service
-      (RV(owner_stopped) is V(false)).
+    details: Reads the instance (C(instance_info), which starts no agent; with O(dest) for an
+      incremental or differential) and predicts the failures it can see as the real run would meet
+      them - a path of the instance block (or O(dest)) on a drive the host does not have, a O(dest)
+      that is a file (-10016, naming the option); a session holding the instance (-2403); a process
+      other than O(instance.owner_service) holding the store (-10006, also when O(instance.owner_service)
+      is not set); an incremental or differential without the full it builds on at O(dest) (-560,
+      or RV(backup_type=full) with O(incremental_fallback=full)), where a full that the same check
+      run copied and ended before counts. It stops no service (RV(owner_stopped) is V(false)) and
+      returns a placeholder RV(snapshot_id) that the later steps accept in check mode only.
 seealso:
   - name: JetOSSnapshotPrepare function
     description: ESE's call that starts a snapshot session.
@@ -127,7 +133,12 @@ EXAMPLES = r"""
 
 RETURN = r"""
 snapshot_id:
-  description: Opaque id of the session; pass it to the later steps. None in check mode.
+  description:
+    - Opaque id of the session; pass it to the later steps.
+    - In check mode a placeholder, C(checkmode:<n>:<16 hex digits>) (the backup type's place in
+      V(full), V(incremental), V(copy), V(differential) and the instance block's routing key). The
+      later steps accept it in check mode, so a playbook in the documented order (prepare, freeze,
+      copy, truncate, end) runs with C(--check); a real run refuses it by name.
   returned: always
   type: str
   sample: 5f2c9a1b:1:9e0d44aa

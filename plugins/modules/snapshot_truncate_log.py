@@ -27,7 +27,13 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Reads the session's state with C(status) (a read) and predicts the change, or the error the real run would meet.
+    details: Reads the session's state with C(status) (a read) and predicts the change, or the error the
+      real run would meet. Given the placeholder
+      RV(esent.backup.snapshot_prepare#module:snapshot_id) of a prepare in check mode, it asks the
+      agent about no session and predicts from the state the documented order leaves the session in
+      (thawed, its set copied and verified by M(esent.backup.snapshot_copy) in the same check run);
+      it is refused for a copy backup, a service-owned store and a set not copied with
+      O(esent.backup.snapshot_copy#module:verify=true).
 seealso:
   - name: JetOSSnapshotTruncateLog function
     description: Truncates the logs of a snapshot session.

@@ -123,7 +123,15 @@ _FALLBACK = Field("incremental_fallback", "str", choices=("none", "full"), descr
 #                          set folder); null before.
 #   instance_info          databases[].last_full, last_incremental, last_copy, last_differential: the
 #                          header's backup slots ({lgpos_mark, gen_low, gen_high, snapshot, time_utc})
-#                          or null.
+#                          or null. log_file_size (KiB), circular_logging, page_size: the store's
+#                          own values (its log headers; null when it has no logs). held_by: the
+#                          processes other than the agent that hold the databases or the current
+#                          log open ({pid, process, paths, agent: the instance another esent.backup
+#                          agent serves, else null; service: the service running in the process,
+#                          else null}). A path of the block on a drive the host does not have fails
+#                          with -10016 naming its field. With args.dest: dest {path, exists,
+#                          free_bytes, sets_folder, newest_full, chain {ok, reason, hint}}, after the
+#                          checks every step makes of a dest (the same -10016 refusals).
 #   restore                restored_files: what the restore left in the target ({path, size_bytes, role}:
 #                          database, checkpoint, log). Free space at the target is checked before
 #                          anything is written (JET_errClientInsufficientSpace).
@@ -147,7 +155,9 @@ OPS = {
     for spec in (
         OpSpec("ping", "read", "none", (), "Answer with the agent's identity and protocol versions."),
         OpSpec("status", "read", "optional", (Field("session_id", "str"),), "Sessions, copies, shadows, counters and the journal tail."),
-        OpSpec("instance_info", "read", "none", (), "Header facts, log generations, checkpoint and agent state, read from disk if no agent runs."),
+        OpSpec("instance_info", "read", "none", (
+            Field("dest", "str", description="A backup root to check as the steps do and report on (its newest full set, the incremental chain)."),
+        ), "Header facts, log generations, checkpoint and agent state, read from disk if no agent runs."),
         OpSpec("snapshot_prepare", "mutating", "none", (
             Field("backup_type", "str", True, BACKUP_TYPES),
             Field("freeze_lease", "int", minimum=1, maximum=FREEZE_LEASE_MAX,
@@ -290,7 +300,7 @@ RESULT_FIELDS = {
                "started_utc", "workload", "reaped_shadows", "changed"),
     "instance_info": ("agent", "base_name", "boot_id", "checkpoint", "checkpoint_generation", "databases", "instance_attached", "log_path", "logs",
                       "name", "owner_service", "pid", "sessions", "system_path", "reaped_shadows", "log_file_size", "circular_logging",
-                      "page_size", "changed"),
+                      "page_size", "held_by", "dest", "changed"),
     "snapshot_prepare": ("backup_type", "freeze_lease", "guard", "instance", "owner", "owner_stopped", "requested_backup_type", "session_lease"),
     "snapshot_freeze": ("auto_thawed", "databases", "freeze_deadline", "freeze_window", "instances", "log_range", "shadows",
                         "owner_stopped_seconds"),

@@ -221,6 +221,11 @@ class _AgentError(Exception):
         return cls(code_of(name), name, message, hint, result)
 
 
+def _named_error(name: str, message: str, hint: str = "", result: t.Optional[dict] = None) -> _AgentError:
+    """The error a step predicts in check mode, by its catalogue name (the number comes from the catalogue)."""
+    return _AgentError(code_of(name), name, message, hint, result)
+
+
 class _StepFailure(Exception):
     """A failure found on the controller (bad option, unsupported connection); carries result keys."""
 
@@ -275,7 +280,7 @@ class EseStepAction(ActionBase):
             self._refuse_unsupported_context()
             params = self._params = self._validate_params()
             if self._task.check_mode:
-                result.update(self.predict(params))
+                result.update(self._predict(params))
             else:
                 result.update(self.execute(params))
         except _AgentError as err:
@@ -331,6 +336,24 @@ class EseStepAction(ActionBase):
         """Check mode: ask the agent (a read) and predict; never mutate. Steps override this."""
         raise _StepFailure(f"{self._task.action} does not support check mode")
 
+    def _predict(self, params: dict) -> dict:
+        """What check mode runs: ``predict`` (the snapshot steps also answer check-mode placeholders)."""
+        return self.predict(params)
+
+    def _check_mode_sets(self) -> dict:
+        """The sets this --check run would have written (CHECK_MODE_FACT), by placeholder."""
+        task_vars = self._task_vars
+        fact = task_vars.get(CHECK_MODE_FACT) or (task_vars.get("ansible_facts") or {}).get(CHECK_MODE_FACT) or {}
+        if not isinstance(fact, dict) or fact.get("run") != playbook_run():
+            return {}
+        return dict(fact.get("sets") or {})
+
+    def _remember_set(self, sid: str, **facts: t.Any) -> dict:
+        """The ``ansible_facts`` that record (or update) the set a placeholder's session would write."""
+        sets = self._check_mode_sets()
+        sets[sid] = {**(sets.get(sid) or {}), **facts}
+        return {CHECK_MODE_FACT: {"run": playbook_run(), "sets": sets}}
+
     # -- validation ----------------------------------------------------------------------------
 
     def _refuse_unsupported_context(self) -> None:
@@ -385,14 +408,7 @@ class EseStepAction(ActionBase):
         for var in ("awx_job_id", "tower_job_id"):
             if task_vars.get(var):
                 return f"awx-job-{task_vars[var]}"
-        # Workers are forked from the ansible-playbook process: its pid and start time name this run.
-        ppid = os.getppid()
-        try:
-            with open(f"/proc/{ppid}/stat", "rb") as stat:
-                started = stat.read().rsplit(b")", 1)[1].split()[19].decode()
-        except (OSError, IndexError):
-            started = "0"
-        return f"ansible-{socket.gethostname()}-{ppid}-{started}"
+        return f"ansible-{playbook_run()}"
 
     def _instance_block(self) -> t.Optional[dict]:
         if not self.USES_INSTANCE:
@@ -578,6 +594,20 @@ class EseStepAction(ActionBase):
         return min(poll_interval, max(0.0, PROGRESS_SECONDS - call_seconds - PROGRESS_MARGIN_SECONDS))
 
 
+def playbook_run() -> str:
+    """This ansible-playbook run: the controller's name, the pid and the start time of the process.
+
+    Workers are forked from the ansible-playbook process, so every task of a run says the same.
+    """
+    ppid = os.getppid()
+    try:
+        with open(f"/proc/{ppid}/stat", "rb") as stat:
+            started = stat.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        started = "0"
+    return f"{socket.gethostname()}-{ppid}-{started}"
+
+
 def _bytes_text(count: float) -> str:
     for unit in ("B", "KiB", "MiB"):
         if count < 1024:
@@ -621,6 +651,34 @@ STREAMING_LIVE_STATES = FAMILY_LIVE_STATES["streaming"]
 STREAMING_OUTCOMES: dict = FAMILY_OUTCOMES["streaming"]
 # The keys of a finished copy's file list (the final copy_status lists them as the manifest does).
 COPY_FILE_KEYS = ("path", "size_bytes", "sha256", "role", "source")
+# Check mode chains. snapshot_prepare --check starts no session, so it returns a placeholder id:
+# checkmode:<n>:<route>, n the backup type's place in _protocol.BACKUP_TYPES (0 full, 1 incremental,
+# 2 copy, 3 differential) and route the instance block's routing key (16 hex digits), so it matches
+# SESSION_ID, says what the prepare would start and names the instance it belongs to. A later step
+# given it in check mode predicts from the state the documented order (prepare, freeze, thaw, copy,
+# truncate, end) leaves the session in before that step, through SNAPSHOT_OUTCOMES, without asking
+# the agent about a session (it may still read instance_info); a real run refuses it by name.
+CHECK_MODE_PREFIX = "checkmode:"
+PLACEHOLDER = re.compile(r"checkmode:([0-9]):([0-9a-f]{16})")
+PLACEHOLDER_STATE_BEFORE = {"snapshot_freeze": "prepared", "snapshot_thaw": "frozen", "snapshot_copy": "thawed", "snapshot_truncate_log": "thawed",
+                            "snapshot_end": "truncated", "snapshot_abort": "thawed"}
+# The sets a --check run would have written, as a fact of the host for the rest of that run
+# ({run, sets: {placeholder: {route, dest, backup_type, ended}}}): an incremental's prepare later
+# in the same check run then sees the full its earlier steps would have taken.
+CHECK_MODE_FACT = "esent_backup_check_mode"
+
+
+def placeholder_id(backup_type: str, instance: dict) -> str:
+    """The check-mode placeholder of a prepare of ``backup_type`` on ``instance`` (the request's instance block)."""
+    return f"{CHECK_MODE_PREFIX}{protocol.BACKUP_TYPES.index(backup_type)}:{protocol.routing_key(instance)}"
+
+
+def parse_placeholder(sid: t.Optional[str]) -> t.Optional[tuple[str, str]]:
+    """(backup type, route) of a check-mode placeholder; None for any other id."""
+    match = PLACEHOLDER.fullmatch(sid or "")
+    if match is None or int(match.group(1)) >= len(protocol.BACKUP_TYPES):
+        return None
+    return protocol.BACKUP_TYPES[int(match.group(1))], match.group(2)
 
 
 class EseSessionStep(EseStepAction):
@@ -646,7 +704,39 @@ class EseSessionStep(EseStepAction):
         sid = params.get(self.SESSION_KEY)
         if sid is not None and not SESSION_ID.fullmatch(sid):
             raise _StepFailure(f"{self.SESSION_KEY} must be an id that {self.START_MODULE} returned (<boot id>:<n>:<random>), got {sid!r}")
+        if sid is not None and sid.startswith(CHECK_MODE_PREFIX) and not self._task.check_mode:
+            raise _StepFailure(f"snapshot_id {sid!r} is a check-mode placeholder from snapshot_prepare --check; run without --check "
+                               "(a real snapshot_prepare returns the id of a real session)",
+                               hint="Run the whole playbook without --check (or check_mode: false on every step of the session, prepare "
+                                    "included); a placeholder names no session on the host.", snapshot_id=sid)
         return params
+
+    def _predict(self, params: dict) -> dict:
+        """Check mode: a placeholder from snapshot_prepare --check is answered from the documented order, any other id by ``predict``."""
+        sid = params.get("snapshot_id")
+        if sid is None or not sid.startswith(CHECK_MODE_PREFIX):
+            return self.predict(params)
+        parsed = parse_placeholder(sid)
+        name = (params.get("instance") or {}).get("name")
+        if parsed is None or parsed[1] != protocol.routing_key(self._instance_block()):
+            raise _named_error("JET_errClientUnknownSession", f"{sid} is not a placeholder that snapshot_prepare --check returned for this "
+                               f"instance block ({name}) (check mode)", "Pass the same instance to every step of a session (one variable).",
+                               {"snapshot_id": sid, "state": "gone"})
+        backup_type = parsed[0]
+        before = PLACEHOLDER_STATE_BEFORE[self.OP]
+        after = SNAPSHOT_OUTCOMES[self.OP][before].split(":", 1)[1]
+        return self.predict_placeholder(params, backup_type, after)
+
+    def predict_placeholder(self, params: dict, backup_type: str, state: str) -> dict:
+        """Check mode on a placeholder: the step's result when the session it names would be in the documented order.
+
+        Args:
+            params: the validated options.
+            backup_type: the backup type the placeholder's prepare would have started.
+            state: the state the step leaves the session in (from SNAPSHOT_OUTCOMES).
+        """
+        return {"changed": True, "snapshot_id": params["snapshot_id"], "state": state}
+
 
     def _session_view(self, session_id: t.Optional[str]) -> t.Optional[dict]:
         """The agent's view of one session (state, owner, backup_type, verified, ...), or None when it has none.

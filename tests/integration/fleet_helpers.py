@@ -5,7 +5,7 @@ Module tests use this instead of the simulation's Python API: they import nothin
 ``esesim`` (a guard test checks it), start the fleet as a subprocess (``esesim fleet up``,
 bounded, always brought down), run real ``ansible-playbook`` against the fleet's inventory, and
 observe the hosts with the control ops ``state``, ``journal``, ``kinds`` and steer them with
-``clock_advance`` (see esesim/agent/control.py).
+``clock_advance`` and ``write_file`` (see esesim/agent/control.py).
 """
 
 from __future__ import annotations
@@ -75,6 +75,10 @@ class Fleet:
     def read_file(self, path: str, host: str = "win01") -> str:
         """The text of one file of the host (control op ``read_file``)."""
         return self.control({"op": "read_file", "path": path}, host)["text"]
+
+    def write_file(self, path: str, text: str = "", host: str = "win01") -> dict[str, Any]:
+        """Create one file of the host behind every tool's back (control op ``write_file``)."""
+        return self.control({"op": "write_file", "path": path, "text": text}, host)
 
     def journal(self, session: str, host: str = "win01") -> list[dict[str, Any]]:
         return self.control({"op": "journal", "session": session}, host)["entries"]

@@ -29,9 +29,13 @@ def rig(tmp_path: Path) -> Iterator[Fleet]:
 
 def _phase(f: Fleet, phase: str, *, ok: bool = True, **extra: Any) -> dict[str, Any]:
     extra.setdefault("esent_instance", f.instance(AGENT_STORE))
-    proc = f.playbook("safety.yml", phase=phase, **extra)
+    proc = f.playbook("safety.yml", phase=phase, options=("-v",), **extra)  # -v: every task result printed
     assert isinstance(proc, subprocess.CompletedProcess)
     assert "Traceback" not in proc.stdout + proc.stderr, proc.stdout[-6000:]
+    results = f.tmp / "safety.json"
+    for where, text in (("output", proc.stdout + proc.stderr), ("results", results.read_text() if results.exists() else "")):
+        # A Windows host has only Windows paths: no msg, hint or result string shows the fleet's folder.
+        assert str(f.dir) not in text, f"the {where} of phase {phase} shows a path of the simulator: {text[max(0, text.find(str(f.dir)) - 1500):][:3000]}"
     if ok:
         assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
     return f.results("safety.yml")

@@ -65,6 +65,14 @@ def _manifest(f: Fleet, backup_set: str, host: str = "win01") -> dict[str, Any]:
     return json.loads(f.read_file(backup_set.rstrip("\\") + "\\manifest.json", host))
 
 
+def _unchanged_by_check_mode(st: dict[str, Any]) -> dict[str, Any]:
+    """What check mode must leave as it is: agents, shadows, processes, services running, every file
+    but those the service's own workload writes (its store and its ledger change while it runs)."""
+    files = {p: h for p, h in st["all_files"].items() if "EseStores/service" not in p and "ledgers" not in p}
+    return {"installed": st["installed"], "agents": st["agents"], "shadows": st["shadows"], "processes": st["processes"],
+            "running": {name: svc["running"] for name, svc in st["services"].items()}, "all_files": files}
+
+
 def _print(request: pytest.FixtureRequest, line: str) -> None:
     """One line in pytest's output even when it captures (make test shows it)."""
     capman = request.config.pluginmanager.getplugin("capturemanager")
@@ -85,17 +93,30 @@ def test_both_stores_of_three_hosts_backed_up_with_the_modules_full_then_increme
             assert _service(f, host)["running"], host
         results = f.tmp / "results"
         results.mkdir()
-        # Check mode first: instance_info and the prepare of each store; nothing may change.
+        # --check first, the whole documented order (prepare, freeze, copy, truncate, end) of both
+        # stores, full then incremental, on the prepare's placeholder; nothing on a host may change.
+        before = {host: _unchanged_by_check_mode(f.state(host, folders=[DEST], all_files=True)) for host in HOSTS}
         _ok(f.playbook("service_owned.yml", options=("--check",), results_dir=str(results)))
         for host in HOSTS:
-            st = f.state(host, folders=[DEST])
+            st = f.state(host, folders=[DEST], all_files=True)
             assert st["agents"] == {}, f"{host}: check mode started no agent"
             assert st["services"][SERVICE]["running"], f"{host}: check mode left the service running"
             assert st["shadows"] == [] and st["files"] == {}, host
+            assert _unchanged_by_check_mode(st) == before[host], f"{host}: check mode changed the host"
             checked = json.loads((results / f"{host}.json").read_text())
             for store in (SERVICE_STORE, AGENT_STORE):
-                prep = checked[f"{store}/full"]["prep"]
-                assert prep["changed"] and prep["state"] == "prepared" and prep["snapshot_id"] is None, (host, store, prep)
+                for n, kind in enumerate(("full", "incremental")):
+                    r = checked[f"{store}/{kind}"]
+                    prep = r["prep"]
+                    assert prep["changed"] and prep["state"] == "prepared" and prep["backup_type"] == kind, (host, store, prep)
+                    assert re.fullmatch(rf"checkmode:{n}:[0-9a-f]{{16}}", prep["snapshot_id"]), prep["snapshot_id"]
+                    assert [r[k]["state"] for k in ("frozen", "copied", "ended")] == ["thawed", "thawed", "ended"], (host, store, kind)
+                    assert r["ended"]["recorded_as"] == kind, r["ended"]
+                    truncated = r["truncated"]
+                    if store == SERVICE_STORE:
+                        assert truncated["jet_error"] == -2401 and "service-owned" in truncated["msg"], truncated  # refused, as expected
+                    else:
+                        assert truncated["changed"] and truncated["state"] == "truncated", truncated
         # The real run: full then incremental of both stores, every host.
         _ok(f.playbook("service_owned.yml", timeout=300, results_dir=str(results)))
         windows = {}

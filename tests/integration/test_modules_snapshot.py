@@ -33,8 +33,13 @@ def rig(tmp_path: Path) -> Iterator[Fleet]:
 
 
 def _run(f: Fleet, name: str, **extra: Any) -> subprocess.CompletedProcess:
-    proc = f.playbook(name, esent_instance=f.instance(AGENT_STORE), **extra)
+    """Run a playbook at -v (every task result printed) and check that no msg, hint or result
+    string shows the fleet's folder: a Windows host has only Windows paths."""
+    proc = f.playbook(name, esent_instance=f.instance(AGENT_STORE), options=("-v",), **extra)
     assert isinstance(proc, subprocess.CompletedProcess)
+    results = f.tmp / f"{Path(name).stem}.json"
+    for where, text in (("output", proc.stdout + proc.stderr), ("results", results.read_text() if results.exists() else "")):
+        assert str(f.dir) not in text, f"the {where} of {name} shows a path of the simulator: {text[max(0, text.find(str(f.dir)) - 1500):][:3000]}"
     return proc
 
 

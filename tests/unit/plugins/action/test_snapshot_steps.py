@@ -29,7 +29,7 @@ def _err(jet: int, message: str = "boom", result: dict | None = None) -> dict:
 
 
 def _run(name: str, args: dict, transcript: list, *, check: bool = False, monkeypatch: pytest.MonkeyPatch,
-         connection: dict | None = None, patch: dict | None = None) -> tuple[dict, list]:
+         connection: dict | None = None, patch: dict | None = None, task_vars: dict | None = None) -> tuple[dict, list]:
     cls = importlib.import_module(f"ansible_collections.esent.backup.plugins.action.{name}").ActionModule
     sent: list = []
     monkeypatch.setattr(_step.time, "sleep", lambda s: None)
@@ -45,7 +45,7 @@ def _run(name: str, args: dict, transcript: list, *, check: bool = False, monkey
         return next(script)
 
     step._low_level_execute_command = execute
-    return step.run(task_vars={"esent_backup_owner": "me"}), sent
+    return step.run(task_vars={"esent_backup_owner": "me", **(task_vars or {})}), sent
 
 
 def test_prepare_sends_the_options_and_returns_the_documented_keys(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -196,3 +196,85 @@ def test_agent_auto_install_installs_once_and_replays_the_same_request(monkeypat
 def test_instance_info_without_the_agent_installed_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     result, _ = _run("instance_info", {}, [_err(-10013, "agent not installed")], monkeypatch=monkeypatch)
     assert not result.get("failed") and result["agent"] == "not installed" and result["databases"] == []
+
+
+# -- check mode that chains: the placeholder of snapshot_prepare --check ---------------------------
+
+PLACEHOLDER = f"checkmode:0:{_protocol.routing_key(INSTANCE)}"
+INFO = {"agent": "not running", "sessions": [], "databases": [], "held_by": []}
+
+
+def test_prepare_check_mode_returns_a_placeholder_that_names_the_backup_type_and_the_instance(monkeypatch: pytest.MonkeyPatch) -> None:
+    result, sent = _run("snapshot_prepare", {"backup_type": "copy"}, [_ok(INFO)], check=True, monkeypatch=monkeypatch)
+    assert [r["op"] for r in sent] == ["instance_info"] and sent[0]["args"] == {}
+    assert result["snapshot_id"] == f"checkmode:2:{_protocol.routing_key(INSTANCE)}" and _step.SESSION_ID.fullmatch(result["snapshot_id"])
+    assert result["changed"] and result["state"] == "prepared" and result["backup_type"] == "copy" and not result["owner_stopped"]
+    assert _step.parse_placeholder(result["snapshot_id"]) == ("copy", _protocol.routing_key(INSTANCE))
+
+
+@pytest.mark.parametrize(("name", "args", "state"), [
+    ("snapshot_freeze", {}, "frozen"), ("snapshot_freeze", {"auto_thaw": True}, "thawed"), ("snapshot_thaw", {}, "thawed"),
+    ("snapshot_end", {}, "ended"), ("snapshot_abort", {}, "aborted"),
+])
+def test_a_placeholder_is_predicted_from_the_documented_order_without_asking_the_agent(name: str, args: dict, state: str,
+                                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    result, sent = _run(name, {"snapshot_id": PLACEHOLDER, **args}, [], check=True, monkeypatch=monkeypatch)
+    assert sent == [] and not result.get("failed"), result
+    assert result["changed"] and result["state"] == state and result["snapshot_id"] == PLACEHOLDER
+
+
+@pytest.mark.parametrize("name", ["snapshot_freeze", "snapshot_copy", "snapshot_end", "snapshot_abort"])
+def test_a_real_run_refuses_a_placeholder_by_name(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    args = {"snapshot_id": PLACEHOLDER, **({"dest": "E:\\Bk"} if name == "snapshot_copy" else {})}
+    result, sent = _run(name, args, [], monkeypatch=monkeypatch)
+    assert sent == [] and result["failed"] and result["snapshot_id"] == PLACEHOLDER
+    assert "check-mode placeholder from snapshot_prepare --check; run without --check" in result["msg"] and result["hint"]
+
+
+def test_a_placeholder_of_another_instance_block_is_unknown(monkeypatch: pytest.MonkeyPatch) -> None:
+    other = "checkmode:0:" + _protocol.routing_key({**INSTANCE, "log_path": "L:\\Other"})
+    result, sent = _run("snapshot_freeze", {"snapshot_id": other}, [], check=True, monkeypatch=monkeypatch)
+    assert sent == [] and result["failed"] and result["jet_error"] == -10011
+
+
+def test_copy_remembers_the_set_so_truncate_end_and_a_later_incremental_build_on_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    dest = {"path": "E:\\Bk", "exists": True, "newest_full": None,
+            "chain": {"ok": False, "reason": "no complete full backup at E:\\Bk\\h\\demo", "hint": "Take a full backup to this dest first."}}
+    # Truncate before any copy of the session: the set is not verified.
+    unverified, _ = _run("snapshot_truncate_log", {"snapshot_id": PLACEHOLDER}, [], check=True, monkeypatch=monkeypatch)
+    assert unverified["failed"] and unverified["jet_error"] == -10018
+    copied, sent = _run("snapshot_copy", {"snapshot_id": PLACEHOLDER, "dest": "e:\\bk"}, [_ok({**INFO, "dest": dest})], check=True,
+                        monkeypatch=monkeypatch)
+    assert [(r["op"], r["args"]) for r in sent] == [("instance_info", {"dest": "e:\\bk"})]
+    facts = copied["ansible_facts"]
+    assert copied["changed"] and copied["state"] == "thawed" and facts[_step.CHECK_MODE_FACT]["sets"][PLACEHOLDER]["verified"]
+    truncated, sent = _run("snapshot_truncate_log", {"snapshot_id": PLACEHOLDER}, [], check=True, monkeypatch=monkeypatch, task_vars=facts)
+    assert sent == [] and truncated["changed"] and truncated["state"] == "truncated"
+    ended, _ = _run("snapshot_end", {"snapshot_id": PLACEHOLDER}, [], check=True, monkeypatch=monkeypatch, task_vars=facts)
+    assert ended["recorded_as"] == "full" and ended["manifest_status"] == "complete"
+    facts = ended["ansible_facts"]
+    inc = {"backup_type": "incremental", "dest": "E:\\Bk"}
+    # Without the check run's full: the guard's -560, or a full with incremental_fallback: full.
+    refused, sent = _run("snapshot_prepare", inc, [_ok({**INFO, "dest": dest})], check=True, monkeypatch=monkeypatch)
+    assert sent[0]["args"] == {"dest": "E:\\Bk"} and refused["failed"] and refused["jet_error"] == -560 and "E:\\Bk\\h\\demo" in refused["msg"]
+    fallback, _ = _run("snapshot_prepare", {**inc, "incremental_fallback": "full"}, [_ok({**INFO, "dest": dest})], check=True, monkeypatch=monkeypatch)
+    assert fallback["backup_type"] == "full" and fallback["snapshot_id"] == PLACEHOLDER
+    # After it (the facts of the same run): the incremental builds on it.
+    chained, _ = _run("snapshot_prepare", inc, [_ok({**INFO, "dest": dest})], check=True, monkeypatch=monkeypatch, task_vars=facts)
+    assert not chained.get("failed") and chained["backup_type"] == "incremental" and chained["snapshot_id"].startswith("checkmode:1:")
+    # Facts of another ansible-playbook run do not count.
+    stale = {_step.CHECK_MODE_FACT: {**facts[_step.CHECK_MODE_FACT], "run": "elsewhere-1-2"}}
+    again, _ = _run("snapshot_prepare", inc, [_ok({**INFO, "dest": dest})], check=True, monkeypatch=monkeypatch, task_vars=stale)
+    assert again["failed"] and again["jet_error"] == -560
+
+
+def test_prepare_check_mode_predicts_a_store_held_by_a_process_other_than_owner_service(monkeypatch: pytest.MonkeyPatch) -> None:
+    held = {"pid": 1004, "process": "EseDemoService.exe", "paths": ["D:\\Db\\demo.edb"], "agent": None, "service": "EseDemoService"}
+    result, _ = _run("snapshot_prepare", {}, [_ok({**INFO, "held_by": [held]})], check=True, monkeypatch=monkeypatch)
+    assert result["failed"] and result["jet_error"] == -10006 and "EseDemoService.exe (pid 1004)" in result["msg"] and "owner_service" in result["hint"]
+    owned = {**INSTANCE, "owner_service": "esedemoservice"}
+    result, _ = _run("snapshot_prepare", {"instance": owned}, [_ok({**INFO, "held_by": [held]})], check=True, monkeypatch=monkeypatch)
+    assert not result.get("failed") and result["snapshot_id"].startswith("checkmode:0:"), "the agent stops its owner_service itself"
+    log_only = {**held, "paths": ["L:\\Logs\\edb.log"], "service": "OtherService"}
+    result, _ = _run("snapshot_prepare", {"instance": owned}, [_ok({**INFO, "held_by": [log_only]})], check=True, monkeypatch=monkeypatch)
+    assert result["failed"] and "instance.log_path" in result["msg"] and "owner_service" not in result["hint"]
