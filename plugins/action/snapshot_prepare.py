@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ..plugin_utils._protocol import BACKUP_TYPES, routing_key
+from ..plugin_utils._protocol import BACKUP_TYPES, LIVE_STATES, routing_key
 from ..plugin_utils._step import EseStepAction, _AgentError, _named_error, _StepFailure, placeholder_id
 from ..plugin_utils._winpath import folded
 

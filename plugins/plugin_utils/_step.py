@@ -223,7 +223,7 @@ class _AgentError(Exception):
 
 def _named_error(name: str, message: str, hint: str = "", result: t.Optional[dict] = None) -> _AgentError:
     """The error a step predicts in check mode, by its catalogue name (the number comes from the catalogue)."""
-    return _AgentError(code_of(name), name, message, hint, result)
+    return _AgentError.named(name, message, hint, result)
 
 
 class _StepFailure(Exception):
