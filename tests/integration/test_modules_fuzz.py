@@ -117,7 +117,7 @@ def _short(option: str) -> str:
     return option.split(".", 1)[1] if option.startswith("instance.") else option
 
 
-def test_every_option_of_every_module_refuses_bad_values_by_name_without_a_traceback(rig: Fleet) -> None:
+def test_every_option_of_every_module_refuses_bad_values_by_name_without_a_traceback(rig: Fleet, report_figure) -> None:
     fuzz = cases(rig.instance(AGENT_STORE))
     total = sum(len(v) for v in fuzz.values())
     before = rig.state(all_files=True)
@@ -138,8 +138,8 @@ def test_every_option_of_every_module_refuses_bad_values_by_name_without_a_trace
             elif _short(case["option"]) not in str(res.get("msg", "")):
                 unnamed.append(f"{where}: {res.get('msg')}")
     after = rig.state(all_files=True)
-    print(f"\nfuzz: {total} cases over {len(fuzz)} modules: {len(tracebacks)} tracebacks, {len(accepted)} silent acceptances, "
-          f"{len(unnamed)} errors not naming the option, {after['agent_calls']} requests reached the host")
+    report_figure(f"fuzz: {total} cases over {len(fuzz)} modules: {len(tracebacks)} tracebacks, {len(accepted)} silent acceptances, "
+                  f"{len(unnamed)} errors not naming the option, {after['agent_calls']} requests reached the host")
     assert proc.returncode == 0, proc.stdout[-4000:]
     assert not tracebacks, tracebacks[:20]
     assert not accepted, accepted[:20]
