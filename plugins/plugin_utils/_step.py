@@ -737,7 +737,6 @@ class EseSessionStep(EseStepAction):
         """
         return {"changed": True, "snapshot_id": params["snapshot_id"], "state": state}
 
-
     def _session_view(self, session_id: t.Optional[str]) -> t.Optional[dict]:
         """The agent's view of one session (state, owner, backup_type, verified, ...), or None when it has none.
 
