@@ -2,7 +2,7 @@
 
 Windows is LLP64, Linux is LP64, so nothing here says ``long``: JET_ERR and ``long`` are int32_t,
 JET_GRBIT and ``unsigned long`` uint32_t, JET_API_PTR and every handle uintptr_t, WCHAR char16_t
-(``wchar_t`` is 4 bytes on Linux). Spec: docs/dev/windows-host.md section 3, docs/dev/ese-facts.md
+(``wchar_t`` is 4 bytes on Linux). Spec: docs/dev/windows-facts.md section 3, docs/dev/ese-facts.md
 sections 1.3 and 8. The same text is compiled by the C compiler (``C_SOURCE``, with jethdr.w's
 packing) and parsed by cffi (``CDEF_*``); cffi refuses to load if the two layouts disagree.
 """
@@ -138,7 +138,7 @@ typedef struct {
 } JET_DBINFOMISC4;
 """
 
-# esent.dll's exports (docs/dev/ese-facts.md section 8, docs/dev/windows-host.md sections 3.3 and
+# esent.dll's exports (docs/dev/ese-facts.md section 8, docs/dev/windows-facts.md sections 3.3 and
 # 3.6), W variants for everything with a string.
 # `unsigned long` (cbMax, pcbActual, file sizes) is uint32_t, `long` crstfilemap int32_t; the one
 # backup file handle is a JET_HANDLE (pointer-sized) whose valid value is 0.

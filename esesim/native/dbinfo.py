@@ -17,7 +17,7 @@ from esesim.engine.lgpos import Lgpos, Signature
 ULVERSION_ESE = 0x620
 
 # Sizes the engine accepts for JET_DbInfoMisc (JET_DBINFOMISC .. JET_DBINFOMISC7,
-# docs/dev/windows-host.md section 3.8). Later versions only append fields, so a smaller struct is a prefix of JET_DBINFOMISC4 and a
+# docs/dev/windows-facts.md section 3.8). Later versions only append fields, so a smaller struct is a prefix of JET_DBINFOMISC4 and a
 # larger one is JET_DBINFOMISC4 followed by fields the simulator does not model (zero).
 DBINFOMISC_SIZES = (216, 296, 300, 348, 380, 400, 416)
 

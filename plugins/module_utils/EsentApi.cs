@@ -62,7 +62,7 @@ namespace ansible_collections.esent.backup.plugins.module_utils.EsentApi
         public bool OSSnapshot;
     }
 
-    /// <summary>The header facts of JET_DBINFOMISC4, decoded by offset (docs/dev/windows-host.md section 3.8).</summary>
+    /// <summary>The header facts of JET_DBINFOMISC4, decoded by offset (docs/dev/windows-facts.md section 3.8).</summary>
     public sealed class DatabaseInfo
     {
         public uint Version;

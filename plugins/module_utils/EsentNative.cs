@@ -122,7 +122,7 @@ namespace ansible_collections.esent.backup.plugins.module_utils.EsentNative
         }
 
         // JET_DBINFOMISC4 is 348 bytes; the agent passes a byte buffer of exactly that size and
-        // decodes by offset (the layout is bitness-independent). Offsets: docs/dev/windows-host.md section 3.8.
+        // decodes by offset (the layout is bitness-independent). Offsets: docs/dev/windows-facts.md section 3.8.
         public const int DbInfoMisc4Size = 348;
         public const uint JET_DbInfoMisc = 14;
         public const uint JET_DbInfoPageSize = 17;

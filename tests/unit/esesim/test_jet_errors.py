@@ -9,7 +9,7 @@ import pytest
 
 from ansible_collections.esent.backup.plugins.plugin_utils import _jet_errors as cat
 
-# Transcribed from docs/dev/ese-facts.md section 7.1 and docs/dev/windows-host.md section 3.10 (never from the code).
+# Transcribed from docs/dev/ese-facts.md section 7.1 and docs/dev/windows-facts.md section 3.10 (never from the code).
 SPEC_CODES = {
     "JET_errSuccess": 0,
     "JET_wrnNyi": -1,

@@ -225,7 +225,7 @@ OP_API = {
     "rawabort": "JetOSSnapshotAbort",
 }
 
-# Spec sizes on 64-bit (docs/dev/windows-host.md sections 3.3, 3.7 and 3.8, docs/dev/ese-facts.md section 1.3).
+# Spec sizes on 64-bit (docs/dev/windows-facts.md sections 3.3, 3.7 and 3.8, docs/dev/ese-facts.md section 1.3).
 SPEC_SIZES = {
     "JET_INSTANCE_INFO_W": 48,
     "JET_LOGINFO_W": 20,
@@ -287,7 +287,7 @@ def test_native_methods_follow_style_rule_7() -> None:
 
 
 def _layout_mismatches(csharp: dict[str, Any], c_side: dict[str, Any]) -> list[str]:
-    """Every disagreement between Marshal's layouts, the C compiler's, and the sizes of docs/dev/windows-host.md sections 3.7 and 3.8."""
+    """Every disagreement between Marshal's layouts, the C compiler's, and the sizes of docs/dev/windows-facts.md sections 3.7 and 3.8."""
     out = []
     if not csharp["pointer"] == c_side["pointer"] == 8:
         out.append(f"pointer: C# {csharp['pointer']}, C {c_side['pointer']}")
@@ -320,7 +320,7 @@ def _layout_mismatches(csharp: dict[str, Any], c_side: dict[str, Any]) -> list[s
     c_offsets_named["DbInfoMisc4Size"] = c_side["JET_DBINFOMISC4"]["size"]
     if c_offsets_named != csharp["DbInfoMisc"]:
         out.append(f"JET_DBINFOMISC4 offsets: C# {csharp['DbInfoMisc']}, C {c_offsets_named}")
-    # docs/dev/windows-host.md section 3.8
+    # docs/dev/windows-facts.md section 3.8
     spec = {"DbState": 36, "BkinfoFullPrev": 116, "BkinfoIncPrev": 140, "PageSize": 212, "GenMinRequired": 216, "GenMaxRequired": 220}
     spec |= {"GenCommitted": 296, "BkinfoCopyPrev": 300, "BkinfoDiffPrev": 324}
     if {k: c_offsets[k] for k in spec} != spec or c_side["JET_DBINFOMISC4"]["size"] != 348:
