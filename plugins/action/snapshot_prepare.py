@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from ..plugin_utils._protocol import BACKUP_TYPES, LIVE_STATES, routing_key
-from ..plugin_utils._step import EseStepAction, _AgentError, _named_error, _StepFailure, placeholder_id
+from ..plugin_utils._step import EseStepAction, _AgentError, _StepFailure, placeholder_id
 from ..plugin_utils._winpath import folded
 
 
@@ -77,7 +77,7 @@ class ActionModule(EseStepAction):
         blocking = blocking_holders(params["instance"], info.get("held_by") or [])
         if blocking:
             message, hint = held_text(params["instance"], blocking)
-            raise _named_error("JET_errClientOwnerStillRunning", f"{message} (check mode)", hint, {"held_by": blocking})
+            raise _AgentError.named("JET_errClientOwnerStillRunning", f"{message} (check mode)", hint, {"held_by": blocking})
         backup_type = self._predict_chain(params, info.get("dest") or {}) if chained else params["backup_type"]
         return {"changed": True, "snapshot_id": placeholder_id(backup_type, self._instance_block()), "state": "prepared",
                 "instances": [params["instance"]["name"]], "backup_type": backup_type, "owner": self._owner(),
@@ -104,9 +104,9 @@ class ActionModule(EseStepAction):
         if params["incremental_fallback"] == "full":
             return "full"
         article = "an" if backup_type == "incremental" else "a"
-        raise _named_error("JET_errMissingFullBackup", f"cannot take {article} {backup_type} backup: {chain.get('reason')} (check mode)",
-                           chain.get("hint") or "Take a full backup to this dest first, or set incremental_fallback: full.",
-                           {"guard": {"decision": "fail", "backup_type": backup_type, "reason": chain.get("reason")}})
+        raise _AgentError.named("JET_errMissingFullBackup", f"cannot take {article} {backup_type} backup: {chain.get('reason')} (check mode)",
+                                chain.get("hint") or "Take a full backup to this dest first, or set incremental_fallback: full.",
+                                {"guard": {"decision": "fail", "backup_type": backup_type, "reason": chain.get("reason")}})
 
 
 def blocking_holders(instance: dict, held_by: list) -> list:

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from ..plugin_utils._step import EseSnapshotStep, _AgentError, _named_error
+from ..plugin_utils._step import EseSnapshotStep, _AgentError
 
 
 class ActionModule(EseSnapshotStep):
@@ -34,14 +34,14 @@ class ActionModule(EseSnapshotStep):
     def predict_placeholder(self, params: dict, backup_type: str, state: str) -> dict:
         sid = params["snapshot_id"]
         if backup_type == "copy":
-            raise _named_error("JET_errOSSnapshotInvalidSequence", "a copy backup never truncates logs (check mode)", "",
-                               {"snapshot_id": sid, "state": "thawed"})
+            raise _AgentError.named("JET_errOSSnapshotInvalidSequence", "a copy backup never truncates logs (check mode)", "",
+                                    {"snapshot_id": sid, "state": "thawed"})
         if params["instance"].get("owner_service"):
-            raise _named_error("JET_errOSSnapshotInvalidSequence", f"session {sid} releases its service-owned store at the thaw; its logs "
-                               "cannot be truncated by this session (check mode)",
-                               "Service-owned stores keep their logs in v1 (circular logging or the owner's own truncation).",
-                               {"snapshot_id": sid, "state": "thawed"})
+            raise _AgentError.named("JET_errOSSnapshotInvalidSequence", f"session {sid} releases its service-owned store at the thaw; its logs "
+                                    "cannot be truncated by this session (check mode)",
+                                    "Service-owned stores keep their logs in v1 (circular logging or the owner's own truncation).",
+                                    {"snapshot_id": sid, "state": "thawed"})
         if not (self._check_mode_sets().get(sid) or {}).get("verified"):  # the check-mode copy of this session recorded its set
-            raise _named_error("JET_errClientNotVerified", f"session {sid}: its set was not verified at the destination (no copy with "
-                               "verify: true in this check run) (check mode)", "", {"snapshot_id": sid, "state": "thawed"})
+            raise _AgentError.named("JET_errClientNotVerified", f"session {sid}: its set was not verified at the destination (no copy with "
+                                    "verify: true in this check run) (check mode)", "", {"snapshot_id": sid, "state": "thawed"})
         return {"changed": True, "snapshot_id": sid, "state": state, "truncated_generations": []}

@@ -221,11 +221,6 @@ class _AgentError(Exception):
         return cls(code_of(name), name, message, hint, result)
 
 
-def _named_error(name: str, message: str, hint: str = "", result: t.Optional[dict] = None) -> _AgentError:
-    """The error a step predicts in check mode, by its catalogue name (the number comes from the catalogue)."""
-    return _AgentError.named(name, message, hint, result)
-
-
 class _StepFailure(Exception):
     """A failure found on the controller (bad option, unsupported connection); carries result keys."""
 
@@ -719,9 +714,9 @@ class EseSessionStep(EseStepAction):
         parsed = parse_placeholder(sid)
         name = (params.get("instance") or {}).get("name")
         if parsed is None or parsed[1] != protocol.routing_key(self._instance_block()):
-            raise _named_error("JET_errClientUnknownSession", f"{sid} is not a placeholder that snapshot_prepare --check returned for this "
-                               f"instance block ({name}) (check mode)", "Pass the same instance to every step of a session (one variable).",
-                               {"snapshot_id": sid, "state": "gone"})
+            raise _AgentError.named("JET_errClientUnknownSession", f"{sid} is not a placeholder that snapshot_prepare --check returned for this "
+                                    f"instance block ({name}) (check mode)", "Pass the same instance to every step of a session (one variable).",
+                                    {"snapshot_id": sid, "state": "gone"})
         backup_type = parsed[0]
         before = PLACEHOLDER_STATE_BEFORE[self.OP]
         after = SNAPSHOT_OUTCOMES[self.OP][before].split(":", 1)[1]
