@@ -194,7 +194,7 @@ def read_from_disk(platform: HostPlatform, instance: dict[str, Any], jet_api: Je
     dbs = []
     last_fulls: dict[str, Any] | None = {}
     for path in instance.get("databases") or []:
-        entry: dict[str, Any] = {"path": path}
+        entry: dict[str, Any] = {"path": path, "size_bytes": _size_or_none(platform, path)}
         try:
             header = jet_api.get_database_info(path)
         except JetException as exc:
@@ -230,6 +230,15 @@ def read_from_disk(platform: HostPlatform, instance: dict[str, Any], jet_api: Je
     }
 
 
+def _size_or_none(platform: HostPlatform, path: str) -> int | None:
+    """A database file's size as the file system says (what a full copies), None when it cannot be read."""
+    try:
+        size = platform.file_size(path)
+    except OSError:
+        return None
+    return size if size >= 0 else None
+
+
 def peek_instance_info(platform: HostPlatform, instance: dict[str, Any], jet_api: Jet, ahost: AgentHost | None = None,
                        dest: str | None = None) -> dict[str, Any]:
     """The one-shot, read-only answer when no agent runs (no state file, no pipe, no JetInit): ``agent.ps1 -Peek``'s process."""
@@ -263,9 +272,16 @@ def op_verify(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     real = agent.ahost.real_path(args["backup_set"], "backup_set")
     result = verify_set(real)
     out = {**result.to_dict(), "changed": False, "backup_set": args["backup_set"], "set_dir": args["backup_set"]}
-    out = ops_sets.verify_more(agent.ahost, agent.pid, args, result, out, agent)  # status; page_check, restore_check on request
+    own_set = sess is not None and bool(sess.set_dir) and sess.set_dir.lower() == args["backup_set"].rstrip("\\").lower()
+    try:
+        out = ops_sets.verify_more(agent.ahost, agent.pid, args, result, out, agent)  # status; page_check, restore_check on request
+    except AgentFailure:
+        if own_set:  # a bad page withdraws the copy's verification: no truncation for this set
+            sess.verified = False
+            agent.log(sess, "verified", ok=False)
+        raise
     if sess is not None:
-        if sess.set_dir and sess.set_dir.lower() == args["backup_set"].rstrip("\\").lower():
+        if own_set:
             sess.verified = result.ok
             agent.log(sess, "verified", ok=result.ok)
         out.update(sess.brief())

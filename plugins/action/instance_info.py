@@ -31,7 +31,7 @@ class ActionModule(EseStepAction):
             entry["required_generations"] = ([db.get("gen_min_required"), db.get("gen_max_required")]
                                              if db.get("gen_min_required") is not None else None)
             databases.append(entry)
-        sessions = [{"snapshot_id" if s.get("kind", "snapshot") == "snapshot" else "session_id": s.get("session_id"),
+        sessions = [{"snapshot_id" if s.get("kind", "snapshot") == "snapshot" else "backup_id": s.get("session_id"),
                      **{k: s.get(k) for k in ("kind", "state", "owner", "backup_type", "reason", "verified")}}
                     for s in reply.get("sessions") or []]
         out = {key: reply.get(key) for key in ("name", "log_path", "system_path", "base_name", "owner_service", "checkpoint",

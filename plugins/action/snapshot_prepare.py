@@ -19,7 +19,7 @@ class ActionModule(EseStepAction):
         "backup_type": {"type": "str", "default": "full", "choices": list(BACKUP_TYPES)},
         "freeze_lease": {"type": "int", "default": 30},
         "session_lease": {"type": "int", "default": 1800},
-        "incremental_fallback": {"type": "str", "default": "none", "choices": ["none", "full"]},
+        "incremental_fallback": {"type": "str", "default": "none", "choices": ["none", "fail", "full"]},
         "dest": {"type": "str"},
     }
     # The incremental guard compares the header's last full with the newest full set at dest.
@@ -38,7 +38,10 @@ class ActionModule(EseStepAction):
         return params
 
     def build_args(self, params: dict) -> dict:
-        return {key: params.get(key) for key in ("backup_type", "freeze_lease", "session_lease", "incremental_fallback", "dest")}
+        args = {key: params.get(key) for key in ("backup_type", "freeze_lease", "session_lease", "incremental_fallback", "dest")}
+        if args["incremental_fallback"] == "fail":  # stream_begin's word for the same thing; the protocol says none
+            args["incremental_fallback"] = "none"
+        return args
 
     def shape_result(self, reply: dict, params: dict) -> dict:
         return {

@@ -6,21 +6,28 @@
 from __future__ import annotations
 
 from ..plugin_utils._options import check_backup_set_option
-from ..plugin_utils._step import EseStepAction, _AgentError, _StepFailure
+from ..plugin_utils._step import SESSION_ID, EseStepAction, _AgentError, _StepFailure
 from ..plugin_utils._winpath import normalise
 
 NOT_VERIFIED_HINT = "Only a complete set is a backup: take a new one (pending-end, failed and aborted sets are never restored)."
 
 
 class ActionModule(EseStepAction):
-    """One ``verify`` call; a set that is not ``complete`` is reported and never verified as good."""
+    """One ``verify`` call; a set that is not ``complete`` is reported and never verified as good.
+
+    With the session that wrote the set (``snapshot_id`` or ``backup_id``), its ``pending-end`` set is
+    verified before End and a pass is what allows that session's log truncation.
+    """
 
     OP = "verify"
     ARGUMENT_SPEC = {
         "backup_set": {"type": "str", "required": True},
         "page_check": {"type": "bool", "default": False},
         "restore_check": {"type": "bool", "default": False},
+        "snapshot_id": {"type": "str"},
+        "backup_id": {"type": "str"},
     }
+    MUTUALLY_EXCLUSIVE = [["snapshot_id", "backup_id"]]
     RESULT_DEFAULTS = {"backup_set": None, "verified": False, "status": None, "files_checked": 0, "bad_files": [], "unexpected_files": [],
                        "pages_checked": None, "restore_check": None, "lost_transactions": None, "extra_transactions": None}
 
@@ -29,10 +36,25 @@ class ActionModule(EseStepAction):
         problem = check_backup_set_option(params["backup_set"], params["instance"])
         if problem:
             raise _StepFailure(problem)
+        for key in ("snapshot_id", "backup_id"):
+            if params.get(key) is not None and not SESSION_ID.fullmatch(params[key]):
+                raise _StepFailure(f"{key} must be an id that {'snapshot_prepare' if key == 'snapshot_id' else 'stream_begin'} returned "
+                                   f"(<boot id>:<n>:<random>), got {params[key]!r}")
+        if self._session_id(params) and params["restore_check"]:
+            raise _StepFailure("restore_check needs a complete set, and a set is complete only after its session's End: verify with "
+                               f"{'snapshot_id' if params.get('snapshot_id') else 'backup_id'} before the truncation, and with "
+                               "restore_check after the End")
         return {**params, "backup_set": normalise("backup_set", params["backup_set"])}
 
+    @staticmethod
+    def _session_id(params: dict) -> str:
+        return params.get("snapshot_id") or params.get("backup_id") or ""
+
     def build_args(self, params: dict) -> dict:
-        return {"backup_set": params["backup_set"], "page_check": params["page_check"], "restore_check": params["restore_check"]}
+        args = {"backup_set": params["backup_set"], "page_check": params["page_check"], "restore_check": params["restore_check"]}
+        if self._session_id(params) and not self._task.check_mode:
+            args["session_id"] = self._session_id(params)
+        return args
 
     def execute(self, params: dict) -> dict:
         return self._verify(params, peek=False)
@@ -48,7 +70,10 @@ class ActionModule(EseStepAction):
                 raise
             raise _AgentError(err.jet, err.name, err.message, err.hint, {**self.shape_result(err.result, params), "verified": False}) from None
         out = self.shape_result(reply, params)
-        if out["status"] != "complete":
+        in_session = bool(self._session_id(params)) and out["status"] == "pending-end"
+        if in_session:
+            out["verified"] = bool(reply.get("ok"))
+        if out["status"] != "complete" and not in_session:
             raise _AgentError.named("JET_errClientVerifyFailed", f"set {params['backup_set']} is {out['status'] or 'without a manifest'}: not a "
                                     f"complete backup, so never verified as good ({out['files_checked']} file(s) match its manifest)",
                                     NOT_VERIFIED_HINT, {**out, "verified": False})

@@ -167,6 +167,13 @@ databases:
       type: str
       returned: always
       sample: D:\EseStores\agent\agent.edb
+    size_bytes:
+      description:
+        - The database file's size in bytes (what a full or copy backup copies for it), None when the
+          file is missing or cannot be read. The roles' check mode compares it with the free space at the destination.
+      type: int
+      returned: always
+      sample: 104857600
     state:
       description: The header's state (just_created, dirty_shutdown, clean_shutdown, being_converted, force_detach).
       type: str
@@ -241,7 +248,11 @@ checkpoint_generation:
   type: int
   sample: 7
 sessions:
-  description: Open backup sessions on the instance, with their owners.
+  description:
+    - Open backup sessions on the instance, with their owners - a snapshot's id as C(snapshot_id)
+      (what M(esent.backup.snapshot_abort) takes), a streaming backup's as C(backup_id) (what
+      M(esent.backup.stream_stop) and M(esent.backup.stream_end) take), and C(kind), C(state),
+      C(owner), C(backup_type), C(reason), C(verified).
   returned: always
   type: list
   elements: dict

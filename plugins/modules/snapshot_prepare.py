@@ -66,9 +66,10 @@ options:
         (the header's last full is not the newest complete full set there).
       - V(none) fails with C(JET_errMissingFullBackup) (-560) and a hint; V(full) takes a full
         backup instead (the result's RV(backup_type) says so).
+      - V(fail) is the same as V(none), the word M(esent.backup.stream_begin) and the roles use.
     type: str
     default: none
-    choices: [none, full]
+    choices: [none, fail, full]
   dest:
     description:
       - The backup root the chain check reads (C(<dest>/<host>/<instance>/...)), a local absolute

@@ -20,7 +20,9 @@ description:
     with the store's workload ledger where the store has one (RV(lost_transactions),
     RV(extra_transactions)); the agent removes the scratch folder afterwards, whatever happened.
   - Never changes the set. A set that is not V(complete) (V(pending-end), V(failed), V(aborted)) is
-    reported with its RV(status) and fails; it is never verified as good.
+    reported with its RV(status) and fails; it is never verified as good. The one exception is a
+    V(pending-end) set verified with the session that writes it (O(snapshot_id), O(backup_id)) - that is
+    the verification the log truncation waits for.
   - Any failure is C(JET_errClientVerifyFailed) (-10008), with RV(verified=false) and everything found.
 options:
   backup_set:
@@ -43,6 +45,19 @@ options:
         with the workload ledger; needs room for the chain on the destination's volume.
     type: bool
     default: false
+  snapshot_id:
+    description:
+      - The snapshot session that wrote O(backup_set) (what M(esent.backup.snapshot_prepare) returned), to
+        verify its set before M(esent.backup.snapshot_end), while it is still V(pending-end).
+      - A pass then allows that session's M(esent.backup.snapshot_truncate_log); a failure withdraws it
+        (the copy's own verification no longer counts), so no log is deleted for a set that does not verify.
+      - Not with O(restore_check) (only a complete set is restored). Mutually exclusive with O(backup_id).
+    type: str
+  backup_id:
+    description:
+      - The streaming backup that wrote O(backup_set) (what M(esent.backup.stream_begin) returned); as
+        O(snapshot_id) for the streaming family, before M(esent.backup.stream_truncate_log).
+    type: str
 extends_documentation_fragment:
   - esent.backup.instance
   - esent.backup.step
@@ -67,6 +82,13 @@ author:
 """
 
 EXAMPLES = r"""
+- name: Verify a snapshot set before truncating the logs (its session is still open)
+  esent.backup.verify:
+    instance: "{{ esent_instances[0] }}"
+    backup_set: "{{ copied.backup_set }}"
+    snapshot_id: "{{ prepared.snapshot_id }}"
+    page_check: true
+
 - name: Verify the newest set, its pages and a scratch restore of its chain
   esent.backup.verify:
     instance: "{{ esent_instances[1] }}"

@@ -7,7 +7,7 @@ This module is internal to esent.backup and may change in any release. Standard 
 
 The roles append one record to the host fact ``esent_backup_results`` (a list: one host may back
 up several stores) through the ``esent.backup.outcome_record`` filter, which calls ``build``
-here. ``docs/report.md`` is the operator's view of the fields.
+here.
 
 A record is built from what the role's steps registered (their module results), never from the
 host's state read afterwards, so a report says what the run saw. A failed record names the first

@@ -396,14 +396,8 @@ class EseStepAction(ActionBase):
     # -- the choke point -----------------------------------------------------------------------
 
     def _owner(self) -> str:
-        """Who owns the sessions this run starts: an explicit owner, the AWX job, or this playbook run."""
-        task_vars = self._task_vars
-        if task_vars.get("esent_backup_owner"):
-            return str(task_vars["esent_backup_owner"])
-        for var in ("awx_job_id", "tower_job_id"):
-            if task_vars.get(var):
-                return f"awx-job-{task_vars[var]}"
-        return f"ansible-{playbook_run()}"
+        """Who owns the sessions this run starts (``session_owner``)."""
+        return session_owner(self._task_vars)
 
     def _instance_block(self) -> t.Optional[dict]:
         if not self.USES_INSTANCE:
@@ -587,6 +581,16 @@ class EseStepAction(ActionBase):
         if display.verbosity < 1:
             return poll_interval
         return min(poll_interval, max(0.0, PROGRESS_SECONDS - call_seconds - PROGRESS_MARGIN_SECONDS))
+
+
+def session_owner(task_vars: dict) -> str:
+    """Who owns the sessions a run starts: an explicit owner, the AWX job, or this playbook run."""
+    if task_vars.get("esent_backup_owner"):
+        return str(task_vars["esent_backup_owner"])
+    for var in ("awx_job_id", "tower_job_id"):
+        if task_vars.get(var):
+            return f"awx-job-{task_vars[var]}"
+    return f"ansible-{playbook_run()}"
 
 
 def playbook_run() -> str:
