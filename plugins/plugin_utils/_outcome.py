@@ -54,8 +54,9 @@ FIELDS: tuple[tuple[str, str, str], ...] = (
     ("error", "dict|null", "step, jet_error, jet_error_name, msg, hint of the first failure"),
     ("cleanup", "dict|null", "actions (step, target, result, msg) and host_idle: what the rescue did"),
 )
-FIELD_NAMES = tuple(name for name, _, _ in FIELDS)
+FIELD_NAMES = tuple(field[0] for field in FIELDS)
 ERROR_FIELDS = ("step", "jet_error", "jet_error_name", "msg", "hint")
+UNREACHABLE_HINT = "The host could not be reached: the fleet playbook's cleanup play aborts what is still open."
 
 
 class OutcomeError(ValueError):
@@ -100,8 +101,7 @@ def error_of(failed_task: t.Any, failed_result: t.Any) -> t.Optional[dict]:
         "jet_error": int(jet) if isinstance(jet, int) or (isinstance(jet, str) and jet.lstrip("-").isdigit()) else None,
         "jet_error_name": result.get("jet_error_name"),
         "msg": msg,
-        "hint": result.get("hint") or ("The host could not be reached: the fleet playbook's cleanup play aborts what is still open."
-                                        if result.get("unreachable") else None),
+        "hint": result.get("hint") or (UNREACHABLE_HINT if result.get("unreachable") else None),
     }
 
 
