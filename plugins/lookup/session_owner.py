@@ -38,7 +38,8 @@ _raw:
 from ansible.errors import AnsibleLookupError  # noqa: E402 - Ansible reads the documentation strings above first
 from ansible.plugins.lookup import LookupBase  # noqa: E402
 
-from ..plugin_utils._step import session_owner  # noqa: E402
+from ..plugin_utils._owner import session_owner  # noqa: E402
+from ..plugin_utils._step import playbook_run  # noqa: E402
 
 
 class LookupModule(LookupBase):
@@ -47,4 +48,4 @@ class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         if terms:
             raise AnsibleLookupError("esent.backup.session_owner takes no terms: call it as lookup('esent.backup.session_owner')")
-        return [session_owner(variables or {})]
+        return [session_owner(variables or {}, playbook_run())]

@@ -40,6 +40,7 @@ from ._bootstrap import (
 )
 from ._jet_errors import code_of, lookup
 from ._options import BOUNDS, check_bounds, check_dest_option, check_instance, check_path_option, check_types, instance_argument_spec
+from ._owner import session_owner
 from ._protocol import ProtocolError, build_request, frame_request, parse_reply
 
 display = Display()
@@ -396,8 +397,8 @@ class EseStepAction(ActionBase):
     # -- the choke point -----------------------------------------------------------------------
 
     def _owner(self) -> str:
-        """Who owns the sessions this run starts (``session_owner``)."""
-        return session_owner(self._task_vars)
+        """Who owns the sessions this run starts: an explicit owner, the AWX workflow or job, or this playbook run."""
+        return session_owner(self._task_vars, playbook_run())
 
     def _instance_block(self) -> t.Optional[dict]:
         if not self.USES_INSTANCE:
@@ -581,16 +582,6 @@ class EseStepAction(ActionBase):
         if display.verbosity < 1:
             return poll_interval
         return min(poll_interval, max(0.0, PROGRESS_SECONDS - call_seconds - PROGRESS_MARGIN_SECONDS))
-
-
-def session_owner(task_vars: dict) -> str:
-    """Who owns the sessions a run starts: an explicit owner, the AWX job, or this playbook run."""
-    if task_vars.get("esent_backup_owner"):
-        return str(task_vars["esent_backup_owner"])
-    for var in ("awx_job_id", "tower_job_id"):
-        if task_vars.get(var):
-            return f"awx-job-{task_vars[var]}"
-    return f"ansible-{playbook_run()}"
 
 
 def playbook_run() -> str:

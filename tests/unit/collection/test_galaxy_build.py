@@ -20,7 +20,9 @@ FORBIDDEN = [
     ".ruff_cache*", ".hypothesis*", "tests/output/*", "tests/unit/*", "tests/integration/*", "tests/conftest.py",
     "*.egg-info*", "*.tar.gz", ".git/*", ".gitignore",
 ]
-REQUIRED = ["MANIFEST.json", "FILES.json", "README.md", "meta/runtime.yml", "changelogs/config.yaml", "docs/windows-validation.md"]
+REQUIRED = ["MANIFEST.json", "FILES.json", "README.md", "meta/runtime.yml", "changelogs/config.yaml", "docs/windows-validation.md",
+            # ansible-builder reads these from the installed collection when it builds an execution environment
+            "meta/execution-environment.yml", "meta/ee-requirements.txt", "meta/ee-bindep.txt"]
 
 
 @pytest.fixture(scope="module")

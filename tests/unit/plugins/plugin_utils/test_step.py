@@ -222,7 +222,8 @@ def test_check_mode_calls_predict(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(
     ("task_vars", "owner"),
-    [({"awx_job_id": 42}, "awx-job-42"), ({"tower_job_id": 7}, "awx-job-7"), ({"esent_backup_owner": "change-123"}, "change-123")],
+    [({"awx_job_id": 42}, "awx-job-42"), ({"tower_job_id": 7}, "awx-job-7"), ({"esent_backup_owner": "change-123"}, "change-123"),
+     ({"awx_job_id": 42, "awx_workflow_job_id": 40}, "awx-wf-40")],
 )
 def test_owner_comes_from_awx_or_the_explicit_variable(task_vars: dict, owner: str, monkeypatch: pytest.MonkeyPatch) -> None:
     _, sent = _run(_Step, {"instance": INSTANCE}, [_ok({})], task_vars=task_vars, monkeypatch=monkeypatch)
