@@ -33,7 +33,7 @@ def instance_problem(instance, variable):
     """The problem with an instance dict given as role variable ``variable``, or ""."""
     if not isinstance(instance, dict):
         return f"{variable} must be a dict with name, log_path and databases (one item of esent_instances), got {type(instance).__name__}"
-    problem = check_instance({k: v for k, v in instance.items() if v is not None})
+    problem = check_instance({"base_name": "edb", **{k: v for k, v in instance.items() if v is not None}})  # the steps' default base name
     return problem.replace("instance.", f"{variable}.", 1) if problem.startswith("instance.") else problem
 
 

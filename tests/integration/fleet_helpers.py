@@ -112,7 +112,7 @@ class Fleet:
                  **extra: Any) -> subprocess.CompletedProcess | subprocess.Popen:
         """Run playbooks/<name> against the fleet with ``extra`` as extra vars (a JSON file);
         ``options``: more ansible-playbook arguments (``--check``)."""
-        varfile = self.tmp / f"vars-{name}-{time.monotonic_ns()}.json"
+        varfile = self.tmp / f"vars-{Path(name).name}-{time.monotonic_ns()}.json"
         varfile.write_text(json.dumps({"esent_dest": DEST, "esent_backup_owner": "pytest-run",
                                        "results_file": str(self.tmp / f"{Path(name).stem}.json"), **extra}))
         env = dict(os.environ, ANSIBLE_ACTION_PLUGINS=str(PLUGINS / "action"), ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_NOCOLOR="1",
