@@ -25,6 +25,16 @@ importing the engine or the agent:
 - ``engine_fault``: ``{"op": "engine_fault", "point": "snapshot.freeze", "match": {"instance": "demo_service"},
   "times": 1, "params": {}}`` arms a fault of the host's engine (esesim/engine/faults.py);
   ``{"op": "engine_fault", "clear": true}`` disarms them all. The answer has the armed faults and the hit counters.
+- ``step_fault``: ``{"op": "step_fault", "agent_op": "snapshot_copy", "instance": "demo_agent", "fault": "error",
+  "times": 1, "jet": -1022, "args": {}}`` arms a fault aimed at one step: the next ``times`` requests (0: all until
+  cleared; a retry with the same request_id counts) of that protocol op, for that instance block name (optional) and
+  with those request args (optional), fail as ``fault`` says: ``error`` (not run; answered failed with JET error
+  ``jet``, default -1022, only for this kind), ``drop_after`` (runs; the connection carrying the reply drops),
+  ``drop_before`` (not run; the connection drops), ``unreachable`` (not run; every WS-Man request dropped at once until
+  cleared), ``restart`` (the host restarts before the op), ``agent_crash`` (runs; the agent dies before replying),
+  ``credentials`` (not run; WinRM logins get HTTP 401 until cleared). ``{"op": "step_fault", "clear": true}``
+  disarms them and the WinRM rules they armed. The answer has the armed step faults, the hit counters per kind
+  (they survive clearing) and the armed WinRM rules (esesim/agent/step_faults.py).
 - ``tamper``: ``{"op": "tamper", "path": "E:\\...\\x.edb", "action": "flip"|"delete"|"empty", "offset": 0,
   "length": 64}``: damage a file behind every tool's back (a storage fault at the destination).
 - ``symlink``: ``{"op": "symlink", "path": "E:\\EseBackups\\win01\\demo_agent\\link", "target": "D:\\EseStores\\agent"}``:
@@ -172,6 +182,13 @@ def engine_fault(ahost: AgentHost, doc: dict[str, Any]) -> dict[str, Any]:
                 "hits": faults.all_hits()}
 
 
+def step_fault(ahost: AgentHost, doc: dict[str, Any]) -> dict[str, Any]:
+    """Arm (or clear) a fault aimed at one agent op; ValueError names the field at fault."""
+    if ahost.step_faults is None:
+        raise ValueError(f"{ahost.name} has no step-fault plan (attach_agent makes one)")
+    return ahost.step_faults.arm(doc)
+
+
 def journal(ahost: AgentHost, doc: dict[str, Any]) -> dict[str, Any]:
     sid = doc["session"]
     folder = ahost.real_path(AGENT_DIR + "\\journal")
@@ -250,4 +267,5 @@ def register_control(sim_host: Any, ahost: AgentHost, clock: Any = None) -> None
         "service": lambda doc: service(ahost, doc),
         "engine_fault": lambda doc: engine_fault(ahost, doc),
         "symlink": lambda doc: symlink(ahost, doc),
+        "step_fault": lambda doc: step_fault(ahost, doc),
     })

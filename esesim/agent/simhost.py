@@ -51,6 +51,7 @@ from .journal import Journal
 from .ops_info import peek_instance_info
 from .ops_sets import peek_reply
 from .sessions import ERR_AGENT_NOT_RUNNING, ERR_INVALID_OPTION, ERR_UNKNOWN_SESSION, AgentFailure, split_session_id
+from .step_faults import StepFaults
 
 # The agent's folder, launcher and log on the host: the collection's one definition (_bootstrap.py).
 AGENT_DIR, LAUNCHER, AGENT_LOG = bootstrap.AGENT_DIR, bootstrap.LAUNCHER, bootstrap.AGENT_LOG
@@ -91,6 +92,7 @@ class AgentHost:
         # bootstrap starts a new one on the next call that needs it.
         self.idle_exit_seconds = IDLE_EXIT_SECONDS
         self.faults: Any = None  # the SimHost's FaultPlan (attach_agent): the bootstrap's failure points
+        self.step_faults: StepFaults | None = None  # faults aimed at one op (attach_agent)
         self._ticker: threading.Thread | None = None
         self._stop = threading.Event()
         self._last_tick = time.monotonic()
@@ -221,6 +223,12 @@ class AgentHost:
 
     def entry(self, data: bytes, call: Any) -> bytes:
         """The WinRM side: stdin of the bootstrap in, stdout out; ``call.extra['rc']`` is the exit code."""
+        if self.step_faults is not None:  # test faults aimed at one op (esesim/agent/step_faults.py)
+            return self.step_faults.intercept(data, call, self._serve)
+        return self._serve(data, call)
+
+    def _serve(self, data: bytes, call: Any) -> bytes:
+        """The bootstrap's part proper (``entry`` without step faults)."""
         text = data.decode("utf-8", "replace")
         head, sep, body = text.partition("\n")
         parts = head.strip().split(" ")
@@ -456,6 +464,7 @@ def attach_agent(sim_host: Any, *, clock: Any = None, install: bool = True, tick
     if install:
         ahost.install()
     ahost.faults = sim_host.faults
+    ahost.step_faults = StepFaults(sim_host, ahost)
     sim_host.agents.set_entry(ahost.entry)
     sim_host.agents.restart_hooks.append(ahost.restart)
     sim_host.fs.locks.add_provider(engine_lock_provider(ahost.engine))

@@ -75,6 +75,11 @@ class FaultPlan:
         with self._lock:
             self._rules.clear()
 
+    def remove(self, rule: Fault) -> None:
+        """Disarm one rule (gone already, e.g. spent: nothing to do)."""
+        with self._lock:
+            self._rules = [r for r in self._rules if r is not rule]
+
     def hits(self, point: str) -> int:
         """Total firings of a point since the host started (disarmed rules included)."""
         with self._lock:

@@ -5,7 +5,7 @@ Module tests use this instead of the simulation's Python API: they import nothin
 ``esesim`` (a guard test checks it), start the fleet as a subprocess (``esesim fleet up``,
 bounded, always brought down), run real ``ansible-playbook`` against the fleet's inventory, and
 observe the hosts with the control ops ``state``, ``journal``, ``kinds`` and steer them with
-``clock_advance`` and ``write_file`` (see esesim/agent/control.py).
+``clock_advance``, ``write_file`` and ``step_fault`` (see esesim/agent/control.py).
 """
 
 from __future__ import annotations
@@ -82,6 +82,19 @@ class Fleet:
 
     def journal(self, session: str, host: str = "win01") -> list[dict[str, Any]]:
         return self.control({"op": "journal", "session": session}, host)["entries"]
+
+    def step_fault(self, agent_op: str, fault: str, host: str = "win01", instance: str | None = None, times: int = 1,
+                   jet: int | None = None, args: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Arm a fault aimed at one agent op of a host (control op ``step_fault``); returns the armed faults and hits."""
+        doc: dict[str, Any] = {"op": "step_fault", "agent_op": agent_op, "fault": fault, "times": times}
+        for key, value in (("instance", instance), ("jet", jet), ("args", args)):
+            if value is not None:
+                doc[key] = value
+        return self.control(doc, host)
+
+    def clear_step_faults(self, host: str = "win01") -> dict[str, int]:
+        """Disarm a host's step faults (and the WinRM rules they armed); returns the hit counters per kind."""
+        return self.control({"op": "step_fault", "clear": True}, host)["hits"]
 
     def advance(self, seconds: float, host: str = "win01") -> float:
         """Move the fleet's simulated clock (and tick that host's leases); returns the new time."""
