@@ -18,10 +18,12 @@ both call these; neither imports the other. The C# agent keeps them in one share
 from __future__ import annotations
 
 import datetime
+import errno
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from esesim._collection import jet, manifest
+from esesim.engine import faults as engine_faults
 
 from . import backupsets
 from .copies import AgentCopy
@@ -115,8 +117,9 @@ def start_copy(agent: AgentProcess, sess: Session, sources: list[Any], dest: str
         s.verified = ok
         agent.log(s, "set_written", set_id=set_id, verified=ok)
 
-    copy = AgentCopy(sources, root / set_id, f"{dest.rstrip(chr(92))}\\{host}\\{instance}\\{set_id}", verify=verify, manifest_args=margs,
-                     lock=agent.ahost.lock, on_verified=on_verified, more=more)
+    set_win = f"{dest.rstrip(chr(92))}\\{host}\\{instance}\\{set_id}"
+    copy = AgentCopy(sources, root / set_id, set_win, verify=verify, manifest_args=margs, lock=agent.ahost.lock, on_verified=on_verified,
+                     more=more, fault_hook=destination_faults(agent.ahost.engine.faults, set_win))
     sess.copy, sess.verified = copy, False
     sess.set_dir = copy.set_win
     agent.copies[copy.copy_id] = copy
@@ -230,3 +233,15 @@ def deleted_generations(before: list[int], after: list[int]) -> list[int]:
     truncation removed (the engine call itself reports only an error code, as esent.dll does)."""
     remaining = set(after)
     return [g for g in before if g not in remaining]
+
+
+def destination_faults(registry: Any, set_win: str) -> Callable[[Any], None]:
+    """The copier's hook for the host's storage faults: a file created on a full volume fails with ENOSPC,
+    as the engine's own file creation does (``volume.disk_full``, matched on the volume letter and path)."""
+    volume = set_win[:1].upper()
+
+    def hook(event: Any) -> None:
+        if event.index == 0 and registry.fire(engine_faults.DISK_FULL, volume=volume, path=f"{set_win}\\{event.file}") is not None:
+            raise OSError(errno.ENOSPC, f"There is not enough space on the disk ({volume}:)")
+    return hook
+

@@ -58,11 +58,12 @@ class AgentCopy:
 
     def __init__(self, sources: list[CopySource], set_real: Path, set_win: str, *, verify: bool, manifest_args: dict[str, Any],
                  lock: Any, on_verified: Callable[[bool], None], copy_id: str | None = None,
-                 more: Callable[[], list[CopySource]] | None = None) -> None:
+                 more: Callable[[], list[CopySource]] | None = None, fault_hook: Callable[[Any], None] | None = None) -> None:
         self.set_real = Path(set_real)
         self.set_win = set_win
+        self.fault_hook = fault_hook  # the host's storage faults at the destination (DISK_FULL), as CopyJob takes them
         try:
-            self.job = CopyJob(sources, set_real, copy_id=copy_id)
+            self.job = CopyJob(sources, set_real, copy_id=copy_id, fault_hook=fault_hook)
         except CopyError as exc:
             raise AgentFailure(exc.code, self.windows(exc.message)) from None
         self.copy_id = self.job.copy_id
@@ -107,7 +108,7 @@ class AgentCopy:
                     self._fail(exc.to_error(), STATE_FAILED, files)
                     return
                 self._done_jobs.append(self.job)
-                self.job = CopyJob(second, self.set_real, copy_id=self.copy_id)
+                self.job = CopyJob(second, self.set_real, copy_id=self.copy_id, fault_hook=self.fault_hook)
                 try:
                     self.job.start()
                 except CopyError as exc:

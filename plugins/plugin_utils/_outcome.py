@@ -93,6 +93,9 @@ def error_of(failed_task: t.Any, failed_result: t.Any) -> t.Optional[dict]:
         return None
     task = failed_task if isinstance(failed_task, dict) else {}
     result = failed_result if isinstance(failed_result, dict) else {}
+    items = result.get("results")
+    if isinstance(items, list):  # a loop: the first item that failed says what happened
+        result = next((r for r in items if isinstance(r, dict) and (r.get("failed") or r.get("unreachable"))), result)
     step = _step_name(task.get("action")) if str(task.get("action") or "").startswith("esent.backup.") else str(task.get("name") or "")
     msg = str(result.get("msg") or ("host unreachable" if result.get("unreachable") else "failed"))
     jet = result.get("jet_error")

@@ -1,0 +1,154 @@
+"""Every step of every role, every fault: the rescue leaves each host idle and says what happened.
+
+One fleet run per role with one cell per host: each host gets one fault aimed at one step (an
+agent op) of one of its two instances, through the host's control endpoint (``step_fault``,
+``engine_fault``); both instances of every host then run through the role with
+``*_fail_on_error: false``. Faults:
+
+- ``error``: the engine answers the step with a JET error (JET_errDiskIO);
+- ``drop_once``: the connection drops after the op ran, once: the step retries with the same
+  request id, the agent replays its reply, the backup is ``ok``;
+- ``drop``: the connection drops after the op ran on every try: the step fails with
+  JET_errClientConnectionLost and the rescue aborts what the op left;
+- ``unreachable``: the host answers nothing from that step on: the rescue cannot reach it either
+  (``host_idle: false``), the host's other work stops; after the play the fault is cleared and the
+  role's ``abort`` entry point (what the fleet playbook's cleanup play runs) leaves it idle;
+- ``disk_full``: the destination volume is full (the copy, or the restore's staging).
+
+After every run, on every host: the outcome record of the faulted instance names the step and the
+JET error, the other instance is ``ok`` (the unreachable host's other instance aside), each fault
+fired at least once, and the invariants of tests/integration/invariants.py hold. Nothing here
+imports esesim.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fleet_helpers import Fleet, fleet
+from invariants import host_problems, services
+
+SERVICE_STORE = "demo_service"
+AGENT_STORE = "demo_agent"
+FLAGS = ("--log-kb", "64", "--receive-wait", "2")
+KINDS = ("error", "drop_once", "drop", "unreachable")
+STEPS = {
+    "snapshot_backup": ("snapshot_prepare", "snapshot_freeze", "snapshot_copy", "verify", "snapshot_truncate_log", "snapshot_end"),
+    "streaming_backup": ("stream_begin", "stream_copy", "verify", "stream_truncate_log", "stream_end"),
+    "restore": ("restore", "verify"),
+}
+DISK_FULL_STEP = {"snapshot_backup": "snapshot_copy", "streaming_backup": "stream_copy", "restore": "restore"}
+JET_DISK_IO = -1022
+CONNECTION_LOST = -10015
+
+
+@dataclass(frozen=True)
+class Cell:
+    host: str
+    step: str
+    kind: str
+    instance: str
+
+    @property
+    def expect_ok(self) -> bool:
+        return self.kind == "drop_once"
+
+
+def cells_for(role: str) -> list[Cell]:
+    """One cell per host: every step x every kind, plus the destination full at the copy."""
+    combos = [(step, kind) for step in STEPS[role] for kind in KINDS] + [(DISK_FULL_STEP[role], "disk_full")]
+    out = []
+    for n, (step, kind) in enumerate(combos, start=1):
+        # the service-owned store never truncates its logs in a snapshot (v1): aim those at the agent-hosted one
+        instance = AGENT_STORE if step == "snapshot_truncate_log" or n % 2 == 0 else SERVICE_STORE
+        out.append(Cell(f"win{n:02d}", step, kind, instance))
+    return out
+
+
+def _arm(f: Fleet, cell: Cell) -> None:
+    args = {"result": "normal"} if cell.step == "stream_end" else None
+    if cell.kind == "error":
+        f.step_fault(cell.step, "error", host=cell.host, instance=cell.instance, jet=JET_DISK_IO, args=args)
+    elif cell.kind == "drop_once":
+        f.step_fault(cell.step, "drop_after", host=cell.host, instance=cell.instance, times=1, args=args)
+    elif cell.kind == "drop":
+        f.step_fault(cell.step, "drop_after", host=cell.host, instance=cell.instance, times=3, args=args)
+    elif cell.kind == "unreachable":
+        f.step_fault(cell.step, "unreachable", host=cell.host, instance=cell.instance, args=args)
+    else:
+        f.control({"op": "engine_fault", "point": "volume.disk_full", "match": {"volume": "E"}, "times": None}, cell.host)
+
+
+def _fired(f: Fleet, cell: Cell) -> int:
+    if cell.kind == "disk_full":
+        return f.control({"op": "engine_fault", "clear": True}, cell.host)["hits"]["volume.disk_full"]
+    hits = f.clear_step_faults(cell.host)
+    return hits.get("unreachable" if cell.kind == "unreachable" else "drop_after" if cell.kind.startswith("drop") else "error", 0)
+
+
+def _run(f: Fleet, playbook: str, role: str, **extra) -> tuple[subprocess.CompletedProcess, dict[str, list]]:
+    results = f.tmp / "roles.json"
+    results.unlink(missing_ok=True)
+    proc = f.playbook(playbook, options=("--forks", "30"), timeout=600, role_name=role, **extra)
+    assert isinstance(proc, subprocess.CompletedProcess)
+    return proc, (json.loads(results.read_text()) if results.exists() else {})
+
+
+def _matrix(tmp: Path, role: str, report_figure) -> None:
+    cells = cells_for(role)
+    with fleet(tmp, *FLAGS, hosts=len(cells)) as f:
+        if role == "restore":  # something to restore
+            proc, _ = _run(f, "roles.yml", "snapshot_backup", backup_type="full")
+            assert proc.returncode == 0, proc.stdout[-4000:]
+        before = {c.host: services(f, c.host) for c in cells}
+        for cell in cells:
+            _arm(f, cell)
+        proc, records = _run(f, "roles.yml", role, backup_type="full")
+        assert proc.returncode == 0, "the role records failures instead of failing (fail_on_error false): " + proc.stdout[-4000:]
+        failures = []
+        for cell in cells:
+            fired = _fired(f, cell)
+            by = {r["instance"]: r for r in records.get(cell.host) or []}
+            rec = by.get(cell.instance)
+            problems = [] if fired else [f"the fault never fired ({fired} hits)"]
+            if rec is None:
+                problems.append(f"no outcome record for {cell.instance}: {sorted(by)}")
+            elif cell.expect_ok:
+                if rec["status"] != "ok":
+                    problems.append(f"a dropped reply is replayed, the backup should be ok: {rec['status']} {rec['error']}")
+            else:
+                err = rec["error"] or {}
+                want_jet = {"error": JET_DISK_IO, "drop": CONNECTION_LOST, "unreachable": CONNECTION_LOST}.get(cell.kind)
+                if rec["status"] != "failed" or err.get("step") != cell.step:
+                    problems.append(f"record should be failed at {cell.step}: {rec['status']} at {err.get('step')}: {err.get('msg')}")
+                elif want_jet is not None and err.get("jet_error") != want_jet:
+                    problems.append(f"record names JET {err.get('jet_error')} {err.get('jet_error_name')}, not {want_jet}")
+                elif cell.kind == "disk_full" and "DiskFull" not in str(err.get("jet_error_name")) and "Space" not in str(err.get("jet_error_name")):
+                    problems.append(f"the destination full should be named: {err}")
+                if role != "restore" and rec["cleanup"] is None:
+                    problems.append("a failed backup record says nothing about its cleanup")
+                elif role != "restore" and rec["cleanup"]["host_idle"] is not (cell.kind != "unreachable"):
+                    problems.append(f"host_idle is {rec['cleanup']['host_idle']} for a {cell.kind} cell: {rec['cleanup']}")
+            others = [r for name, r in by.items() if name != cell.instance]
+            if cell.kind == "disk_full":  # the whole volume is full: the other instance may meet it too, and must say so
+                others = [r for r in others if not (r["status"] == "failed" and r["error"]["jet_error_name"] == "JET_errDiskFull")]
+            if cell.kind != "unreachable" and any(r["status"] != "ok" for r in others):
+                problems.append(f"the other instance did not finish ok: {[(r['instance'], r['status'], r['error']) for r in others]}")
+            if cell.kind == "unreachable" and role != "restore":  # the cleanup play's job: the abort entry point once the host answers
+                proc, _ = _run(f, "roles_abort.yml", role, only_host=cell.host)
+                if proc.returncode != 0:
+                    problems.append("the abort entry point failed after the host came back: " + proc.stdout[-2000:])
+            problems += host_problems(f, cell.host, services_before=before[cell.host])
+            if problems:
+                failures.append(f"{cell}: " + "; ".join(problems))
+        report_figure(f"role fault matrix, {role}: {len(cells)} cells run (one host each), {len(cells) - len(failures)} passed")
+        assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("role", sorted(STEPS))
+def test_every_step_of_every_role_under_every_fault_leaves_the_host_idle(tmp_path: Path, role: str, report_figure) -> None:
+    _matrix(tmp_path, role, report_figure)
