@@ -261,7 +261,7 @@ def merge_reports(reports: t.Sequence[dict]) -> dict:
                 raise ReportError(f"host {host} has different rows in parts {by_host[host][0]} and {report['part']}: the slices overlap; "
                                   "merge reports of disjoint slices of one run")
             by_host.setdefault(host, (report["part"], rows))
-    records = [row for _, rows in by_host.values() for row in rows if row["status"] != STATUS_NOT_RUN]
+    records = [row for _part, rows in by_host.values() for row in rows if row["status"] != STATUS_NOT_RUN]
     merged = build_report(records, hosts, keys[0], PART_ALL)
     merged["merged_from"] = sorted({r["part"] for r in reports})
     return merged
@@ -332,8 +332,9 @@ def render_markdown(report: dict) -> str:
         lines += ["", "## Restores", "", "| status | host | instance | target | lost transactions | extra transactions |", "|---|---|---|---|---|---|"]
         for row in restores:
             details = row["details"] or {}
-            lines.append("| " + " | ".join(_cell(v) for v in (row["status"], row["host"], row["instance"], details.get("target"),
-                                                             details.get("lost_transactions"), details.get("extra_transactions"))) + " |")
+            cells = (row["status"], row["host"], row["instance"], details.get("target"), details.get("lost_transactions"),
+                     details.get("extra_transactions"))
+            lines.append("| " + " | ".join(_cell(v) for v in cells) + " |")
     cleanups = [r for r in report["rows"] if r["status"] == STATUS_FAILED and r["cleanup"]]
     if cleanups:
         lines += ["", "## Cleanup after failures", ""]
@@ -504,7 +505,7 @@ _FIELD_TYPES = {"int": {"type": "integer"}, "str": {"type": "string"}, "float": 
 
 
 def _field_schema(type_name: str) -> dict:
-    base, _, nullable = type_name.partition("|")
+    base, _bar, nullable = type_name.partition("|")
     schema = dict(_FIELD_TYPES[base])
     if nullable == "null":
         schema["type"] = [schema["type"], "null"]
@@ -514,7 +515,7 @@ def _field_schema(type_name: str) -> dict:
 def json_schema() -> dict:
     """JSON Schema (draft 2020-12) of ``report.json`` v1; ``tools/generate.py`` writes it to docs/report.schema.json."""
     # A not_run row has no role, instance, method, type or times: those are nullable in a row.
-    row_props = {name: _field_schema(type_name) for name, type_name, _ in FIELDS}
+    row_props = {name: _field_schema(type_name) for name, type_name, _text in FIELDS}
     for name in ("role", "instance", "method", "backup_type", "started_utc", "finished_utc"):
         row_props[name] = {"type": ["string", "null"]}
     row_props["status"] = {"enum": list(ROW_STATUSES)}
@@ -557,4 +558,3 @@ def json_schema() -> dict:
             "merged_from": {"type": "array", "items": {"type": "string"}},
         },
     }
-
