@@ -1,6 +1,7 @@
 """Write the generated files from their one source (`make generate`; `--check` only compares).
 
 - docs/protocol/v1.schema.json      from plugins/plugin_utils/_protocol.py
+- docs/report.schema.json           from plugins/plugin_utils/_report.py
 - plugins/module_utils/JetErrors.cs from plugins/plugin_utils/_jet_errors.py
 - plugins/module_utils/SessionStates.cs from the session tables of plugins/plugin_utils/_protocol.py
 """
@@ -29,6 +30,10 @@ def _load(name: str):
 
 def protocol_schema() -> str:
     return json.dumps(_load("_protocol").json_schema(), indent=2, sort_keys=False) + "\n"
+
+
+def report_schema() -> str:
+    return json.dumps(_load("_report").json_schema(), indent=2, sort_keys=False) + "\n"
 
 
 def _cs_string(text: str) -> str:
@@ -194,6 +199,7 @@ namespace ansible_collections.esent.backup.plugins.module_utils.SessionStates
 
 TARGETS = {
     REPO / "docs" / "protocol" / "v1.schema.json": protocol_schema,
+    REPO / "docs" / "report.schema.json": report_schema,
     REPO / "plugins" / "module_utils" / "JetErrors.cs": jet_errors_cs,
     REPO / "plugins" / "module_utils" / "SessionStates.cs": session_states_cs,
 }
