@@ -51,13 +51,17 @@ def session_owner(task_vars: t.Mapping[str, t.Any], run_id: str) -> str:
     explicit = task_vars.get(OWNER_VAR)
     if explicit not in (None, ""):
         return str(explicit)
+    return awx_run(task_vars) or f"ansible-{run_id}"
+
+
+def awx_run(task_vars: t.Mapping[str, t.Any]) -> t.Optional[str]:
+    """``awx-wf-<workflow id>`` inside an AWX workflow (sliced launches are workflows), else
+    ``awx-job-<job id>`` in an AWX job, else None (the ``tower_*`` names count as their ``awx_*`` twins)."""
     workflow = _first(task_vars, WORKFLOW_JOB_VARS)
     if workflow:
         return f"awx-wf-{workflow}"
     job = _first(task_vars, JOB_VARS)
-    if job:
-        return f"awx-job-{job}"
-    return f"ansible-{run_id}"
+    return f"awx-job-{job}" if job else None
 
 
 def report_run_key(task_vars: t.Mapping[str, t.Any], now: t.Optional[datetime.datetime] = None) -> str:
@@ -71,12 +75,9 @@ def report_run_key(task_vars: t.Mapping[str, t.Any], now: t.Optional[datetime.da
         ``awx-wf-<workflow id>``, else ``awx-job-<job id>``, else a UTC timestamp
         (``YYYYMMDDTHHMMSSZ``).
     """
-    workflow = _first(task_vars, WORKFLOW_JOB_VARS)
-    if workflow:
-        return f"awx-wf-{workflow}"
-    job = _first(task_vars, JOB_VARS)
-    if job:
-        return f"awx-job-{job}"
+    run = awx_run(task_vars)
+    if run:
+        return run
     now = now or datetime.datetime.now(datetime.UTC)
     return now.astimezone(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
 

@@ -26,6 +26,7 @@ import typing as t
 import xml.etree.ElementTree as ET
 
 from ._outcome import FIELD_NAMES, FIELDS, RECORD_VERSION, STATUS_CHECK, STATUS_FAILED, STATUS_NOT_RUN, STATUS_OK, STATUSES
+from ._owner import REPORT_PART_ALL, REPORT_STATS_PREFIX, report_part, report_run_key
 
 FORMAT = "esent.backup.report"
 FORMAT_VERSION = 1
@@ -34,7 +35,7 @@ REPORT_JSON = "report.json"
 REPORT_MD = "report." + "md"
 REPORT_JUNIT = "junit.xml"
 REPORT_FILES = (REPORT_JSON, REPORT_MD, REPORT_JUNIT)
-PART_ALL = "all"
+PART_ALL = REPORT_PART_ALL
 ROW_STATUSES = (STATUS_FAILED, STATUS_NOT_RUN, STATUS_CHECK, STATUS_OK)  # also the order of the rows
 # Top-level keys that say when and from what a report was made, not what the run did:
 # comparable() leaves them out, so a merged report equals the unsliced one.
@@ -43,7 +44,7 @@ VOLATILE_KEYS = ("generated_utc", "merged_from")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 FILE_MODE = 0o600
 DIR_MODE = 0o700
-STATS_PREFIX = "esent_backup_report_"
+STATS_PREFIX = REPORT_STATS_PREFIX
 NOT_RUN_NAME = "(no record)"
 WINDOW_KEYS = ("freeze_window_s", "owner_stopped_s")
 # Only real runs (ok, failed) froze instances and stopped services; a check row only predicts.
@@ -82,12 +83,7 @@ def run_key(task_vars: dict, now: t.Optional[datetime.datetime] = None) -> str:
     """
     if task_vars.get("esent_backup_run_key"):
         return _checked_name("esent_backup_run_key", task_vars["esent_backup_run_key"])
-    if task_vars.get("awx_workflow_job_id"):
-        return _checked_name("run key", f"awx-wf-{task_vars['awx_workflow_job_id']}")
-    if task_vars.get("awx_job_id"):
-        return _checked_name("run key", f"awx-job-{task_vars['awx_job_id']}")
-    now = now or datetime.datetime.now(tz=datetime.UTC)
-    return now.astimezone(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return _checked_name("run key", report_run_key(task_vars, now))
 
 
 def part_name(task_vars: dict) -> str:
@@ -96,9 +92,7 @@ def part_name(task_vars: dict) -> str:
     Raises:
         ReportError: the part cannot be a folder name.
     """
-    if task_vars.get("awx_job_id"):
-        return _checked_name("part", f"job-{task_vars['awx_job_id']}")
-    return PART_ALL
+    return _checked_name("part", report_part(task_vars))
 
 
 # -- building ---------------------------------------------------------------------------------
