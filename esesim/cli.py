@@ -2,13 +2,14 @@
 
 Test and demo tool: do not use in production.
 
-    esesim fleet up --hosts N --dir DIR [--no-agent] [--sim-clock] [--stores agent,service] [--log-kb K]
+    esesim fleet up --hosts N --dir DIR [--no-agent] [--sim-clock [--clock-per-host]] [--stores agent,service] [--log-kb K]
                     [--receive-wait S] [--copy-throttle-kbps KIB_PER_S]
                                              start N hosts (one background process), write DIR/inventory.yml;
                                              each host has a service-owned demo store (EseDemoService, live
                                              workload) and an agent-hosted store (--stores picks which), and
                                              the agent installed; --sim-clock: every host on one simulated
-                                             clock that moves only with the control op clock_advance
+                                             clock that moves only with the control op clock_advance;
+                                             --clock-per-host: one such clock per host
     esesim fleet down --dir DIR              stop that process (every host, shell and command with it)
     esesim status --dir DIR                  per-host shells, request counts, armed faults and hits
     esesim fault --dir DIR [--host H] arm POINT [--action A] [--user U] [--nth N] [--times T] [--seconds S]
@@ -55,7 +56,8 @@ DEMO_COMMITS_PER_SECOND = 2.0
 DEMO_LOG_KB = 256
 TICK_SECONDS = 0.5
 STORES = ("service", "agent")
-DEFAULTS: dict[str, Any] = {"sim_clock": False, "stores": STORES, "log_kb": DEMO_LOG_KB, "receive_wait": 20.0, "copy_throttle_kbps": 0}
+DEFAULTS: dict[str, Any] = {"sim_clock": False, "clock_per_host": False, "stores": STORES, "log_kb": DEMO_LOG_KB, "receive_wait": 20.0,
+                            "copy_throttle_kbps": 0}
 PR_SET_PDEATHSIG = 1
 UP_DESCRIPTION = """Start N simulated Windows hosts in one background process and write DIR/inventory.yml.
 
@@ -204,16 +206,19 @@ def serve(fleet_dir: Path, count: int, watch_pid: int | None, *, agent: bool = T
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     hosts = build_hosts(fleet_dir, count, _password(fleet_dir), stores=o["stores"], receive_wait=o["receive_wait"])
-    clock = None
+    clocks: list[Any] = [None] * len(hosts)
     if o["sim_clock"]:
         from .engine import SimClock  # noqa: PLC0415 - heavy, only with --sim-clock (see _spec)
 
-        clock = SimClock()  # one clock for the fleet: leases move only with clock_advance
+        shared = SimClock()  # one clock for the fleet: leases move only with clock_advance
+        # --clock-per-host: each host its own clock, so moving one host's leases leaves the others alone
+        clocks = [SimClock() if o["clock_per_host"] else shared for _ in hosts]
     if o["copy_throttle_kbps"]:
         from .agent.copier import set_throttle  # noqa: PLC0415
 
         set_throttle(o["copy_throttle_kbps"] * 1024)  # every background copy of every host of this fleet
-    ahosts = [attach_demo_stores(h, install_agent=agent, clock=clock, stores=o["stores"], log_kb=o["log_kb"]) for h in hosts] if demo else []
+    ahosts = ([attach_demo_stores(h, install_agent=agent, clock=c, stores=o["stores"], log_kb=o["log_kb"]) for h, c in zip(hosts, clocks, strict=True)]
+              if demo else [])
     hosts = [h.start() for h in hosts]
     ticker = threading.Thread(target=_ticker, args=(ahosts, stop), name="fleet-ticker", daemon=True)
     ticker.start()
@@ -240,7 +245,8 @@ def serve(fleet_dir: Path, count: int, watch_pid: int | None, *, agent: bool = T
 def _opt_args(opts: dict[str, Any]) -> list[str]:
     """The command-line form of the fleet options (for the background ``fleet serve``)."""
     o = {**DEFAULTS, **opts}
-    return ((["--sim-clock"] if o["sim_clock"] else []) + ["--stores", ",".join(o["stores"]), "--log-kb", str(o["log_kb"]),
+    clock = (["--sim-clock"] if o["sim_clock"] else []) + (["--clock-per-host"] if o["clock_per_host"] else [])
+    return (clock + ["--stores", ",".join(o["stores"]), "--log-kb", str(o["log_kb"]),
             "--receive-wait", str(o["receive_wait"]), "--copy-throttle-kbps", str(o["copy_throttle_kbps"])])
 
 
@@ -347,6 +353,7 @@ def _log_kb(text: str) -> int:
 
 def _fleet_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sim-clock", action="store_true", help="every host on one simulated clock (control op clock_advance moves it)")
+    p.add_argument("--clock-per-host", action="store_true", help="with --sim-clock: a simulated clock for each host (clock_advance moves that host's only)")
     p.add_argument("--stores", type=_stores, default=STORES, help="which demo stores exist: service,agent (default both)")
     p.add_argument("--log-kb", type=_log_kb, default=DEMO_LOG_KB, help="log file size of the demo stores in KB (64..32768)")
     p.add_argument("--receive-wait", type=float, default=20.0, help="longest hold of an idle Receive, in seconds")
@@ -366,7 +373,8 @@ def _kib_per_second(text: str) -> int:
 
 
 def _opts(args: argparse.Namespace) -> dict[str, Any]:
-    return {"sim_clock": args.sim_clock, "stores": args.stores, "log_kb": args.log_kb, "receive_wait": args.receive_wait,
+    return {"sim_clock": args.sim_clock or args.clock_per_host,
+            "clock_per_host": args.clock_per_host, "stores": args.stores, "log_kb": args.log_kb, "receive_wait": args.receive_wait,
             "copy_throttle_kbps": args.copy_throttle_kbps}
 
 

@@ -35,11 +35,14 @@ KINDS: dict[str, str] = {
     "restart": "the host restarts before the op runs: every shell and agent process is gone (control op restart)",
     "agent_crash": "the op runs, then the agent process of its route dies before replying: the bootstrap prints -10005",
     "credentials": "the op does not run; from now on WinRM logins get HTTP 401, until cleared (control stays open)",
+    "lease": "the host's simulated clock jumps `seconds` (default a day and a minute: past every lease) and its leases tick, then the "
+             "op runs (fleets on --sim-clock)",
 }
+LEASE_JUMP = 86460.0
 DEFAULT_JET = jet.code_of("JET_errDiskIO")
 # What the bootstrap prints when the agent's pipe closes before a reply (plugins/plugin_utils/_bootstrap.py).
 PIPE_CLOSED = (-10005, "the agent closed the pipe before replying")
-_FIELDS = frozenset({"op", "agent_op", "instance", "fault", "times", "jet", "args", "clear"})
+_FIELDS = frozenset({"op", "agent_op", "instance", "fault", "times", "jet", "args", "seconds", "clear"})
 
 Serve = Callable[[bytes, Any], bytes]
 
@@ -54,6 +57,7 @@ class StepFault:
     times: int = 1
     jet: int = DEFAULT_JET
     args: dict[str, Any] = field(default_factory=dict)
+    seconds: float = LEASE_JUMP
     hits: int = 0
 
     def matches(self, op: str, instance: str | None, args: dict[str, Any]) -> bool:
@@ -64,7 +68,7 @@ class StepFault:
 
     def to_dict(self) -> dict[str, Any]:
         return {"agent_op": self.agent_op, "fault": self.fault, "instance": self.instance, "times": self.times, "jet": self.jet,
-                "args": dict(self.args), "hits": self.hits}
+                "args": dict(self.args), "seconds": self.seconds, "hits": self.hits}
 
 
 def parse(doc: dict[str, Any]) -> StepFault:
@@ -104,7 +108,12 @@ def parse(doc: dict[str, Any]) -> StepFault:
     args = doc.get("args", {})
     if not isinstance(args, dict):
         raise ValueError(f"args: {args!r} must be a dict of request args to match (e.g. {{\"result\": \"normal\"}})")
-    return StepFault(agent_op=op, fault=kind, instance=instance, times=times, jet=code, args=dict(args))
+    seconds = doc.get("seconds", LEASE_JUMP)
+    if "seconds" in doc and kind != "lease":
+        raise ValueError(f"seconds: only fault lease moves the clock, not {kind}")
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+        raise ValueError(f"seconds: {seconds!r} must be a positive number of seconds")
+    return StepFault(agent_op=op, fault=kind, instance=instance, times=times, jet=code, args=dict(args), seconds=float(seconds))
 
 
 class StepFaultPlan:
@@ -214,6 +223,8 @@ class StepFaults:
             self.sim_host.restart()  # the bootstrap's own process is gone with the shells: nobody reads what it prints
         elif kind == "agent_crash":
             return self._crash(data, call, serve)
+        elif kind == "lease":
+            return self._lease(data, call, serve, rule)
         call.extra["rc"] = 1
         return b""
 
@@ -225,6 +236,16 @@ class StepFaults:
         ident = agent.identity() if agent is not None and agent.alive else protocol.agent_identity("1.0.0-sim", 0, "")
         message = f"{row.text} (injected step fault at {rule.agent_op})"
         return protocol.encode(protocol.reply_error(rule.jet, row.name, message, row.hint, ident))
+
+    def _lease(self, data: bytes, call: Any, serve: Serve, rule: StepFault) -> bytes:
+        """Move the host's simulated clock past the leases, let them tick, then serve the op as it now stands."""
+        clock = self.ahost.engine.clock
+        if not hasattr(clock, "advance"):
+            return self._error(data, StepFault(rule.agent_op, "error", jet=jet.code_of("JET_errInvalidParameter")))
+        with self.ahost.lock:
+            clock.advance(rule.seconds)
+        self.ahost.tick()
+        return serve(data, call)
 
     def _crash(self, data: bytes, call: Any, serve: Serve) -> bytes:
         """Run the op, then kill the route's agent before its reply leaves the pipe (the state file stays: the successor reaps)."""

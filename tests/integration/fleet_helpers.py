@@ -84,10 +84,10 @@ class Fleet:
         return self.control({"op": "journal", "session": session}, host)["entries"]
 
     def step_fault(self, agent_op: str, fault: str, host: str = "win01", instance: str | None = None, times: int = 1,
-                   jet: int | None = None, args: dict[str, Any] | None = None) -> dict[str, Any]:
+                   jet: int | None = None, args: dict[str, Any] | None = None, seconds: float | None = None) -> dict[str, Any]:
         """Arm a fault aimed at one agent op of a host (control op ``step_fault``); returns the armed faults and hits."""
         doc: dict[str, Any] = {"op": "step_fault", "agent_op": agent_op, "fault": fault, "times": times}
-        for key, value in (("instance", instance), ("jet", jet), ("args", args)):
+        for key, value in (("instance", instance), ("jet", jet), ("args", args), ("seconds", seconds)):
             if value is not None:
                 doc[key] = value
         return self.control(doc, host)

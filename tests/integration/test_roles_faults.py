@@ -13,7 +13,17 @@ agent op) of one of its two instances, through the host's control endpoint (``st
 - ``unreachable``: the host answers nothing from that step on: the rescue cannot reach it either
   (``host_idle: false``), the host's other work stops; after the play the fault is cleared and the
   role's ``abort`` entry point (what the fleet playbook's cleanup play runs) leaves it idle;
-- ``disk_full``: the destination volume is full (the copy, or the restore's staging).
+- ``restart``: the host restarts just before the step (every shell and agent process gone): the
+  step's retry on a new shell runs it, but a session the dead agent held is lost;
+- ``agent_crash``: the step ran, then the agent died before replying: the next contact reaps
+  what it left (shadow copies, a stopped service);
+- ``credentials``: WinRM logins are refused from that step on (HTTP 401, never retried): like
+  ``unreachable``, the abort entry point finishes once the credentials work again;
+- ``lease``: the host's clock jumps a day just before the step: the agent has ended the session
+  by its lease, the step meets that;
+- ``disk_full``: the destination volume is full (the copy, or the restore's staging);
+- ``page_corrupt``: every database page read on the host fails its checksum (the streaming copy
+  reads through ESE; the snapshot role's verify checks every page of the set).
 
 After every run, on every host: the outcome record of the faulted instance names the step and the
 JET error, the other instance is ``ok`` (the unreachable host's other instance aside), each fault
@@ -34,14 +44,18 @@ from invariants import host_problems, services
 
 SERVICE_STORE = "demo_service"
 AGENT_STORE = "demo_agent"
-FLAGS = ("--log-kb", "64", "--receive-wait", "2")
-KINDS = ("error", "drop_once", "drop", "unreachable")
+FLAGS = ("--sim-clock", "--clock-per-host", "--log-kb", "64", "--receive-wait", "2")
+KINDS = ("error", "drop_once", "drop", "unreachable", "restart", "agent_crash", "credentials", "lease")
+# Kinds after which the rescue cannot reach the host either: the abort entry point runs once it answers.
+CUT_OFF = ("unreachable", "credentials")
 STEPS = {
     "snapshot_backup": ("snapshot_prepare", "snapshot_freeze", "snapshot_copy", "verify", "snapshot_truncate_log", "snapshot_end"),
     "streaming_backup": ("stream_begin", "stream_copy", "verify", "stream_truncate_log", "stream_end"),
     "restore": ("restore", "verify"),
 }
 DISK_FULL_STEP = {"snapshot_backup": "snapshot_copy", "streaming_backup": "stream_copy", "restore": "restore"}
+PAGE_STEP = {"snapshot_backup": "verify", "streaming_backup": "stream_copy"}
+HOST_WIDE = ("disk_full", "page_corrupt")  # the fault hits both instances of the host
 JET_DISK_IO = -1022
 CONNECTION_LOST = -10015
 
@@ -53,14 +67,17 @@ class Cell:
     kind: str
     instance: str
 
-    @property
-    def expect_ok(self) -> bool:
-        return self.kind == "drop_once"
+    def expect_ok(self, role: str) -> bool:
+        """A dropped reply is replayed; a restart or a jump of the clock before a step that needs no session changes nothing."""
+        needs_no_session = self.step == STEPS[role][0] or role == "restore"
+        return self.kind == "drop_once" or (self.kind in ("restart", "lease") and needs_no_session)
 
 
 def cells_for(role: str) -> list[Cell]:
     """One cell per host: every step x every kind, plus the destination full at the copy."""
     combos = [(step, kind) for step in STEPS[role] for kind in KINDS] + [(DISK_FULL_STEP[role], "disk_full")]
+    if role in PAGE_STEP:
+        combos.append((PAGE_STEP[role], "page_corrupt"))
     out = []
     for n, (step, kind) in enumerate(combos, start=1):
         # the service-owned store never truncates its logs in a snapshot (v1): aim those at the agent-hosted one
@@ -77,17 +94,19 @@ def _arm(f: Fleet, cell: Cell) -> None:
         f.step_fault(cell.step, "drop_after", host=cell.host, instance=cell.instance, times=1, args=args)
     elif cell.kind == "drop":
         f.step_fault(cell.step, "drop_after", host=cell.host, instance=cell.instance, times=3, args=args)
-    elif cell.kind == "unreachable":
-        f.step_fault(cell.step, "unreachable", host=cell.host, instance=cell.instance, args=args)
+    elif cell.kind in ("unreachable", "restart", "agent_crash", "credentials", "lease"):
+        f.step_fault(cell.step, cell.kind, host=cell.host, instance=cell.instance, args=args)
+    elif cell.kind == "page_corrupt":
+        f.control({"op": "engine_fault", "point": "page.corrupt", "match": {}, "times": None}, cell.host)
     else:
         f.control({"op": "engine_fault", "point": "volume.disk_full", "match": {"volume": "E"}, "times": None}, cell.host)
 
 
 def _fired(f: Fleet, cell: Cell) -> int:
-    if cell.kind == "disk_full":
-        return f.control({"op": "engine_fault", "clear": True}, cell.host)["hits"]["volume.disk_full"]
+    if cell.kind in HOST_WIDE:
+        return f.control({"op": "engine_fault", "clear": True}, cell.host)["hits"]["volume.disk_full" if cell.kind == "disk_full" else "page.corrupt"]
     hits = f.clear_step_faults(cell.host)
-    return hits.get("unreachable" if cell.kind == "unreachable" else "drop_after" if cell.kind.startswith("drop") else "error", 0)
+    return hits.get("drop_after" if cell.kind.startswith("drop") else cell.kind, 0)
 
 
 def _run(f: Fleet, playbook: str, role: str, **extra) -> tuple[subprocess.CompletedProcess, dict[str, list]]:
@@ -117,7 +136,7 @@ def _matrix(tmp: Path, role: str, report_figure) -> None:
             problems = [] if fired else [f"the fault never fired ({fired} hits)"]
             if rec is None:
                 problems.append(f"no outcome record for {cell.instance}: {sorted(by)}")
-            elif cell.expect_ok:
+            elif cell.expect_ok(role):
                 if rec["status"] != "ok":
                     problems.append(f"a dropped reply is replayed, the backup should be ok: {rec['status']} {rec['error']}")
             else:
@@ -131,14 +150,14 @@ def _matrix(tmp: Path, role: str, report_figure) -> None:
                     problems.append(f"the destination full should be named: {err}")
                 if role != "restore" and rec["cleanup"] is None:
                     problems.append("a failed backup record says nothing about its cleanup")
-                elif role != "restore" and rec["cleanup"]["host_idle"] is not (cell.kind != "unreachable"):
+                elif role != "restore" and rec["cleanup"]["host_idle"] is not (cell.kind not in CUT_OFF):
                     problems.append(f"host_idle is {rec['cleanup']['host_idle']} for a {cell.kind} cell: {rec['cleanup']}")
             others = [r for name, r in by.items() if name != cell.instance]
-            if cell.kind == "disk_full":  # the whole volume is full: the other instance may meet it too, and must say so
-                others = [r for r in others if not (r["status"] == "failed" and r["error"]["jet_error_name"] == "JET_errDiskFull")]
-            if cell.kind != "unreachable" and any(r["status"] != "ok" for r in others):
+            if cell.kind in HOST_WIDE:  # the whole host meets it: the other instance may fail too, and must say where
+                others = [r for r in others if r["status"] != "failed" or not r["error"]["jet_error_name"]]
+            if cell.kind not in CUT_OFF and any(r["status"] != "ok" for r in others):
                 problems.append(f"the other instance did not finish ok: {[(r['instance'], r['status'], r['error']) for r in others]}")
-            if cell.kind == "unreachable" and role != "restore":  # the cleanup play's job: the abort entry point once the host answers
+            if cell.kind in CUT_OFF and role != "restore":  # the cleanup play's job: the abort entry point once the host answers
                 proc, _ = _run(f, "roles_abort.yml", role, only_host=cell.host)
                 if proc.returncode != 0:
                     problems.append("the abort entry point failed after the host came back: " + proc.stdout[-2000:])
