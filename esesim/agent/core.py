@@ -314,6 +314,11 @@ class AgentProcess:
             try:
                 if sess.state is S.FROZEN and sess.freeze_lease is not None and sess.freeze_lease.expired(now):
                     ops_snapshot.thaw(self, sess, reason=f"thawed by lease (freeze_lease {sess.freeze_lease.seconds:g} s)")
+                elif sess.state is S.PREPARED and sess.owner_stopped and sess.freeze_lease is not None and sess.freeze_lease.expired(now):
+                    # the owner service is down from the prepare: no freeze within the freeze lease, so it comes back now
+                    ops_snapshot.abort(self, sess, f"no freeze within freeze_lease ({sess.freeze_lease.seconds:g} s) of the prepare "
+                                                   "that stopped the owning service: aborted, service started again")
+                    continue
                 if sess.session_lease.expired(now):
                     reason = f"session lease expired ({sess.session_lease.seconds:g} s without a call naming the session)"
                     if sess.kind == "snapshot":

@@ -28,8 +28,10 @@ description:
     the freeze or session lease, or an agent that died with the service stopped (the next step on
     the instance, any but M(esent.backup.instance_info), starts it). The service is down from the
     prepare to the thaw (RV(esent.backup.snapshot_freeze#module:owner_stopped_seconds)), not for
-    the copy. A service that is not running at the prepare is left as it is and never started by
-    the agent."
+    the copy. The freeze must follow within O(freeze_lease) of a prepare that stopped the service:
+    otherwise the agent aborts the session and starts the service again (a controller that died
+    between the two never leaves it down until the session lease). A service that is not running
+    at the prepare is left as it is and never started by the agent."
 options:
   backup_type:
     description:

@@ -189,15 +189,16 @@ def test_a_failed_freeze_aborts_the_session_and_starts_the_service_again(rig: Fl
     assert agent is not None and agent["engine"] is None, "the agent released the store"
 
 
-def test_session_lease_expiry_starts_the_service_again(rig: Fleet) -> None:
-    sid = _paths(rig, "lease")["prep"]["snapshot_id"]
+def test_no_freeze_within_the_freeze_lease_starts_the_service_again(rig: Fleet) -> None:
+    """A controller gone between prepare and freeze (an AWX cancel) never leaves the service down until the session lease."""
+    sid = _paths(rig, "lease")["prep"]["snapshot_id"]  # freeze_lease 5, session_lease 60
     assert not _service(rig)["running"], "the prepare stopped the service"
-    rig.advance(30)
-    assert not _service(rig)["running"], "still inside the lease"
-    rig.advance(31)  # past the 60 s session lease; no call named the session
+    rig.advance(4)
+    assert not _service(rig)["running"], "still inside the freeze lease"
+    rig.advance(2)  # past the 5 s freeze lease, long before the 60 s session lease; no freeze came
     assert _service(rig)["running"], "the lease abort started the service again"
     aborted = [e for e in rig.journal(sid) if e["event"] == "aborted"]
-    assert aborted and "session lease expired" in aborted[-1]["reason"]
+    assert aborted and "no freeze within freeze_lease" in aborted[-1]["reason"], aborted
 
 
 def test_a_set_left_by_a_session_lease_says_aborted(rig: Fleet) -> None:
