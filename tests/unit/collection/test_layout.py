@@ -45,7 +45,15 @@ def test_locks_pin_every_package_exactly() -> None:
     assert {"ansible-core", "pywinrm", "pyyaml"} <= runtime
 
 
-def test_demo_says_what_it_will_do_and_fails_until_roles_exist() -> None:
-    proc = subprocess.run([sys.executable, "-m", "esesim.demo"], cwd=REPO, capture_output=True, text=True, timeout=60)
-    assert proc.returncode != 0
-    assert "not built" in proc.stderr and "esesim fleet up" in proc.stdout
+def test_demo_help_names_its_folder_option_and_starts_nothing(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "esesim.demo", "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "--dir" in proc.stdout and "make demo" in proc.stdout and "restore" in proc.stdout
+    assert list(tmp_path.iterdir()) == [], "--help writes nothing"
+
+
+def test_demo_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
+    (tmp_path / "left-over").write_text("x")
+    proc = subprocess.run([sys.executable, "-m", "esesim.demo", "--dir", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and "is not empty" in proc.stderr, proc.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["left-over"], "nothing started, nothing written"
