@@ -23,7 +23,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from esesim._collection import jet, manifest
-from esesim.engine import faults as engine_faults
 
 from . import backupsets
 from .copies import AgentCopy
@@ -119,9 +118,10 @@ def start_copy(agent: AgentProcess, sess: Session, sources: list[Any], dest: str
 
     set_win = f"{dest.rstrip(chr(92))}\\{host}\\{instance}\\{set_id}"
     copy = AgentCopy(sources, root / set_id, set_win, verify=verify, manifest_args=margs, lock=agent.ahost.lock, on_verified=on_verified,
-                     more=more, fault_hook=destination_faults(agent.ahost.engine.faults, set_win))
+                     more=more, fault_hook=destination_faults(agent.platform, set_win))
     sess.copy, sess.verified = copy, False
     sess.set_dir = copy.set_win
+    agent.write_state()  # the set is on record: if this agent dies, its successor marks it aborted
     agent.copies[copy.copy_id] = copy
     copy.start()
     agent.log(sess, "copy_started", copy_id=copy.copy_id, set_id=set_id, files=len(sources))
@@ -235,13 +235,11 @@ def deleted_generations(before: list[int], after: list[int]) -> list[int]:
     return [g for g in before if g not in remaining]
 
 
-def destination_faults(registry: Any, set_win: str) -> Callable[[Any], None]:
+def destination_faults(platform: Any, set_win: str) -> Callable[[str, int], None]:
     """The copier's hook for the host's storage faults: a file created on a full volume fails with ENOSPC,
-    as the engine's own file creation does (``volume.disk_full``, matched on the volume letter and path)."""
-    volume = set_win[:1].upper()
+    as CreateFileW does (``HostPlatform.volume_full``)."""
 
-    def hook(event: Any) -> None:
-        if event.index == 0 and registry.fire(engine_faults.DISK_FULL, volume=volume, path=f"{set_win}\\{event.file}") is not None:
-            raise OSError(errno.ENOSPC, f"There is not enough space on the disk ({volume}:)")
+    def hook(name: str, chunk: int) -> None:
+        if chunk == 0 and platform.volume_full(f"{set_win}\\{name}"):
+            raise OSError(errno.ENOSPC, f"There is not enough space on the disk ({set_win[:2]})")
     return hook
-

@@ -58,12 +58,13 @@ class AgentCopy:
 
     def __init__(self, sources: list[CopySource], set_real: Path, set_win: str, *, verify: bool, manifest_args: dict[str, Any],
                  lock: Any, on_verified: Callable[[bool], None], copy_id: str | None = None,
-                 more: Callable[[], list[CopySource]] | None = None, fault_hook: Callable[[Any], None] | None = None) -> None:
+                 more: Callable[[], list[CopySource]] | None = None, fault_hook: Callable[[str, int], None] | None = None) -> None:
         self.set_real = Path(set_real)
         self.set_win = set_win
-        self.fault_hook = fault_hook  # the host's storage faults at the destination (DISK_FULL), as CopyJob takes them
+        # the host's storage faults at the destination (DISK_FULL): called with (file name, chunk index) before each write
+        self.fault_hook = (lambda event: fault_hook(event.file, event.index)) if fault_hook is not None else None
         try:
-            self.job = CopyJob(sources, set_real, copy_id=copy_id, fault_hook=fault_hook)
+            self.job = CopyJob(sources, set_real, copy_id=copy_id, fault_hook=self.fault_hook)
         except CopyError as exc:
             raise AgentFailure(exc.code, self.windows(exc.message)) from None
         self.copy_id = self.job.copy_id

@@ -27,7 +27,7 @@ from esesim.engine import constants as C
 from esesim.engine.entry import EngineHang
 from esesim.engine.faults import ProcessCrash
 
-from . import ops_info, ops_restore, ops_sets, ops_snapshot, ops_stream  # noqa: F401 - importing them registers their ops
+from . import backupsets, ops_info, ops_restore, ops_sets, ops_snapshot, ops_stream  # noqa: F401 - importing the ops_ modules registers their ops
 from .esent_api import Jet, JetException
 from .host_platform import HostPlatform
 from .interfaces import HostedInstance
@@ -105,16 +105,19 @@ class AgentProcess:
 
     def write_state(self) -> None:
         """Record pid, pipe, boot id, every shadow this agent created and still holds, and every
-        service it stopped and has not started again (``stopped_services``)."""
+        service it stopped and has not started again (``stopped_services``), and the set folders of its live
+        sessions (``open_sets``: a successor marks a set it finds still ``pending-end`` aborted)."""
         self.state_file.write({"pid": self.pid, "pipe": self.pipe, "boot_id": self.boot_id, "route": self.route,
                                "started": self.started, "version": AGENT_VERSION, "shadows": self.our_shadows(),
-                               "stopped_services": self.stopped_services()})
+                               "stopped_services": self.stopped_services(),
+                               "open_sets": sorted(s.set_dir for s in self.sessions.values() if s.live and s.set_dir)})
 
     def reap(self) -> list[str]:
-        """Delete the shadows a dead predecessor recorded (only those: docs/dev/safety-rules.md rule 11) and
-        start the services it stopped (``restore_services``)."""
+        """Delete the shadows a dead predecessor recorded (only those: docs/dev/safety-rules.md rule 11), mark
+        the sets its live sessions left ``pending-end`` aborted, and start the services it stopped (``restore_services``)."""
         old = self.state_file.read()
         if old and old.get("pid") != self.pid and not self.platform.process_alive(int(old.get("pid", 0) or 0)):
+            abort_orphan_sets(self.ahost, old)  # before restore_services rewrites the state file
             self.restore_services(old)
         return reap_dead_agent(self.ahost, self.route, own_pid=self.pid, platform=self.platform)
 
@@ -813,6 +816,7 @@ def reap_dead_agent(ahost: AgentHost, route: str, own_pid: int | None = None, pl
     for sid in old.get("shadows") or []:
         if platform.delete_shadow(sid) == 0:
             reaped.append(sid)
+    abort_orphan_sets(ahost, old)
     if own_pid is None:
         # A contact with no agent (a read): also start the services the dead agent stopped
         # (docs/dev/safety-rules.md rule 14); a new agent does it itself (AgentProcess.restore_services).
@@ -826,6 +830,25 @@ def reap_dead_agent(ahost: AgentHost, route: str, own_pid: int | None = None, pl
             Journal(ahost.journal_path(route), platform.clock.time).write("reaped", pid=old.get("pid"), boot_id=old.get("boot_id"),
                                                                           shadows=reaped, services_started=started or None)
     return reaped
+
+
+def abort_orphan_sets(ahost: AgentHost, old: dict[str, Any]) -> list[str]:
+    """Mark ``aborted`` every set a dead agent's live sessions left ``pending-end``: ESE never recorded them.
+
+    Returns:
+        The set folders marked.
+    """
+    marked = []
+    for set_win in old.get("open_sets") or []:
+        try:
+            doc = backupsets.abort_set(ahost.real_path(set_win), {
+                "jet": ERR_SESSION_LOST, "name": "JET_errClientSessionLost",
+                "message": f"the agent that wrote this set (pid {old.get('pid')}) ended before its session's End"})
+        except (OSError, ValueError):  # no manifest yet (the copy never finished), or not ours: nothing to mark
+            continue
+        if doc["status"] == "aborted":
+            marked.append(set_win)
+    return marked
 
 
 def protocol_sequence_error() -> int:

@@ -15,6 +15,7 @@ import mmap
 from typing import Any, Protocol
 
 from esesim.engine import Host, OwnerService, params
+from esesim.engine import faults as engine_faults
 from esesim.engine.logs import list_generations
 from esesim.engine.shadow import Shadow, shadows_of
 from esesim.engine.volumes import ACCESS_READ, SHARE_DELETE, SHARE_READ, SHARE_WRITE
@@ -71,6 +72,10 @@ class HostPlatform:
     def file_size(self, path: str) -> int:
         """FileInfo.Length (-1 when the file is missing)."""
         return self._host.file_size(path)
+
+    def volume_full(self, path: str) -> bool:
+        """Creating ``path`` meets ERROR_DISK_FULL on its volume (the host's storage fault ``volume.disk_full``)."""
+        return self._host.faults.fire(engine_faults.DISK_FULL, volume=path[:1].upper(), path=path) is not None
 
     def read_shared(self, path: str) -> tuple[int, bytes]:
         """A whole small file read in one go, shared with every writer and deleter (FileShare.ReadWrite | Delete).

@@ -245,8 +245,10 @@ def _end(agent: AgentProcess, sess: Session, normal: bool) -> str:
 
 @op("stream_end")
 def op_stream_end(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
-    sess = agent.session_for(doc, "streaming")
     normal = doc["args"]["result"] == "normal"
+    sess = agent.session_for(doc, "streaming", gone_ok=not normal)  # End(abort) is an abort path: a lost session is gone
+    if sess is None:
+        return {"changed": False, "state": "gone", "session_id": doc["args"].get("session_id")}
     if sess.state is S.ENDED and normal:
         return {**sess.brief(), "changed": False, "recorded_as": sess.recorded_as}
     if not sess.live and not normal:

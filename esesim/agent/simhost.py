@@ -361,7 +361,7 @@ class AgentHost:
         answered = peek_reply(self, doc, ident)  # backup_sets; check mode's verify and dry-run prune
         if answered is not None:
             return answered
-        if protocol.OPS[op].kind == "abort":
+        if protocol.is_abort_path(op, args):
             sid = args.get("session_id")
             return protocol.encode(protocol.reply_ok({"changed": False, "state": "gone", "session_id": sid, "snapshot_id": sid,
                                                       "reaped_shadows": reaped}, ident))

@@ -686,6 +686,11 @@ def json_schema() -> dict:
     }
 
 
+def is_abort_path(op: str, args: t.Mapping[str, t.Any]) -> bool:
+    """An abort op, or ``stream_end`` with ``result: abort``: a session that is gone (lost with its agent) is ok there."""
+    return OPS[op].kind == "abort" or (op == "stream_end" and args.get("result") == "abort")
+
+
 def may_retry(op: str, same_request_id: bool) -> bool:
     """Tell whether a call may be repeated after a connection loss (docs/dev/house-rules.md rule 3).
 

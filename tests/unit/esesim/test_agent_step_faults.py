@@ -90,7 +90,7 @@ def test_every_kind_parses_with_its_defaults() -> None:
 def test_control_op_lists_armed_faults_and_refuses_bad_ones(rig: Rig) -> None:
     ans = _arm(rig, agent_op="snapshot_freeze", instance="demo_agent", fault="error", jet=-1811)
     assert ans["armed"] == [{"agent_op": "snapshot_freeze", "fault": "error", "instance": "demo_agent", "times": 1, "jet": -1811,
-                             "args": {}, "hits": 0}]
+                             "args": {}, "seconds": 86460.0, "hits": 0}]
     with pytest.raises(ValueError, match="fault"):
         _arm(rig, agent_op="snapshot_freeze", fault="nope")
     assert _arm(rig, clear=True) == {"armed": [], "hits": {}, "transport": []}
@@ -162,3 +162,18 @@ def test_agent_crash_runs_the_op_then_the_agent_dies_and_its_successor_reaps(rig
     rig.ok("status")  # a new agent starts and reaps the shadows its predecessor recorded
     assert rig.sim.control({"op": "state"})["shadows"] == []
     assert _arm(rig, clear=True)["hits"] == {"agent_crash": 1}
+
+
+def test_lease_kind_takes_seconds_and_only_lease_does() -> None:
+    from esesim.agent.step_faults import LEASE_JUMP, parse  # noqa: PLC0415
+
+    assert parse({"agent_op": "snapshot_copy", "fault": "lease"}).seconds == LEASE_JUMP
+    assert parse({"agent_op": "snapshot_copy", "fault": "lease", "seconds": 400}).seconds == 400.0
+    for bad, field in (({"fault": "error", "seconds": 5}, "seconds"), ({"fault": "lease", "seconds": 0}, "seconds"),
+                       ({"fault": "lease", "seconds": "x"}, "seconds")):
+        try:
+            parse({"agent_op": "snapshot_copy", **bad})
+        except ValueError as exc:
+            assert str(exc).startswith(field), exc
+        else:
+            raise AssertionError(f"{bad} was accepted")
