@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 import uuid
@@ -91,23 +92,36 @@ def no_esesim_leftovers() -> Iterator[None]:
 
 
 # Figures a test measures and `make test` should show (the bootstrap's command-line margin, the
-# copy progress cadence): queued with the report_figure fixture, printed in the terminal summary,
-# so they appear in a normal captured run without -s.
-FIGURES = pytest.StashKey[list[str]]()
+# copy progress cadence, the fault matrix): report_figure appends each line to a file of this
+# process under build/test-figures (pytest-xdist workers included), and the terminal summary of
+# the main process prints them all, so they appear in a normal captured run without -s.
+FIGURES_DIR = Path(__file__).resolve().parents[1] / "build" / "test-figures"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # the main process: a fresh folder for this run's figures
+        shutil.rmtree(FIGURES_DIR, ignore_errors=True)
+        FIGURES_DIR.mkdir(parents=True, exist_ok=True)
 
 
 @pytest.fixture
 def report_figure(request: pytest.FixtureRequest) -> Callable[[str], None]:
     """Return a function that queues one line for the "figures" section of the terminal summary."""
+    worker = getattr(request.config, "workerinput", {}).get("workerid", "main")
+
     def add(line: str) -> None:
-        request.config.stash.setdefault(FIGURES, []).append(line)
+        FIGURES_DIR.mkdir(parents=True, exist_ok=True)
+        with open(FIGURES_DIR / f"{worker}.txt", "a", encoding="utf-8") as fh:
+            fh.write(line.replace("\n", " ") + "\n")
 
     return add
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config) -> None:
-    """Print the figures the tests queued (report_figure)."""
-    lines = config.stash.get(FIGURES, [])
+    """Print the figures the tests queued (report_figure), from every process of the run."""
+    if hasattr(config, "workerinput"):
+        return
+    lines = [line for path in sorted(FIGURES_DIR.glob("*.txt")) for line in path.read_text(encoding="utf-8").splitlines()]
     if lines:
         terminalreporter.write_sep("-", "figures")
         for line in lines:

@@ -33,7 +33,7 @@ run_stage() {
             else
                 cat "$log"; return 1
             fi ;;
-        pytest) pytest -p no:cacheprovider --durations=15 2>&1 | tee build/logs/pytest.log; return "${PIPESTATUS[0]}" ;;
+        pytest) pytest -n "${PYTEST_WORKERS:-2}" --dist loadfile -p no:cacheprovider --durations=15 2>&1 | tee build/logs/pytest.log; return "${PIPESTATUS[0]}" ;;
         *) echo "unknown stage $1"; return 2 ;;
     esac
 }
