@@ -37,13 +37,13 @@ run_stage() {
             local log=build/logs/molecule.log rc
             {
                 export MOLECULE_GLOB='extensions/molecule/*/molecule.yml' ANSIBLE_COLLECTIONS_PATH="$PWD/build/collections" NO_COLOR=1
-                molecule reset && timeout --kill-after=30 "${MOLECULE_TIMEOUT:-420}" molecule test --all
+                molecule reset && timeout --kill-after=30 "${MOLECULE_TIMEOUT:-600}" molecule test --all
             } >"$log" 2>&1
             rc=$?
             if [ "$rc" -eq 0 ]; then
                 sed -n '/SCENARIO RECAP/,$p' "$log" | sed 's/^/  /'
             else
-                cat "$log"; [ "$rc" -eq 124 ] && echo "molecule: timed out after ${MOLECULE_TIMEOUT:-420} s"
+                cat "$log"; [ "$rc" -eq 124 ] && echo "molecule: timed out after ${MOLECULE_TIMEOUT:-600} s"
             fi
             return "$rc" ;;
         sanity)
