@@ -6,10 +6,10 @@ VENV := .venv
 DEMO_VENV := .venv-demo
 APT_PACKAGES := $(shell grep -v '^\#' requirements/apt.txt 2>/dev/null | xargs)
 
-.PHONY: test demo venv demo-venv lint sanity pytest lock generate clean
+.PHONY: test demo venv demo-venv lint sanity pytest molecule lock generate clean
 
 test:
-	@PYTHON="$(PYTHON)" bash tools/stages.sh venv ruff yamllint ansible-lint sanity pytest
+	@PYTHON="$(PYTHON)" bash tools/stages.sh venv ruff yamllint ansible-lint sanity pytest molecule
 
 venv:
 	@PYTHON="$(PYTHON)" bash tools/bootstrap.sh $(VENV) requirements/dev.lock "$(APT_PACKAGES)" editable
@@ -28,6 +28,9 @@ sanity: venv
 
 pytest: venv
 	@bash tools/stages.sh pytest
+
+molecule: venv
+	@bash tools/stages.sh molecule
 
 generate: venv
 	@$(VENV)/bin/python tools/generate.py

@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
 # Run the test stages in order, timing each; every stage runs even after a failure so one run
 # shows everything that is wrong. The last line printed is pytest's summary line.
-# usage: stages.sh [stage ...]   (default: venv ruff yamllint ansible-lint sanity pytest)
+# usage: stages.sh [stage ...]   (default: venv ruff yamllint ansible-lint sanity pytest molecule)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 venv=${VENV:-.venv}
 export PATH="$PWD/$venv/bin:$PATH"
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(venv ruff yamllint ansible-lint sanity pytest)
+[ ${#stages[@]} -gt 0 ] || stages=(venv ruff yamllint ansible-lint sanity pytest molecule)
 mkdir -p build/logs
+
+# The checkout as collection esent.backup for tools that do not install it (offline): the link
+# the tests use (tests/conftest.py).
+collection_link() {
+    local link=build/collections/ansible_collections/esent/backup
+    mkdir -p "$(dirname "$link")"
+    [ -L "$link" ] || ln -s "$PWD" "$link"
+}
 
 run_stage() {
     case "$1" in
@@ -17,12 +25,27 @@ run_stage() {
         ruff) ruff check . ;;
         yamllint) yamllint --strict . ;;
         # Offline, ansible-lint does not install this collection, so the playbooks' esent.backup.*
-        # tasks would not resolve: it finds the checkout through the link the tests use (tests/conftest.py).
+        # tasks would not resolve: it finds the checkout through collection_link.
         ansible-lint)
-            local link=build/collections/ansible_collections/esent/backup
-            mkdir -p "$(dirname "$link")"
-            [ -L "$link" ] || ln -s "$PWD" "$link"
+            collection_link
             ANSIBLE_COLLECTIONS_PATH="$PWD/build/collections" ansible-lint --nocolor -q ;;
+        # Molecule scenarios (extensions/molecule/README.md) against a fleet of simulated hosts the
+        # default scenario starts and stops; offline (no prerun, no dependency step). Its output is
+        # long: kept in a file, the recap shown, the whole log on failure.
+        molecule)
+            collection_link
+            local log=build/logs/molecule.log rc
+            {
+                export MOLECULE_GLOB='extensions/molecule/*/molecule.yml' ANSIBLE_COLLECTIONS_PATH="$PWD/build/collections" NO_COLOR=1
+                molecule reset && timeout --kill-after=30 "${MOLECULE_TIMEOUT:-600}" molecule test --all
+            } >"$log" 2>&1
+            rc=$?
+            if [ "$rc" -eq 0 ]; then
+                sed -n '/SCENARIO RECAP/,$p' "$log" | sed 's/^/  /'
+            else
+                cat "$log"; [ "$rc" -eq 124 ] && echo "molecule: timed out after ${MOLECULE_TIMEOUT:-600} s"
+            fi
+            return "$rc" ;;
         sanity)
             # Its output is long (pip logs of the per-test venvs): keep it in a file, show
             # the tests it ran and, on failure, the whole log.
