@@ -92,6 +92,10 @@ class Fleet:
                 doc[key] = value
         return self.control(doc, host)
 
+    def status(self, host: str = "win01") -> dict[str, Any]:
+        """The WinRM side of a host (control op ``status``): open shells and request counters per WS-Man action."""
+        return self.control({"op": "status"}, host)
+
     def clear_step_faults(self, host: str = "win01") -> dict[str, int]:
         """Disarm a host's step faults (and the WinRM rules they armed); returns the hit counters per kind."""
         return self.control({"op": "step_fault", "clear": True}, host)["hits"]
@@ -122,9 +126,10 @@ class Fleet:
         return path
 
     def playbook(self, name: str, *, timeout: float = 150, wait: bool = True, options: tuple[str, ...] = (),
-                 **extra: Any) -> subprocess.CompletedProcess | subprocess.Popen:
+                 new_session: bool = False, **extra: Any) -> subprocess.CompletedProcess | subprocess.Popen:
         """Run playbooks/<name> against the fleet with ``extra`` as extra vars (a JSON file);
-        ``options``: more ansible-playbook arguments (``--check``)."""
+        ``options``: more ansible-playbook arguments (``--check``); ``new_session`` (with ``wait=False``): start
+        ansible-playbook in its own session, so ``os.killpg(proc.pid, ...)`` reaches its forked workers too."""
         varfile = self.tmp / f"vars-{Path(name).name}-{time.monotonic_ns()}.json"
         varfile.write_text(json.dumps({"esent_dest": DEST, "esent_backup_owner": "pytest-run",
                                        "results_file": str(self.tmp / f"{Path(name).stem}.json"), **extra}))
@@ -135,7 +140,8 @@ class Fleet:
         cmd = [str(Path(sys.executable).parent / "ansible-playbook"), "-i", str(self.test_inventory()), "-e", f"@{varfile}",
                *options, str(PLAYBOOKS / name)]
         if not wait:
-            return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=str(self.tmp))
+            return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=str(self.tmp),
+                                    start_new_session=new_session)
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=str(self.tmp))
 
     def results(self, name: str) -> dict:
