@@ -21,7 +21,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ class Fleet:
     tmp: Path
     hosts: dict[str, int]
     user: str
-    password: str
+    password: str = field(repr=False)  # never in a traceback or a test report
     pid: int
 
     # -- control endpoint ------------------------------------------------------------------------

@@ -27,7 +27,7 @@ ROLES = ("snapshot_backup", "streaming_backup", "restore")
 # Messages of a plugin or of Ansible itself falling over, not of a check that refused the value.
 INTERNAL = ("is not iterable", "filter plugin", "has no attribute", "expected string or bytes", "Traceback", "nexpected")
 INPUT_CHECKS = ("Validating arguments against arg spec", "Check the role's paths before any host call",
-                "Check the instance before any host call")
+                "Check the instance and the owners before any host call")
 # One value per kind of wrong, per kind of variable (test_modules_fuzz.py tries longer lists against each module option).
 PATHS = [5, "", "a\u0000b", "x" * 5000, "..\\..\\Windows", "C:\\Windows\\System32", "E:\\CON", "\\\\server\\share",
          "\\\\.\\PhysicalDrive0", "E:\\\u00c4\u00d6\u2713?"]
@@ -37,12 +37,15 @@ BOOLS = [5, "maybe", "\u2713"]
 CHOICES = ["weekly", "", 5, "full\u0000"]
 OWNERS = [["a"], {"a": 1}, "a\u0000b", "x" * 5000]
 INSTANCES = [True, "a string", [], ""]
+# A store's own folders may be system folders (ESE stores such as NTDS and DHCP live under C:\Windows),
+# so instance paths are refused for traversal, device, UNC, control characters and reserved names only;
+# it is the backup destination that must stay out of system folders (PATHS, the dest cases).
 INSTANCE_KEYS: dict[str, list[Any]] = {
     "name": ["a\\b", "CON", "", 5],
-    "log_path": ["", "..\\..\\Windows", "C:\\Windows\\System32", "\\\\server\\share", "\\\\.\\PhysicalDrive0", "L:\\a\u0000b"],
-    "system_path": [5, "relative\\path", "C:\\Windows", "\\\\server\\share"],
+    "log_path": ["", "..\\..\\Windows", "L:\\logs\\NUL", "\\\\server\\share", "\\\\.\\PhysicalDrive0", "L:\\a\u0000b"],
+    "system_path": [5, "relative\\path", "D:\\x\\..\\..\\y", "\\\\server\\share"],
     "base_name": ["CON", "ed", "", 5],
-    "databases": [["..\\..\\Windows\\x.edb"], ["\\\\server\\share\\x.edb"], ["C:\\Windows\\System32\\x.edb"], [5]],
+    "databases": [["..\\..\\Windows\\x.edb"], ["\\\\server\\share\\x.edb"], ["D:\\AUX\\x.edb"], [5], True],
     "page_size": [1234, 0, "soon"],
     "log_file_size": [0, 10**12, True],
     "circular_logging": ["maybe", 5],

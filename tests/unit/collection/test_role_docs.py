@@ -187,22 +187,32 @@ def test_one_section_per_variable_stating_its_default(role: str) -> None:
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_instance_key_table_matches_the_sub_options(role: str) -> None:
+def test_instance_key_table_matches_the_modules_instance_option(role: str) -> None:
+    """The instance variable's key table lists the modules' ``instance`` keys (one definition:
+    _options.instance_argument_spec), the role's first task checks them; name, log_path and
+    databases are required by the roles."""
+    from ansible_collections.esent.backup.plugins.plugin_utils._options import instance_argument_spec  # noqa: PLC0415
+
+    keys = instance_argument_spec()["instance"]["options"]
     specs, sections = _specs(role), variable_sections(_readme(role))
+    checked = 0
     for entry, options in specs.items():
-        for name, spec in options.items():
-            if not spec.get("options"):
+        for name in options:
+            if not name.endswith("_instance"):
                 continue
+            checked += 1
             lines = sections[name].splitlines()
             start = next((n for n, line in enumerate(lines) if line.startswith("| key |")), None)
-            assert start is not None, f"### {name}: no key table for its sub-options ({entry})"
+            assert start is not None, f"### {name}: no key table ({entry})"
             rows = {_code(r["key"]): r for r in _table_after(lines, start)}
-            assert set(rows) == set(spec["options"]), f"### {name}: keys {sorted(rows)} != sub-options {sorted(spec['options'])}"
-            for key, sub in spec["options"].items():
-                assert rows[key]["required"] == ("yes" if sub.get("required") else "no"), f"{name}.{key}: required"
+            assert set(rows) == set(keys), f"### {name}: keys {sorted(rows)} != the modules' instance keys {sorted(keys)}"
+            for key, sub in keys.items():
+                required = key in ("name", "log_path", "databases")
+                assert rows[key]["required"] == ("yes" if required else "no"), f"{name}.{key}: required"
                 assert rows[key]["type"].startswith(TYPE_WORDS[sub["type"]]), f"{name}.{key}: type {sub['type']} vs {rows[key]['type']!r}"
                 for choice in sub.get("choices") or []:
                     assert str(choice) in rows[key]["type"], f"{name}.{key}: choice {choice} not listed"
+    assert checked, f"{role}: no instance variable found"
 
 
 def _role_calls(node: Any) -> list[dict]:
