@@ -10,7 +10,8 @@ the host is sound), so a failing test names the host, the session and what is wr
 - no shadow copy left on the host;
 - every owning service in the state it had before the run (``services_before``);
 - no log truncated by a session unless the set was re-checked at the destination just before
-  (journal: ``set_rechecked`` ok before ``truncated``);
+  (journal: ``set_rechecked`` ok before ``truncated``), and no session aborted without a journal
+  entry saying why;
 - no ``complete`` manifest whose files are missing or differ from it, and (``no_pending``) no
   ``pending-end`` manifest.
 """
@@ -52,13 +53,17 @@ def _manifest_problems(set_dir: str, doc: dict[str, Any], files: dict[str, Any])
     return problems
 
 
-def _truncation_problems(f: Fleet, host: str, sid: str) -> list[str]:
+def _journal_problems(f: Fleet, host: str, sid: str, state: str) -> list[str]:
+    """A truncation without a passing re-check of the set just before it; an abort the journal does not explain."""
     rechecked = False
-    for entry in f.journal(sid, host):
+    entries = f.journal(sid, host)
+    for entry in entries:
         if entry["event"] == "set_rechecked":
             rechecked = bool(entry.get("ok"))
         if entry["event"] == "truncated" and entry.get("generations") and not rechecked:
             return [f"session {sid} truncated generations {entry['generations']} without a passing re-check of its set"]
+    if state == "aborted" and not any(e["event"] == "aborted" and e.get("reason") for e in entries):
+        return [f"session {sid} is aborted but its journal has no aborted entry saying why"]
     return []
 
 
@@ -73,7 +78,7 @@ def host_problems(f: Fleet, host: str, *, services_before: dict[str, bool] | Non
         for sid, sess in agent["sessions"].items():
             if sess["state"] in LIVE_STATES and not allow_live:
                 problems.append(f"{agent['instance']}: session {sid} ({sess['kind']}, owner {sess['owner']}) is still {sess['state']}")
-            problems += _truncation_problems(f, host, sid)
+            problems += _journal_problems(f, host, sid, sess["state"])
         engine = agent.get("engine") or {}
         if engine.get("io_frozen"):
             problems.append(f"{agent['instance']}: the instance is frozen")
