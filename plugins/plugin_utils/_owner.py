@@ -7,7 +7,7 @@ This module is internal to esent.backup and may change in any release. Standard 
 
 The step base sends ``session_owner`` as the request's ``owner``; the fleet report files its part
 under ``report_run_key``/``report_part`` and publishes it under ``report_stats_key``. Both read the same AWX meta variables, so a cancelled
-AWX run's owner and its report folder carry the same id (``docs/scale-out.md``,
+AWX run's owner and its report folder carry the same id (``docs/awx.md``,
 ``docs/dev/scale-out-facts.md`` section 2).
 """
 

@@ -26,6 +26,18 @@ from fleet_helpers import DEST, Fleet
 LIVE_STATES = ("prepared", "frozen", "thawed", "truncated", "begun")
 
 
+def changed_files(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
+    """Host files (``state`` with ``all_files``) whose size or hash differ between two reads, or that
+    came or went, leaving out the service-owned store's live workload (its database, logs,
+    checkpoint and ledger change on their own)."""
+    return {p for p in before.keys() | after.keys() if before.get(p) != after.get(p) and not _workload_file(p)}
+
+
+def _workload_file(path: str) -> bool:
+    low = path.replace("\\", "/").lower()
+    return low.startswith(".engine/ledgers/") or "/esestores/service/" in f"/{low}"
+
+
 def services(f: Fleet, host: str) -> dict[str, bool]:
     """Each owning service of a host and whether it runs."""
     return {name: bool(svc["running"]) for name, svc in f.state(host)["services"].items()}

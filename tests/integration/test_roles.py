@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from fleet_helpers import DEST, Fleet, fleet
-from invariants import host_problems, manifests, services
+from invariants import changed_files, host_problems, manifests, services
 
 HOSTS = ("win01", "win02", "win03")
 SERVICE_STORE = "demo_service"
@@ -155,12 +155,5 @@ def test_check_mode_changes_nothing_on_any_host_and_records_check(rig: Fleet) ->
                     assert rec["details"]["would"] and rec["details"]["free_bytes"] >= rec["details"]["estimated_bytes"] > 0, rec
     after = {h: _folder_hashes(rig, h) for h in HOSTS}
     for host in HOSTS:
-        changed = {p for p in before[host].keys() | after[host].keys() if before[host].get(p) != after[host].get(p)}
-        # the service-owned store runs a live workload: its database, logs, checkpoint and ledger change on their own
-        moved = {p for p in changed if not _workload_file(p)}
+        moved = changed_files(before[host], after[host])
         assert not moved, f"--check wrote, moved or deleted files on {host}: {sorted(moved)}"
-
-
-def _workload_file(path: str) -> bool:
-    low = path.replace("\\", "/").lower()
-    return low.startswith(".engine/ledgers/") or "/esestores/service/" in f"/{low}"

@@ -1,7 +1,7 @@
 """The fleet playbooks under ansible-runner (the engine AWX and AAP run jobs with), against 4
 simulated Windows hosts on one simulated clock (``esesim fleet up --sim-clock``: leases move only
 when a test moves the clock). Nothing here imports esesim; hosts are observed through their
-control endpoint. See docs/scale-out.md and docs/dev/scale-out-facts.md.
+control endpoint. See docs/awx.md and docs/dev/scale-out-facts.md.
 
 - a normal run: status ``successful``, and the per-host outcomes read from the runner's events,
   from the job_events files and from the set_stats ``artifact_data`` agree with report.json;
