@@ -94,6 +94,16 @@ namespace ansible_collections.esent.backup.plugins.module_utils.JetErrors
                 return row;
             return new JetErrorInfo(number, "", "Unknown", "unknown JET error " + number.ToString(), "");
         }}
+
+        /// <summary>The number of a catalogue name (JET_errClientLeaseExpired -> -10001).</summary>
+        /// <exception cref="System.ArgumentException">The catalogue has no such name.</exception>
+        public static int CodeOf(string name)
+        {{
+            foreach (KeyValuePair<int, JetErrorInfo> row in Rows)
+                if (row.Value.Name == name)
+                    return row.Key;
+            throw new System.ArgumentException("the JET error catalogue has no name " + name);
+        }}
     }}
 }}
 """
