@@ -84,7 +84,6 @@ JET_DBINFOMISC as esentutl prints them (``DatabaseInfo.FormatSignature`` in C#).
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -250,8 +249,13 @@ class Jet:
         self._check(self._proc.jet_set_system_parameter(0, 0, paramid, value), "JetSetSystemParameterW")
 
     def set_snapshot_timeout(self, timeout: float) -> None:
-        """JET_paramOSSnapshotTimeout from seconds: the parameter is in milliseconds (rounded up), at most 0x7FFFFFFF."""
-        ms = math.ceil(timeout * 1000)
+        """JET_paramOSSnapshotTimeout from seconds: the parameter is in milliseconds (rounded up), at most 0x7FFFFFFF.
+
+        As C# does it: the seconds as a TimeSpan (100 ns ticks), then whole milliseconds rounded up
+        (``1.1`` is 1100 ms, not the 1101 that ``ceil(1.1 * 1000)`` gives).
+        """
+        ticks = round(timeout * 10_000_000)
+        ms = -(-ticks // 10_000)
         if not 0 <= ms <= 0x7FFFFFFF:
             raise ValueError("timeout: between 0 and 0x7FFFFFFF milliseconds")
         self.set_global_parameter(C.JET_paramOSSnapshotTimeout, ms)

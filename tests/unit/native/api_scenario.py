@@ -57,6 +57,8 @@ API: list[tuple[str, tuple[str, str] | None, int | None]] = [
     (f"getparam 0 {SNAPSHOT_TIMEOUT}", None, 0),
     ("snaptimeout 0.0004", None, 0),  # rounded up: never a shorter freeze than asked
     (f"getparam 0 {SNAPSHOT_TIMEOUT}", None, 0),
+    ("snaptimeout 1.1", None, 0),  # 1100 ms (seconds * 1000 in floating point would round up to 1101)
+    (f"getparam 0 {SNAPSHOT_TIMEOUT}", None, 0),
     ("snaptimeout 70", None, 0),
     # truncation: grbit 0 succeeds and deletes nothing; the wrapper's JET_bitAllDatabasesSnapshot deletes
     (f"ls {LOGS}", None, 0),

@@ -120,6 +120,7 @@ def test_parameters_read_back_with_their_types(records: list[tuple[str, dict[str
 def test_snapshot_timeout_is_set_in_milliseconds(records: list[tuple[str, dict[str, Any]]]) -> None:
     assert _one(records, f"getparam 0 {SNAPSHOT_TIMEOUT}")["value"] == 90500
     assert _one(records, f"getparam 0 {SNAPSHOT_TIMEOUT}", 1)["value"] == 1  # 0.4 ms rounds up, never down to 0
+    assert _one(records, f"getparam 0 {SNAPSHOT_TIMEOUT}", 2)["value"] == 1100
 
 
 def test_instance_facts_and_open_headers(records: list[tuple[str, dict[str, Any]]]) -> None:
