@@ -14,6 +14,72 @@ using System.Text;
 using ansible_collections.esent.backup.plugins.module_utils.EsentApi;
 using EsentBackup.Agent;
 
+/// <summary>The platform members the copy path uses: shadow reads from local files, one full volume, Windows names as given.</summary>
+public sealed class FakePlatform : IHostPlatform
+{
+    public readonly Dictionary<string, string> ShadowFiles = new Dictionary<string, string>(); // Windows path -> local file
+    public string FullPath = "";                                                                // VolumeFull is true for this Windows path
+    public readonly List<string> VolumeAsked = new List<string>();
+
+    public int ProcessId { get { return 1; } }
+    public string ComputerName { get { return "HOSTA"; } }
+    public double Time() { return 0; }
+    public double Monotonic() { return 0; }
+    public bool ProcessAlive(int pid) { throw new NotSupportedException(); }
+    public string ProcessName(int pid) { throw new NotSupportedException(); }
+    public int[] Holders(string path) { throw new NotSupportedException(); }
+    public string ServiceOfPid(int pid) { throw new NotSupportedException(); }
+    public bool IsAgentPid(int pid) { throw new NotSupportedException(); }
+    public string RealPath(string winPath, string option) { throw new NotSupportedException(); }
+    public string DestFolder(string dest, string option) { throw new NotSupportedException(); }
+    public string WindowsText(string text) { return text; }
+    public string[] ListDir(string folder) { throw new NotSupportedException(); }
+    public int[] LogGenerations(string logPath, string baseName, int legacy) { throw new NotSupportedException(); }
+    public long FileSize(string path) { throw new NotSupportedException(); }
+
+    public bool VolumeFull(string path)
+    {
+        lock (VolumeAsked)
+            VolumeAsked.Add(path);
+        return path == FullPath;
+    }
+
+    public int ReadShared(string path, out byte[] data) { throw new NotSupportedException(); }
+    public int CopyFile(string source, string destination, bool overwrite) { throw new NotSupportedException(); }
+    public int CreateDirectory(string folder) { throw new NotSupportedException(); }
+    public StoreFacts ReadStoreFacts(string logPath, string systemPath, string baseName) { throw new NotSupportedException(); }
+    public IAlignedBuffer AllocateAligned(int length) { throw new NotSupportedException(); }
+    public int CreateShadow(string volume, string tag, out string shadowId) { throw new NotSupportedException(); }
+    public bool ShadowExists(string shadowId) { return true; }
+    public long ShadowFileSize(string shadowId, string path) { return new FileInfo(ShadowFiles[path]).Length; }
+
+    public int ReadShadow(string shadowId, string path, long offset, byte[] buffer, int count, out int read)
+    {
+        read = 0;
+        string local;
+        if (!ShadowFiles.TryGetValue(path, out local))
+            return 2;
+        using (FileStream fs = new FileStream(local, FileMode.Open, FileAccess.Read))
+        {
+            fs.Seek(offset, SeekOrigin.Begin);
+            while (read < count)
+            {
+                int n = fs.Read(buffer, read, count - read);
+                if (n == 0)
+                    break;
+                read += n;
+            }
+        }
+        return 0;
+    }
+
+    public int DeleteShadow(string shadowId) { throw new NotSupportedException(); }
+    public ServiceInfo Service(string name) { throw new NotSupportedException(); }
+    public int StopService(string name) { throw new NotSupportedException(); }
+    public int StartService(string name) { throw new NotSupportedException(); }
+    public JsonObject SimOnly(string what, JsonObject args) { return null; }
+}
+
 public static class ManifestDriver
 {
     public static int Main()
@@ -115,6 +181,68 @@ public static class ManifestDriver
                 result["listing"] = J.List(Directory.GetFiles(folder).Select(Path.GetFileName).OrderBy(n => n, StringComparer.Ordinal));
                 return result;
             }
+            case "agent_copy":
+            {
+                // AgentCopy over shadow sources (ShadowSource through IHostPlatform.ReadShadow) with the host's disk-full
+                // fault (Copier.DestinationFaults -> IHostPlatform.VolumeFull), a throttle and a cancel.
+                FakePlatform platform = new FakePlatform();
+                platform.FullPath = cmd.Str("full_path", "");
+                object hostLock = new object();
+                List<CopySource> sources = new List<CopySource>();
+                foreach (JsonObject f in cmd.List("files").Cast<JsonObject>())
+                {
+                    platform.ShadowFiles[f.Str("source")] = f.Str("path");
+                    long size = f.ContainsKey("announce") ? f.Long("announce") : new FileInfo(f.Str("path")).Length;
+                    sources.Add(Copies.ShadowSource(platform, "{shadow-1}", f.Str("source"), size, f.Str("name"), f.Str("role"), f.Str("source"), hostLock,
+                                                    f["generation"] == null ? (long?)null : f.Long("generation")));
+                }
+                if (cmd["throttle_bps"] != null)
+                    Copier.SetThrottle(cmd.Long("throttle_bps"));
+                string setWin = cmd.Str("set_win");
+                AgentCopy copy = new AgentCopy(sources, cmd.Str("set_real"), setWin, true, cmd.Obj("margs"), hostLock, ok => { }, cmd.Str("copy_id"),
+                                               null, Copier.DestinationFaults(platform, setWin), platform);
+                Copier.SetThrottle(0);
+                JsonObject result = new JsonObject();
+                try
+                {
+                    copy.Start();
+                }
+                catch (AgentFailure exc)
+                {
+                    result["start_error"] = exc.ToError();
+                }
+                if (cmd["cancel_after_ms"] != null)
+                {
+                    System.Threading.Thread.Sleep(cmd.Int("cancel_after_ms"));
+                    result["cancelled"] = copy.Cancel();
+                }
+                result["finished"] = copy.Wait(20);
+                result["status"] = copy.Status();
+                result["volume_asked"] = J.List(platform.VolumeAsked);
+                result["listing"] = Directory.Exists(cmd.Str("set_real"))
+                    ? J.List(Directory.GetFiles(cmd.Str("set_real"), "*", SearchOption.AllDirectories).Select(n => n.Substring(cmd.Str("set_real").Length + 1).Replace('\\', '/')).OrderBy(n => n, StringComparer.Ordinal))
+                    : null;
+                return result;
+            }
+            case "copy_job_space":
+            {
+                // The free-space check comes first: too little fails before the set folder exists.
+                CopySource src = Copier.FileSource(cmd.Str("path"), "store.edb", "database");
+                long free = cmd.Long("free");
+                CopyJob job = new CopyJob(new[] { src }, cmd.Str("set_dir"), "fixedid", freeSpace: p => free);
+                try
+                {
+                    job.Start();
+                    return new JsonObject().Add("started", true);
+                }
+                catch (CopyError exc)
+                {
+                    return new JsonObject().Add("error", exc.ToError()).Add("state", job.State).Add("exists", Directory.Exists(cmd.Str("set_dir")))
+                        .Add("status", job.Status());
+                }
+            }
+            case "free_bytes":
+                return Copier.FreeBytes(cmd.Str("path"));
             case "verify_set":
                 return Verify.VerifySet(cmd.Str("set_dir"), 4096).ToDict();
             case "scan":

@@ -426,3 +426,104 @@ def test_check_dest_agrees(driver: Any) -> None:
         except backupsets.DestError as exc:
             expected = {"error": str(exc), "hint": exc.hint}
         assert answer == expected, d
+
+
+# -- the copy path: shadow reads, the host's disk-full fault, short reads, cancel, free space -----------
+
+
+class _FakePlatform:
+    """The one platform member the Python copy path asks (common.destination_faults)."""
+
+    def __init__(self, full_path: str) -> None:
+        self.full_path = full_path
+        self.asked: list[str] = []
+
+    def volume_full(self, path: str) -> bool:
+        self.asked.append(path)
+        return path == self.full_path
+
+
+def _py_agent_copy(files: list[dict[str, Any]], set_real: Path, set_win: str, margs: dict[str, Any], full_path: str = "",
+                   throttle_bps: int = 0, cancel_after: float | None = None) -> tuple[dict[str, Any], list[str]]:
+    import threading
+    import time
+
+    from esesim.agent.common import destination_faults
+    from esesim.agent.copies import AgentCopy, shadow_source
+
+    lock = threading.Lock()
+    sources = []
+    for f in files:
+        data = Path(f["path"]).read_bytes()
+        sources.append(shadow_source(lambda o, n, d=data: (0, d[o:o + n]), f.get("announce", len(data)), f["name"], f["role"], f["source"], lock,
+                                     f["generation"]))
+    platform = _FakePlatform(full_path)
+    copier.set_throttle(throttle_bps)
+    try:
+        job = AgentCopy(sources, set_real, set_win, verify=True, manifest_args=margs, lock=lock, on_verified=lambda ok: None, copy_id="cid",
+                        fault_hook=destination_faults(platform, set_win))
+    finally:
+        copier.set_throttle(0)
+    job.start()
+    if cancel_after is not None:
+        time.sleep(cancel_after)
+        job.cancel()
+    assert job.wait(20)
+    return job.status(), platform.asked
+
+
+def _listing(folder: Path) -> list[str] | None:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else None
+
+
+def test_agent_copy_agrees(driver: Any, tmp_path: Path) -> None:
+    files = _source_files(tmp_path / "src", "full", 4, 6)
+    set_id = "20260102T000000Z-full-copyset1"
+    set_win = f"E:\\backups\\HOSTA\\store\\{set_id}"
+    margs = {"host": HOST, "instance": INSTANCE, "method": "snapshot", "header": HEADER, "log_range": {"base_name": "edb", "gen_low": 4, "gen_high": 6},
+             "parent": None, "session_id": "b00t:3:abcd", "agent": AGENT}
+    short = [dict(f) for f in files]
+    short[2]["announce"] = short[2]["size"] + 1
+    cases = [("ok", files, ""), ("disk_full", files, set_win + "\\logs/edb00005.log"), ("short", short, "")]
+    commands, expected = [], []
+    for name, fs, full in cases:
+        py_real, cs_real = tmp_path / "py" / name / set_id, tmp_path / "cs" / name / set_id
+        expected.append((py_real, *_py_agent_copy(fs, py_real, set_win, margs, full)))
+        commands.append({"op": "agent_copy", "files": fs, "set_real": str(cs_real), "set_win": set_win, "margs": margs, "copy_id": "cid", "full_path": full})
+    slow_real = tmp_path / "cs" / "cancel" / set_id
+    commands.append({"op": "agent_copy", "files": files, "set_real": str(slow_real), "set_win": set_win, "margs": margs, "copy_id": "cid",
+                     "throttle_bps": 100_000, "cancel_after_ms": 150})
+    got = driver(*commands)
+    for (name, _, _), (py_real, status, asked), answer in zip(cases, expected, got, strict=False):
+        assert answer["finished"] is True and "start_error" not in answer, name
+        assert answer["status"] == status, name
+        assert answer["volume_asked"] == asked, name
+        assert answer["listing"] == _listing(py_real), name
+        cs_doc = backupsets.read_manifest(tmp_path / "cs" / name / set_id)
+        py_doc = backupsets.read_manifest(py_real)
+        for doc in (cs_doc, py_doc):
+            for key in ("checksum", "verified_utc", "finalised_utc"):
+                doc.pop(key)
+        assert cs_doc == py_doc, name
+    assert [a["status"]["state"] for a in got] == ["done", "failed", "failed", "cancelled"]
+    assert got[1]["status"]["error"]["message"] == "the destination volume is full while writing logs/edb00005.log: There is not enough space on the disk (E:)"
+    cancelled = got[3]
+    py_status, _ = _py_agent_copy(files, tmp_path / "py" / "cancel" / set_id, set_win, margs, throttle_bps=100_000, cancel_after=0.15)
+    assert cancelled["cancelled"] is True and cancelled["status"]["error"] == py_status["error"]
+    assert py_status["state"] == "cancelled"
+    assert not [n for n in cancelled["listing"] if n.endswith(".partial")] and "manifest.json" in cancelled["listing"]
+    assert backupsets.read_manifest(slow_real)["status"] == "failed"
+
+
+def test_free_space_first(driver: Any, tmp_path: Path) -> None:
+    src = tmp_path / "store.edb"
+    src.write_bytes(b"x" * 5000)
+    set_dir = tmp_path / "dest" / "20260102T000000Z-full-nospace1"
+    got, free = driver({"op": "copy_job_space", "path": str(src), "set_dir": str(set_dir), "free": 1000}, {"op": "free_bytes", "path": str(set_dir)})
+    job = copier.CopyJob([copier.file_source(src, "store.edb", "database")], set_dir, copy_id="fixedid", free_space=lambda p: 1000)
+    with pytest.raises(copier.CopyError) as exc:
+        job.start()
+    assert got["error"] == exc.value.to_error()
+    assert got["state"] == job.state == "failed" and got["exists"] is False and not set_dir.exists()
+    assert got["status"] == job.status()
+    assert abs(free - shutil.disk_usage(tmp_path).free) < 64 << 20
