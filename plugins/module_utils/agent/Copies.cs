@@ -19,19 +19,32 @@ using System.Threading;
 
 namespace EsentBackup.Agent
 {
+    /// <summary>Read count bytes of a shadow file at offset into buffer; returns a Win32 error (Python: read(offset, length) -> (err, data)).</summary>
+    public delegate int ShadowReader(long offset, byte[] buffer, int count, out int read);
+
     public static class Copies
     {
         public const int ChunkBytes = 256 * 1024;
 
-        /// <summary>A copier source reading one file of a shadow copy in chunks (IHostPlatform.ReadShadow), each read under
-        /// the host lock (shadows are engine objects, not thread-safe). size: the file's size at shadow creation.</summary>
+        /// <summary>A copier source reading one file of a shadow copy through IHostPlatform.ReadShadow (see the other overload).</summary>
         public static CopySource ShadowSource(IHostPlatform platform, string shadowId, string path, long size, string name, string role,
                                               string source, object hostLock, long? generation = null)
         {
-            return new CopySource(name, role, size, () => ShadowChunks(platform, shadowId, path, size, source, hostLock), source, generation);
+            ShadowReader read = delegate(long offset, byte[] buffer, int count, out int n)
+            {
+                return platform.ReadShadow(shadowId, path, offset, buffer, count, out n);
+            };
+            return ShadowSource(read, size, name, role, source, hostLock, generation);
         }
 
-        private static IEnumerable<byte[]> ShadowChunks(IHostPlatform platform, string shadowId, string path, long size, string source, object hostLock)
+        /// <summary>A copier source reading one file of a shadow copy in chunks, each read under the host lock (shadows are
+        /// engine objects, not thread-safe). size: the file's size at shadow creation.</summary>
+        public static CopySource ShadowSource(ShadowReader read, long size, string name, string role, string source, object hostLock, long? generation = null)
+        {
+            return new CopySource(name, role, size, () => ShadowChunks(read, size, source, hostLock), source, generation);
+        }
+
+        private static IEnumerable<byte[]> ShadowChunks(ShadowReader readShadow, long size, string source, object hostLock)
         {
             long offset = 0;
             while (offset < size)
@@ -40,7 +53,7 @@ namespace EsentBackup.Agent
                 byte[] buffer = new byte[count];
                 int err, read;
                 lock (hostLock)
-                    err = platform.ReadShadow(shadowId, path, offset, buffer, count, out read);
+                    err = readShadow(offset, buffer, count, out read);
                 if (err != 0)
                     throw new IOException("reading " + source + " from the shadow copy failed with Win32 error " + err);
                 if (read <= 0)
@@ -59,7 +72,7 @@ namespace EsentBackup.Agent
         public readonly string SetReal;
         public readonly string SetWin;
         public readonly Action<ChunkEvent> FaultHook;
-        public CopyJob Job;
+        public volatile CopyJob Job;
         public readonly string CopyId;
         public readonly bool DoVerify; // Python: verify
         public readonly JsonObject ManifestArgs;

@@ -232,8 +232,8 @@ namespace EsentBackup.Agent
             string s = name as string;
             if (s == null || s.Length == 0)
                 throw new ManifestError(field, "must be a non-empty string");
-            if (s.Length > 64)
-                throw new ManifestError(field, "must be at most 64 characters, got " + s.Length);
+            if (CodePointLength(s) > 64)
+                throw new ManifestError(field, "must be at most 64 characters, got " + CodePointLength(s));
             string bad = MinBadChar(s, IsBadNameChar);
             if (bad != null)
                 throw new ManifestError(field, "must not contain " + Repr(bad) + " (not allowed in a Windows folder name)");
@@ -505,7 +505,22 @@ namespace EsentBackup.Agent
             }
             catch (JsonException exc)
             {
-                throw new ManifestError("manifest", "not JSON: " + exc.Message);
+                // Python's JSONDecodeError text: "<what>: line L column C (char P)".
+                int pos = Math.Max(0, Math.Min(exc.Position, text.Length));
+                int line = 1, lineStart = 0;
+                for (int i = 0; i < pos; i++)
+                    if (text[i] == '\n')
+                    {
+                        line++;
+                        lineStart = i + 1;
+                    }
+                string what = exc.Message;
+                string suffix = " (at character " + exc.Position + ")";
+                if (what.EndsWith(suffix, StringComparison.Ordinal))
+                    what = what.Substring(0, what.Length - suffix.Length);
+                if (what == "extra data after the JSON value")
+                    what = "Extra data";
+                throw new ManifestError("manifest", "not JSON: " + what + ": line " + line + " column " + (pos - lineStart + 1) + " (char " + pos + ")");
             }
             return Validate(value);
         }
@@ -613,6 +628,16 @@ namespace EsentBackup.Agent
                 j += cb > 0xFFFF ? 2 : 1;
             }
             return (a.Length - i).CompareTo(b.Length - j);
+        }
+
+        /// <summary>The length in code points, as Python's len() counts a str.</summary>
+        public static int CodePointLength(string s)
+        {
+            int n = 0;
+            for (int i = 0; i < s.Length; i++, n++)
+                if (Char.IsHighSurrogate(s[i]) && i + 1 < s.Length && Char.IsLowSurrogate(s[i + 1]))
+                    i++;
+            return n;
         }
 
         private static int CodePointAt(string s, int i)

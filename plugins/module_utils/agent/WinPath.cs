@@ -106,8 +106,8 @@ namespace EsentBackup.Agent
                 segments.Add(segment);
             }
             string path = match.Groups[1].Value.ToUpperInvariant() + ":\\" + String.Join("\\", segments);
-            if (path.Length >= MaxPath)
-                throw new WindowsPathError(option, "is " + path.Length + " characters; Windows paths must stay under " + MaxPath);
+            if (Manifest.CodePointLength(path) >= MaxPath)
+                throw new WindowsPathError(option, "is " + Manifest.CodePointLength(path) + " characters; Windows paths must stay under " + MaxPath);
             return path;
         }
 
