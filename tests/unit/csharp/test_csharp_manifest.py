@@ -139,6 +139,12 @@ def build_tree(dest: Path) -> dict[str, Path]:
     wrong = root / "20260113T000000Z-full-wrongdir"
     wrong.mkdir()
     shutil.copy(sets["f1"] / "manifest.json", wrong / "manifest.json")
+    garbage = root / "20260114T000000Z-full-garbage1"
+    garbage.mkdir()
+    (garbage / "manifest.json").write_text('{\n  "format": ,}')
+    linked = root / "20260115T000000Z-full-linkmani"
+    linked.mkdir()
+    os.symlink(sets["f3"] / "manifest.json", linked / "manifest.json")
     # a link inside an old set: prune must skip it, never delete through it
     os.symlink(sets["f3"] / "edb.chk", sets["f0"] / "planted.lnk")
     return sets
@@ -255,7 +261,8 @@ def test_scan_and_chains_agree(driver: Any, tree: tuple[Path, dict[str, Path]]) 
     assert scan["latest"] == cat.latest()["set_id"] == sets["i3"].name
     assert scan["newest_full"] == cat.newest_full()["set_id"] == sets["f3"].name
     assert {e["name"] for e in scan["skipped"]} == {"notaset", "stray.txt", "20260111T000000Z-full-nomanife", "20260112T000000Z-full-linklink",
-                                                    "20260113T000000Z-full-wrongdir"}
+                                                    "20260113T000000Z-full-wrongdir", "20260114T000000Z-full-garbage1",
+                                                    "20260115T000000Z-full-linkmani"}
     for set_id, answer in zip(chains, got[1:1 + len(chains)], strict=True):
         try:
             expected: Any = [m["set_id"] for m in cat.restore_chain(set_id)]
