@@ -58,7 +58,7 @@ namespace EsentBackup.Agent
                 }
                 catch (JetException exc)
                 {
-                    if (exc.Code != Err.Code("JET_errMissingFullBackup") || Common.Str(args["incremental_fallback"]) != "full")
+                    if (exc.Code != Err.Code("JET_errMissingFullBackup") || !"full".Equals(args["incremental_fallback"]))
                         throw Common.EngineFailure(exc, "JetBeginExternalBackupInstance");
                     // ESE wants a streaming full that truncated (a snapshot full passes the chain check at dest): the fallback applies here too.
                     // Python prefers the simulator's detail (exc.detail); esent.dll has none, so the C# agent always says this.
