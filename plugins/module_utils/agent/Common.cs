@@ -31,7 +31,7 @@ namespace EsentBackup.Agent
         public static readonly int ErrNotVerified = Err.Code("JET_errClientNotVerified");
 
         /// <summary>The engine's answers for a backup that is already over (abort paths accept them).</summary>
-        public static readonly HashSet<int> Gone = new HashSet<int>
+        public static readonly List<int> Gone = new List<int>
         {
             Err.Code("JET_errOSSnapshotInvalidSnapId"), Err.Code("JET_errNoBackup"), Err.Code("JET_errBackupAbortByServer"),
         };
@@ -101,7 +101,7 @@ namespace EsentBackup.Agent
             return result;
         }
 
-        /// <summary>sorted(dbids.items(), key=dbid): a stable insertion sort (no LINQ: Add-Type may lack System.Core).</summary>
+        /// <summary>sorted(dbids.items(), key=dbid): a stable insertion sort (no LINQ: nothing of System.Core, which an Add-Type build may not reference).</summary>
         private static List<KeyValuePair<string, IntPtr>> ByDbid(List<KeyValuePair<string, IntPtr>> dbids)
         {
             List<KeyValuePair<string, IntPtr>> sorted = new List<KeyValuePair<string, IntPtr>>();
@@ -372,10 +372,12 @@ namespace EsentBackup.Agent
         /// truncation removed (the engine call itself reports only an error code, as esent.dll does).</summary>
         public static List<long> DeletedGenerations(List<long> before, List<long> after)
         {
-            HashSet<long> remaining = new HashSet<long>(after);
+            Dictionary<long, bool> remaining = new Dictionary<long, bool>();
+            foreach (long g in after)
+                remaining[g] = true;
             List<long> gone = new List<long>();
             foreach (long g in before)
-                if (!remaining.Contains(g))
+                if (!remaining.ContainsKey(g))
                     gone.Add(g);
             return gone;
         }

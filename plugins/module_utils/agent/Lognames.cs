@@ -88,10 +88,11 @@ namespace EsentBackup.Agent
 
         /// <summary>The JET_paramLegacyFileNames values whose log or checkpoint names appear in a folder listing
         /// (names: file names in the log folder and system folder; base: the 3-character base name). When names fit
-        /// both width styles (generation beyond 0xFFFFF, or only edb.log), both candidates are returned.</summary>
-        public static HashSet<int> DetectStyles(IEnumerable<string> names, string baseName)
+        /// both width styles (generation beyond 0xFFFFF, or only edb.log), both candidates are returned.
+        /// Python returns a set; this is the same values ascending (no HashSet: it lives in System.Core).</summary>
+        public static List<int> DetectStyles(IEnumerable<string> names, string baseName)
         {
-            HashSet<int> found = new HashSet<int>();
+            List<int> found = new List<int>();
             List<string> all = new List<string>(names);
             foreach (int legacy in new int[] { 0x0, 0x1, 0x2, 0x3 })
             {
