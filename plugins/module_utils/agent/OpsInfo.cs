@@ -11,8 +11,6 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
-using System.Linq;
-using System.Text;
 using ansible_collections.esent.backup.plugins.module_utils.EsentApi;
 using ansible_collections.esent.backup.plugins.module_utils.JetErrors;
 
@@ -123,7 +121,10 @@ namespace EsentBackup.Agent
                         options.Add(file.Value);
                 }
             }
-            return found.Values.Cast<object>().ToList();
+            List<object> output = new List<object>();
+            foreach (JsonObject entry in found.Values)
+                output.Add(entry);
+            return output;
         }
 
         private static JsonObject Pick(JsonObject h, string[] keys)
@@ -132,28 +133,6 @@ namespace EsentBackup.Agent
             foreach (string k in keys)
                 o[k] = h[k];
             return o;
-        }
-
-        /// <summary>Python's repr() of a string, as the messages quote instance names.</summary>
-        internal static string Repr(string s)
-        {
-            if (s == null)
-                return "None";
-            char quote = s.IndexOf('\'') >= 0 && s.IndexOf('"') < 0 ? '"' : '\'';
-            StringBuilder sb = new StringBuilder();
-            sb.Append(quote);
-            foreach (char c in s)
-            {
-                if (c == '\\') sb.Append("\\\\");
-                else if (c == quote) sb.Append('\\').Append(c);
-                else if (c == '\n') sb.Append("\\n");
-                else if (c == '\r') sb.Append("\\r");
-                else if (c == '\t') sb.Append("\\t");
-                else if (c < 0x20 || c == 0x7f) sb.Append("\\x").Append(((int)c).ToString("x2"));
-                else sb.Append(c);
-            }
-            sb.Append(quote);
-            return sb.ToString();
         }
 
         /// <summary>-10006 for a store other processes hold, naming who holds which file and the option to fix.
@@ -168,7 +147,7 @@ namespace EsentBackup.Agent
             foreach (JsonObject h in held)
             {
                 string name = h["agent"] != null && h.Str("agent").Length > 0
-                    ? String.Format("the esent.backup agent of instance {0} ({1}, pid {2})", Repr(h.Str("agent")), h.Str("process"), h.Long("pid"))
+                    ? String.Format("the esent.backup agent of instance {0} ({1}, pid {2})", Protocol.Repr(h.Str("agent")), h.Str("process"), h.Long("pid"))
                     : String.Format("{0} (pid {1})", h.Str("process"), h.Long("pid"));
                 whos.Add(String.Join(" and ", J.Strings(h["paths"], "paths").ToArray()) + " by " + name);
             }
@@ -178,7 +157,10 @@ namespace EsentBackup.Agent
                 heldBy.Add(Pick(h, HeldByKeys));
             JsonObject result = new JsonObject().Add("held_by", heldBy);
             string logPath = instance.Str("log_path");
-            List<JsonObject> agents = held.Cast<JsonObject>().Where(h => !String.IsNullOrEmpty(h.Str("agent"))).ToList();
+            List<JsonObject> agents = new List<JsonObject>();
+            foreach (JsonObject h in held)
+                if (!String.IsNullOrEmpty(h.Str("agent")))
+                    agents.Add(h);
             string hint;
             if (agents.Count > 0)
             {
@@ -193,14 +175,16 @@ namespace EsentBackup.Agent
                 else
                 {
                     differs = "instance.databases";
-                    message += String.Format("; this block's instance.databases name files of instance {0}", Repr(other.Str("agent")));
+                    message += String.Format("; this block's instance.databases name files of instance {0}", Protocol.Repr(other.Str("agent")));
                 }
                 hint = String.Format("Check {0}: instance {1} (log_path {2}) already serves these files. Pass the same "
                     + "instance block to every step (one variable); a block with another store's log_path or databases starts a second agent "
-                    + "over the same files.", differs, Repr(other.Str("agent")), PyStr(otherLog));
+                    + "over the same files.", differs, Protocol.Repr(other.Str("agent")), PyStr(otherLog));
                 return new AgentFailure(Err.OwnerStillRunning, message, hint, result);
             }
-            bool dbHolders = held.Cast<JsonObject>().Any(h => J.Strings(h["options"], "options").Contains("instance.databases"));
+            bool dbHolders = false;
+            foreach (JsonObject h in held)
+                dbHolders |= J.Strings(h["options"], "options").Contains("instance.databases");
             if (!dbHolders)
             {
                 message += String.Format("; it holds none of instance.databases, so instance.log_path ({0}) is the log folder of another store", PyStr(logPath));
@@ -220,6 +204,16 @@ namespace EsentBackup.Agent
         internal static string PyStr(string s)
         {
             return s ?? "None";
+        }
+
+        /// <summary>max(detect_styles(names, base) or {0x3}): the naming style a folder listing shows (0x3 when none).</summary>
+        internal static int MaxStyle(List<int> styles)
+        {
+            int legacy = -1;
+            if (styles != null)
+                foreach (int style in styles)
+                    legacy = Math.Max(legacy, style);
+            return legacy < 0 ? 0x3 : legacy;
         }
 
         /// <summary>Page size, log file size (KiB) and circular logging as the store's log headers say (null when unknown).</summary>
@@ -324,19 +318,18 @@ namespace EsentBackup.Agent
                 }
                 if (header != null)
                 {
-                    entry.Update(BackupSets.HeaderFacts(path, header)).Add("state", (long)header.DbState).Update(LastBackups(header));
+                    entry.Update(BackupSets.HeaderFacts(path, header, header.Signature, header.LogSignature)).Add("state", (long)header.DbState).Update(LastBackups(header));
                     if (lastFulls != null)
                         lastFulls[path] = header.FullPrev;
                 }
                 dbs.Add(entry);
             }
             string[] names = platform.ListDir(logPath);
-            HashSet<int> styles = Lognames.DetectStyles(names, baseName);
-            int legacy = styles != null && styles.Count > 0 ? styles.Max() : 0x3;
+            int legacy = MaxStyle(Lognames.DetectStyles(names, baseName));
             List<long> gens = new List<long>();
             foreach (string n in names)
             {
-                int? g = Lognames.ParseLogFileName(n, baseName, legacy);
+                long? g = Lognames.ParseLogFileName(n, baseName, legacy);
                 if (g.HasValue && g.Value != 0)
                     gens.Add(g.Value);
             }
@@ -421,7 +414,7 @@ namespace EsentBackup.Agent
                 List<KeyValuePair<string, DatabaseInfo>> headers = Common.AttachedHeaders(agent);
                 List<object> dbs = new List<object>();
                 foreach (KeyValuePair<string, DatabaseInfo> ph in headers)
-                    dbs.Add(new JsonObject(BackupSets.HeaderFacts(ph.Key, ph.Value)).Add("attached", true).Update(LastBackups(ph.Value)));
+                    dbs.Add(new JsonObject(BackupSets.HeaderFacts(ph.Key, ph.Value, ph.Value.Signature, ph.Value.LogSignature)).Add("attached", true).Update(LastBackups(ph.Value)));
                 facts["databases"] = dbs;
                 facts["checkpoint_generation"] = (long)Jet.GetInstanceCheckpointInfo(agent.Store.Inst).GenMin;
                 facts.Update(agent.StoreParameters());  // the hosted store's own values

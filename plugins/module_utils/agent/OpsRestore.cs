@@ -29,7 +29,6 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
-using System.Linq;
 using ansible_collections.esent.backup.plugins.module_utils.EsentApi;
 using ansible_collections.esent.backup.plugins.module_utils.EsentNative;
 using ansible_collections.esent.backup.plugins.module_utils.JetErrors;
@@ -85,7 +84,16 @@ namespace EsentBackup.Agent
                 Legacy = legacy;
             }
 
-            public List<string> Ids { get { return Chain.Select(m => m.Str("set_id")).ToList(); } }
+            public List<string> Ids
+            {
+                get
+                {
+                    List<string> ids = new List<string>();
+                    foreach (JsonObject m in Chain)
+                        ids.Add(m.Str("set_id"));
+                    return ids;
+                }
+            }
 
             /// <summary>plan.logs[gen] = log (a newer set's copy wins; the generation keeps its first place).</summary>
             public void SetLog(long gen, Log log)
@@ -100,16 +108,41 @@ namespace EsentBackup.Agent
             public int LogCount { get { return logs.Count; } }
 
             /// <summary>plan.logs.values() in insertion order.</summary>
-            public List<Log> LogValues { get { return logOrder.Select(g => logs[g]).ToList(); } }
+            public List<Log> LogValues
+            {
+                get
+                {
+                    List<Log> values = new List<Log>();
+                    foreach (long g in logOrder)
+                        values.Add(logs[g]);
+                    return values;
+                }
+            }
 
             /// <summary>sorted(plan.logs.items()).</summary>
             public List<KeyValuePair<long, Log>> SortedLogs
             {
-                get { return logs.OrderBy(kv => kv.Key).ToList(); }
+                get
+                {
+                    List<KeyValuePair<long, Log>> items = new List<KeyValuePair<long, Log>>(logs);
+                    items.Sort((a, b) => a.Key.CompareTo(b.Key));
+                    return items;
+                }
             }
 
             /// <summary>max(plan.logs) (throws on none, as Python's max does).</summary>
-            public long MaxGeneration { get { return logs.Keys.Max(); } }
+            public long MaxGeneration
+            {
+                get
+                {
+                    if (logs.Count == 0)
+                        throw new InvalidOperationException("max() of no log generations");
+                    long high = Int64.MinValue;
+                    foreach (long g in logs.Keys)
+                        high = Math.Max(high, g);
+                    return high;
+                }
+            }
 
             public long ArchivedHigh
             {
@@ -149,7 +182,10 @@ namespace EsentBackup.Agent
             {
                 Directory.CreateDirectory(targetReal);
                 output = Restore(agent, plan, target);
-                RestoreChecks.Finish(agent, target, output, plan.LogValues.Select(l => l.Name).ToList(), plan.Checkpoint[1]);
+                List<string> stagedLogs = new List<string>();
+                foreach (Log log in plan.LogValues)
+                    stagedLogs.Add(log.Name);
+                RestoreChecks.Finish(agent, target, output, stagedLogs, plan.Checkpoint[1]);
             }
             catch (AgentFailure exc)
             {
@@ -247,8 +283,7 @@ namespace EsentBackup.Agent
             foreach (JsonObject m in chain)
                 foreach (JsonObject f in m.List("files"))
                     names.Add(WinName(f.Str("name").Replace('/', '\\')));
-            HashSet<int> styles = Lognames.DetectStyles(names, baseName);
-            Plan plan = new Plan(chain, dirs, wins, baseSet.Str("method"), baseName, styles != null && styles.Count > 0 ? styles.Max() : 0x3);
+            Plan plan = new Plan(chain, dirs, wins, baseSet.Str("method"), baseName, OpsInfo.MaxStyle(Lognames.DetectStyles(names, baseName)));
             foreach (JsonObject m in chain)
             {
                 foreach (JsonObject f in m.List("files"))
@@ -287,11 +322,11 @@ namespace EsentBackup.Agent
                 child = cat.Latest();
             if (child == null || !Manifest.IsComplete(child))
                 return new AgentFailure(Err.InvalidOption, exc.Message, exc.Hint);
-            HashSet<string> seen = new HashSet<string>();
+            Dictionary<string, bool> seen = new Dictionary<string, bool>();
             string chainType = Manifest.ChainType(child);
-            while (chainType != "full" && chainType != "copy" && !seen.Contains(child.Str("set_id")))
+            while (chainType != "full" && chainType != "copy" && !seen.ContainsKey(child.Str("set_id")))
             {
-                seen.Add(child.Str("set_id"));
+                seen[child.Str("set_id")] = true;
                 JsonObject reference = child.Obj("parent");
                 JsonObject parent = null;
                 if (reference != null)
@@ -322,8 +357,10 @@ namespace EsentBackup.Agent
             List<string> ids = plan.Ids;
             if (plan.Databases.Count == 0)
                 throw new AgentFailure(Err.InvalidOption, String.Format("set {0} holds no database; only a full or copy set starts a chain", ids[0]));
-            List<string> names = plan.Databases.Select(d => d[1].ToLowerInvariant()).ToList();
-            if (new HashSet<string>(names).Count != names.Count)
+            Dictionary<string, bool> names = new Dictionary<string, bool>();
+            foreach (string[] d in plan.Databases)
+                names[d[1].ToLowerInvariant()] = true;
+            if (names.Count != plan.Databases.Count)
                 throw new AgentFailure(Err.InvalidOption, String.Format("set {0} holds two databases with one file name; the simulated agent stages them side by side", ids[0]));
             long low = plan.Chain[0].Obj("log_range").Long("gen_low");
             long high = plan.LogCount > 0 ? plan.MaxGeneration : low - 1;
@@ -346,12 +383,14 @@ namespace EsentBackup.Agent
                     throw new AgentFailure(Err.InvalidOption, String.Format("snapshot chain {0} ends with streamed set {1}, whose logs carry no current log: "
                         + "soft recovery of the image needs one", String.Join(", ", ids.ToArray()), last), "Restore the chain up to the last snapshot set.");
                 }
-                HashSet<string> mapped = new HashSet<string>(plan.Databases.Select(d => d[2].ToLowerInvariant()));
-                foreach (JsonObject m in plan.Chain.Skip(1))
+                Dictionary<string, bool> mapped = new Dictionary<string, bool>();
+                foreach (string[] d in plan.Databases)
+                    mapped[d[2].ToLowerInvariant()] = true;
+                foreach (JsonObject m in plan.Chain.GetRange(1, plan.Chain.Count - 1))
                 {
                     List<string> extra = new List<string>();
                     foreach (JsonObject d in m.Obj("header").List("databases"))
-                        if (!mapped.Contains(d.Str("path").ToLowerInvariant()))
+                        if (!mapped.ContainsKey(d.Str("path").ToLowerInvariant()))
                             extra.Add(d.Str("path"));
                     if (extra.Count > 0)
                     {
@@ -382,7 +421,7 @@ namespace EsentBackup.Agent
 
         private static bool HasEntries(string folder)
         {
-            return Directory.EnumerateFileSystemEntries(folder).Any();
+            return Directory.GetFileSystemEntries(folder).Length > 0;
         }
 
         /// <summary>Refuse a target inside or around the chain's sets, a non-empty one without overwrite, a held one.</summary>
@@ -408,28 +447,48 @@ namespace EsentBackup.Agent
                 throw new AgentFailure(Err.InvalidOption, String.Format("target {0} is not empty; without overwrite: true the restore never replaces files", target),
                     "Pick an empty target, or set overwrite: true (the originals are moved aside until the restored store is clean).");
             }
-            List<string> files = RestoreChecks.FilesUnder(targetReal, true).Select(parts => target + "\\" + String.Join("\\", parts)).ToList();
-            if (agent.Store != null && files.Any(f => agent.Platform.Holders(f).Contains(agent.Pid)))
+            List<string> files = new List<string>();
+            foreach (string[] parts in RestoreChecks.FilesUnder(targetReal, true))
+                files.Add(target + "\\" + String.Join("\\", parts));
+            bool ours = false;
+            foreach (string f in files)
+                ours |= agent.Store != null && Array.IndexOf(agent.Platform.Holders(f), agent.Pid) >= 0;
+            if (ours)
             {
-                List<Session> live = agent.Sessions.Values.Where(s => s.Live).ToList();
+                List<object> live = new List<object>();
+                foreach (Session s in agent.Sessions.Values)
+                    if (s.Live)
+                        live.Add(s.Brief());
                 if (live.Count > 0)
                 {
                     throw new AgentFailure(Err.BackupInProgress, String.Format("target {0} holds files of the instance a backup session uses", target),
-                        "End or abort the session first.", new JsonObject().Add("sessions", J.List(live.Select(s => s.Brief()))));
+                        "End or abort the session first.", new JsonObject().Add("sessions", live));
                 }
                 agent.ReleaseStore("restore over live files");  // the agent's own instance lets go of them; the next op re-attaches
             }
-            SortedSet<KeyValuePair<int, string>> held = new SortedSet<KeyValuePair<int, string>>(Comparer<KeyValuePair<int, string>>.Create(
-                (a, b) => a.Key != b.Key ? a.Key.CompareTo(b.Key) : String.CompareOrdinal(a.Value, b.Value)));
+            // sorted({(pid, process_name(pid)) ...}): one entry per pid and name, ascending
+            List<KeyValuePair<int, string>> held = new List<KeyValuePair<int, string>>();
             foreach (string f in files)
+            {
                 foreach (int pid in agent.Platform.Holders(f))
-                    held.Add(new KeyValuePair<int, string>(pid, agent.Platform.ProcessName(pid)));
+                {
+                    KeyValuePair<int, string> item = new KeyValuePair<int, string>(pid, agent.Platform.ProcessName(pid));
+                    if (!held.Contains(item))
+                        held.Add(item);
+                }
+            }
+            held.Sort((a, b) => a.Key != b.Key ? a.Key.CompareTo(b.Key) : String.CompareOrdinal(a.Value, b.Value));
             if (held.Count > 0)
             {
-                string who = String.Join(", ", held.Select(h => String.Format("{0} (pid {1})", String.IsNullOrEmpty(h.Value) ? "process" : h.Value, h.Key)).ToArray());
-                throw new AgentFailure(Err.OwnerStillRunning, String.Format("target {0} has files held open by {1}", target, who),
-                    "Stop the owner (owner_stop) before a restore over its files.",
-                    new JsonObject().Add("held_by", J.List(held.Select(h => new JsonObject().Add("pid", (long)h.Key).Add("process", h.Value)))));
+                List<string> who = new List<string>();
+                List<object> heldBy = new List<object>();
+                foreach (KeyValuePair<int, string> h in held)
+                {
+                    who.Add(String.Format("{0} (pid {1})", String.IsNullOrEmpty(h.Value) ? "process" : h.Value, h.Key));
+                    heldBy.Add(new JsonObject().Add("pid", (long)h.Key).Add("process", h.Value));
+                }
+                throw new AgentFailure(Err.OwnerStillRunning, String.Format("target {0} has files held open by {1}", target, String.Join(", ", who.ToArray())),
+                    "Stop the owner (owner_stop) before a restore over its files.", new JsonObject().Add("held_by", heldBy));
             }
         }
 

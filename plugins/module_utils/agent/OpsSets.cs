@@ -47,7 +47,6 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
-using System.Linq;
 
 namespace EsentBackup.Agent
 {
@@ -70,26 +69,6 @@ namespace EsentBackup.Agent
             {
                 throw new AgentFailure(Err.InvalidOption, exc.Message, exc.Hint);
             }
-        }
-
-        /// <summary>manifest.order_key: the header's lgposMark first ((-1,-1,-1) without a mark), then created_utc, then set_id.</summary>
-        internal static int CompareOrder(JsonObject a, JsonObject b)
-        {
-            long[] la = MarkOf(a), lb = MarkOf(b);
-            for (int i = 0; i < 3; i++)
-                if (la[i] != lb[i])
-                    return la[i].CompareTo(lb[i]);
-            int c = String.CompareOrdinal(a.Str("created_utc"), b.Str("created_utc"));
-            return c != 0 ? c : String.CompareOrdinal(a.Str("set_id"), b.Str("set_id"));
-        }
-
-        private static long[] MarkOf(JsonObject doc)
-        {
-            JsonObject mark = doc.Obj("mark");
-            if (mark == null)
-                return new long[] { -1, -1, -1 };
-            List<object> lgpos = mark.List("lgpos_mark");
-            return new[] { J.AsLong(lgpos[0], "lgpos_mark"), J.AsLong(lgpos[1], "lgpos_mark"), J.AsLong(lgpos[2], "lgpos_mark") };
         }
 
         private static long SizeOf(JsonObject doc)
@@ -162,14 +141,21 @@ namespace EsentBackup.Agent
             }
             // sorted(..., key=order_key(first member), reverse=True): newest chain first (keys are unique by set id)
             List<string> fullIds = new List<string>(memberOrder);
-            fullIds.Sort((x, y) => CompareOrder(members[y][0], members[x][0]));
+            fullIds.Sort((x, y) => Manifest.CompareOrder(members[y][0], members[x][0]));
             List<object> chains = new List<object>();
             foreach (string fullId in fullIds)
             {
                 List<JsonObject> docsOf = members[fullId];
                 JsonObject newest = docsOf[docsOf.Count - 1];
-                chains.Add(new JsonObject().Add("full", path(fullId)).Add("sets", J.List(docsOf.Select(d => path(d.Str("set_id")))))
-                    .Add("newest", path(newest.Str("set_id"))).Add("mark", newest["mark"]).Add("size_bytes", docsOf.Sum(d => SizeOf(d))));
+                List<object> setPaths = new List<object>();
+                long size = 0;
+                foreach (JsonObject d in docsOf)
+                {
+                    setPaths.Add(path(d.Str("set_id")));
+                    size += SizeOf(d);
+                }
+                chains.Add(new JsonObject().Add("full", path(fullId)).Add("sets", setPaths).Add("newest", path(newest.Str("set_id"))).Add("mark", newest["mark"])
+                    .Add("size_bytes", size));
             }
             List<object> skipped = new List<object>();
             foreach (SetEntry e in cat.Skipped)
@@ -280,8 +266,7 @@ namespace EsentBackup.Agent
             if (bestPath == null)
                 return new List<object> { 0L, 0L, 0L };  // Lgpos()
             string name = OpsRestore.WinName(bestPath);
-            HashSet<int> styles = Lognames.DetectStyles(new[] { name }, bestBase);
-            int legacy = styles != null && styles.Count > 0 ? styles.Max() : 0x3;
+            int legacy = OpsInfo.MaxStyle(Lognames.DetectStyles(new[] { name }, bestBase));
             bool current = !Lognames.ParseLogFileName(name, bestBase, legacy).HasValue;
             // Windows: not reached (no ledger); the simulation reads the log file's records through its engine.
             JsonObject read = agent.Platform.SimOnly("read_generation", new JsonObject().Add("pid", (long)agent.Pid).Add("path", bestPath)
@@ -333,7 +318,9 @@ namespace EsentBackup.Agent
                         records += read.Long("records");
                 }
                 rc["records"] = records.HasValue ? (object)records.Value : null;
-                List<string> restoredPaths = rmap.Select(kv => (string)kv.Value).ToList();
+                List<string> restoredPaths = new List<string>();
+                foreach (KeyValuePair<string, object> kv in rmap)
+                    restoredPaths.Add((string)kv.Value);
                 if (pageCheck)
                     pages = CheckPages(agent.Platform, agent.Pid, restoredPaths);
                 bool ledger = IsOurs(agent, root) && LedgerOf(agent);

@@ -18,7 +18,6 @@
 using System;
 using System.Collections.Generic;
 using System.IO;
-using System.Linq;
 
 namespace EsentBackup.Agent
 {
@@ -87,7 +86,9 @@ namespace EsentBackup.Agent
             foreach (JsonObject f in chain[0].List("files"))
                 if (f.Str("role") != "log")
                     baseBytes += f.Long("size_bytes");
-            return baseBytes + logs.Values.Sum();
+            foreach (long size in logs.Values)
+                baseBytes += size;
+            return baseBytes;
         }
 
         /// <summary>Refuse a restore whose staged files would not fit on the target's volume.
@@ -99,7 +100,10 @@ namespace EsentBackup.Agent
             long free = FreeBytes(targetReal);
             if (free < need)
             {
-                string ids = String.Join(", ", chain.Select(d => d.Str("set_id")).ToArray());
+                List<string> setIds = new List<string>();
+                foreach (JsonObject d in chain)
+                    setIds.Add(d.Str("set_id"));
+                string ids = String.Join(", ", setIds.ToArray());
                 throw new AgentFailure(ErrInsufficientSpace, String.Format("target {0}: the restore of {1} stages "
                     + "{2} bytes (and keeps {3} in reserve), {4} are free; nothing was written", target, ids, need - ReserveBytes, ReserveBytes, free),
                     "Free space on the target's volume or restore into a folder on another volume.",
@@ -113,7 +117,9 @@ namespace EsentBackup.Agent
         {
             string root = agent.Platform.RealPath(target, null);
             string logs = agent.Platform.RealPath(output.Str("log_path"), null);
-            List<string> paths = stagedLogs.Select(name => Path.Combine(logs, name)).ToList();
+            List<string> paths = new List<string>();
+            foreach (string name in stagedLogs)
+                paths.Add(Path.Combine(logs, name));
             if (!String.IsNullOrEmpty(checkpoint))
                 paths.Add(Path.Combine(root, checkpoint));
             List<object> removed = new List<object>();
@@ -203,14 +209,16 @@ namespace EsentBackup.Agent
         public static List<object> RestoredFiles(AgentProcess agent, string target, List<string> databases)
         {
             string root = agent.Platform.RealPath(target, null);
-            HashSet<string> wanted = new HashSet<string>(databases.Select(d => d.ToLowerInvariant()));
+            Dictionary<string, bool> wanted = new Dictionary<string, bool>();
+            foreach (string d in databases)
+                wanted[d.ToLowerInvariant()] = true;
             List<object> output = new List<object>();
             foreach (string[] parts in FilesUnder(root))
             {
                 string real = Path.Combine(root, String.Join(Path.DirectorySeparatorChar.ToString(), parts));
                 string win = target.TrimEnd('\\') + "\\" + String.Join("\\", parts);
                 string suffix = Suffix(parts[parts.Length - 1]);
-                string role = wanted.Contains(win.ToLowerInvariant()) ? "database" : suffix == ".chk" ? "checkpoint"
+                string role = wanted.ContainsKey(win.ToLowerInvariant()) ? "database" : suffix == ".chk" ? "checkpoint"
                     : suffix == ".log" || suffix == ".jrs" ? "log" : "other";
                 output.Add(new JsonObject().Add("path", win).Add("size_bytes", new FileInfo(real).Length).Add("role", role));
             }
