@@ -37,7 +37,7 @@
 //                        -> {err, upto: [gen, isec, ib]}                            (engine read_generation, then
 //                        Lgpos.at(read.header.gen, read.end).to_list())
 //   check_store          args {route, pid, instance, source: recorded source path, restored: its restored copy, upto: [gen, isec, ib]}
-//                        -> {lost, extra, mismatched, checked: int}                 (engine check_store(records of restored,
+//                        -> {err, lost, extra, mismatched, checked: int}            (engine check_store(records of restored,
 //                        the ledger, source, upto): len(lost), len(extra), len(mismatched), durable_checked)
 //   restore_check_attach args {scratch: folder, databases: [restored paths]}
 //                        -> {err}                                                  (ops_sets._attach: open_store/close_store
@@ -332,6 +332,8 @@ namespace EsentBackup.Agent
                     {
                         JsonObject r = agent.Platform.SimOnly("check_store", new JsonObject().Add("route", agent.Route).Add("pid", (long)agent.Pid)
                             .Add("instance", agent.InstanceCfg).Add("source", kv.Key).Add("restored", kv.Value).Add("upto", upto)) ?? new JsonObject();
+                        if (r.Int("err") != 0)  // the records read back above; the bridge reads them again for the comparison
+                            throw new AgentFailure(r.Int("err"), String.Format("restore check: {0} does not read back", kv.Value));
                         lost += r.Long("lost");
                         extra += r.Long("extra");
                         mismatched += r.Long("mismatched");
