@@ -33,11 +33,13 @@ namespace EsentBackup.Agent
         public const int ERROR_ACCESS_DENIED = 5;
         public const int ERROR_NOT_SUPPORTED = 50;
         public const int ERROR_INVALID_PARAMETER = 87;
+        public const int ERROR_INVALID_NAME = 123;
         public const int ERROR_DISK_FULL = 112;
         public const int ERROR_BUSY = 170;
         public const int ERROR_HANDLE_EOF = 38;
         public const int ERROR_MORE_DATA = 234;
         public const int ERROR_OPERATION_ABORTED = 995;
+        public const int ERROR_DEPENDENT_SERVICES_RUNNING = 1051;
         public const int ERROR_SERVICE_REQUEST_TIMEOUT = 1053;
         public const int ERROR_SERVICE_DOES_NOT_EXIST = 1060;
         public const int ERROR_CANCELLED = 1223;
