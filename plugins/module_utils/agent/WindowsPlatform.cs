@@ -15,17 +15,19 @@
 //
 // References beyond Add-Type's defaults: System.Management.dll (WMI) and System.ServiceProcess.dll.
 //
-// Compile checks (both must pass; from the repository root, with /tmp/stubs-win holding stubs of the
-// agent types other files provide until they exist):
+// Compile checks (both must pass; from the repository root; while agent types other files provide
+// are missing, append throw-away stubs of them, e.g. /tmp/stubs-win/*.cs, to both):
 //  a) mono's own assemblies:
 //     mcs -langversion:5 -warnaserror+ -target:library -r:System.Management -r:System.ServiceProcess
-//         -out:/tmp/win.dll plugins/module_utils/*.cs plugins/module_utils/agent/*.cs /tmp/stubs-win/*.cs
+//         -out:/tmp/win.dll plugins/module_utils/*.cs plugins/module_utils/agent/*.cs
 //  b) the .NET Framework 4.5 reference assemblies (an API 4.5 lacks fails the build):
-//     tools/check_reference_build.sh . /tmp/stubs-win/*.cs
+//     tools/check_reference_build.sh
 //     which runs: mcs -langversion:5 -warnaserror+ -target:library -nostdlib -noconfig
 //         -r:/usr/lib/mono/4.5-api/mscorlib.dll -r:/usr/lib/mono/4.5-api/System.dll
 //         -r:/usr/lib/mono/4.5-api/System.Core.dll -r:/usr/lib/mono/4.5-api/System.Management.dll
-//         -r:/usr/lib/mono/4.5-api/System.ServiceProcess.dll -out:<tmp>/reference.dll <the same sources>
+//         -r:/usr/lib/mono/4.5-api/System.ServiceProcess.dll -out:<tmp>/reference.dll
+//         plugins/module_utils/*.cs plugins/module_utils/agent/*.cs
+//     (tests/unit/csharp/test_reference_build.py runs it and proves it refuses a newer API).
 // C# 5 only.
 using System;
 using System.Collections.Generic;
