@@ -34,13 +34,14 @@ namespace EsentBackup.Agent
             Option = option;
             Problem = problem;
         }
-
-        // ArgumentException appends the parameter name to Message when one is given; none is, so Message is "option: problem".
     }
 
     public static class WinPath
     {
         public const int MaxPath = 260;
+
+        /// <summary>The agent's folder on the host (_bootstrap.AGENT_DIR, generated into ProtocolSchema.cs).</summary>
+        public const string AgentDir = ProtocolSpec.AgentDir;
 
         private static readonly HashSet<string> ReservedNames = MakeReserved();
         private const string InvalidChars = "<>:\"|?*";

@@ -140,3 +140,47 @@ def test_csharp_protocol_refuses_as_python(tmp_path: Path) -> None:
             differ.append(f"{data!r}:\n  C#     {answer}\n  Python {expected}")
     assert not differ, "\n".join(differ)
     assert refused >= 20
+
+
+JOURNAL_DRIVER = r"""
+using System;
+using System.Collections.Generic;
+using EsentBackup.Agent;
+public static class Driver {
+    public static int Main(string[] argv) {
+        Journal journal = new Journal(argv[0], () => 1767225600.12345);
+        journal.Write("agent_start", new JsonObject().Add("pid", 42L).Add("boot_id", "abc").Add("reaped", null)
+                                                     .Add("note", "caf\u00e9 \"quoted\"\n").Add("ratio", 0.1).Add("list", J.List(new object[] { 1L, "x", true })));
+        journal.Write("owner_started", new JsonObject().Add("service", "S").Add("stopped_seconds", 12.5).Add("z", new JsonObject().Add("b", 1L).Add("a", 2L)));
+        new StateFile(argv[1]).Write(new JsonObject().Add("pid", 42L).Add("pipe", "esent.backup-0011").Add("shadows", new List<object>()).Add("started", 1767225600.5));
+        Console.Out.WriteLine(journal.ReadAll().Count);
+        return 0;
+    }
+}
+"""
+
+
+def test_csharp_journal_and_state_file_are_written_as_python_writes_them(tmp_path: Path) -> None:
+    mcs, mono = shutil.which("mcs"), shutil.which("mono")
+    assert mcs and mono, "mono-mcs and mono-runtime come from requirements/apt.txt (make test installs them)"
+    driver = tmp_path / "Driver.cs"
+    driver.write_text(JOURNAL_DRIVER)
+    exe = tmp_path / "journal.exe"
+    sources = [MODULE_UTILS / "JetErrors.cs", MODULE_UTILS / "SessionStates.cs", MODULE_UTILS / "ProtocolSchema.cs",
+               *(MODULE_UTILS / "agent" / name for name in ("Json.cs", "Sessions.cs", "WinPath.cs", "Protocol.cs", "Journal.cs"))]
+    built = subprocess.run([mcs, "-langversion:5", "-warnaserror+", f"-out:{exe}", *map(str, sources), str(driver)],
+                           capture_output=True, text=True, timeout=120)
+    assert built.returncode == 0, built.stdout + built.stderr
+    journal, state = tmp_path / "journal" / "route.jsonl", tmp_path / "agents" / "route.json"
+    ran = subprocess.run([mono, str(exe), str(journal), str(state)], capture_output=True, text=True, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip() == "2"
+    lines = journal.read_text(encoding="utf-8").splitlines()
+    # The reference agent's Journal.write and StateFile.write: json.dumps(..., sort_keys=True), default separators.
+    assert lines == [json.dumps(json.loads(line), sort_keys=True) for line in lines]
+    assert json.loads(lines[0]) == {"time": 1767225600.123, "seq": 1, "event": "agent_start", "pid": 42, "boot_id": "abc",
+                                    "note": "caf\u00e9 \"quoted\"\n", "ratio": 0.1, "list": [1, "x", True]}
+    assert json.loads(lines[1])["z"] == {"a": 2, "b": 1}
+    text = state.read_text(encoding="utf-8")
+    assert text == json.dumps(json.loads(text), sort_keys=True)
+    assert not (tmp_path / "agents" / "route.json.tmp").exists()
