@@ -187,17 +187,18 @@ namespace EsentBackup.Agent
         }
     }
 
-    /// <summary>Python's json.dumps(value, sort_keys=True) with the default separators (", " and ": "), ASCII only.</summary>
+    /// <summary>Python's json.dumps(value, sort_keys=True), ASCII only, floats as Python writes them: with the default
+    /// separators (", " and ": "), or compact ("," and ":", protocol.encode).</summary>
     public static class PyJson
     {
-        public static string Dumps(object value)
+        public static string Dumps(object value, bool compact = false)
         {
             StringBuilder sb = new StringBuilder();
-            Write(sb, Protocol.Sorted(value));
+            Write(sb, Protocol.Sorted(value), compact ? "," : ", ", compact ? ":" : ": ");
             return sb.ToString();
         }
 
-        private static void Write(StringBuilder sb, object value)
+        private static void Write(StringBuilder sb, object value, string comma, string colon)
         {
             JsonObject o = value as JsonObject;
             if (o != null)
@@ -206,10 +207,10 @@ namespace EsentBackup.Agent
                 bool first = true;
                 foreach (KeyValuePair<string, object> kv in o)
                 {
-                    if (!first) sb.Append(", ");
+                    if (!first) sb.Append(comma);
                     first = false;
-                    sb.Append(Json.Serialize(kv.Key)).Append(": ");
-                    Write(sb, kv.Value);
+                    sb.Append(Json.Serialize(kv.Key)).Append(colon);
+                    Write(sb, kv.Value, comma, colon);
                 }
                 sb.Append('}');
                 return;
@@ -225,8 +226,8 @@ namespace EsentBackup.Agent
                 sb.Append('[');
                 for (int i = 0; i < list.Count; i++)
                 {
-                    if (i > 0) sb.Append(", ");
-                    Write(sb, list[i]);
+                    if (i > 0) sb.Append(comma);
+                    Write(sb, list[i], comma, colon);
                 }
                 sb.Append(']');
                 return;

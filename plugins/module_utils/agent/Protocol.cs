@@ -319,7 +319,7 @@ namespace EsentBackup.Agent
         /// <summary>encode: compact UTF-8 JSON with sorted keys, ASCII only (the bytes relayed verbatim).</summary>
         public static byte[] Encode(JsonObject message)
         {
-            return Encoding.UTF8.GetBytes(Json.Serialize(Sorted(message)));
+            return Encoding.UTF8.GetBytes(PyJson.Dumps(message, true));
         }
 
         /// <summary>A copy of a JSON value with every object's keys in ordinal order (json.dumps sort_keys=True).</summary>
@@ -431,44 +431,48 @@ namespace EsentBackup.Agent
             return value.ToString();
         }
 
-        /// <summary>Python's float repr (shortest round trip; 1.0, 1e-05, 1e+16, inf, nan).</summary>
+        /// <summary>Python's float repr (shortest round trip; 1.0, 0.0001, 1e-05, 1e+16, inf, nan).</summary>
         public static string ReprFloat(double d)
         {
             if (Double.IsNaN(d)) return "nan";
             if (Double.IsPositiveInfinity(d)) return "inf";
             if (Double.IsNegativeInfinity(d)) return "-inf";
-            string r = d.ToString("R", CultureInfo.InvariantCulture);
-            int e = r.IndexOf('E');
-            if (e >= 0)
+            if (d == 0) return (1 / d) < 0 ? "-0.0" : "0.0";
+            string text = null;
+            for (int precision = 1; precision <= 17; precision++)
             {
-                string mantissa = r.Substring(0, e);
-                int exp = Int32.Parse(r.Substring(e + 1), CultureInfo.InvariantCulture);
-                if (exp >= -4 && exp < 16)
-                    return FixedFloat(d);
-                return mantissa + "e" + (exp < 0 ? "-" : "+") + Math.Abs(exp).ToString("00", CultureInfo.InvariantCulture);
+                text = d.ToString("E" + (precision - 1), CultureInfo.InvariantCulture);
+                if (Double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture) == d)
+                    break;
             }
-            double abs = Math.Abs(d);
-            if (abs >= 1e16)
+            // text is "-d.dddE+xxx": the digits and the decimal exponent of the first one.
+            bool negative = text[0] == '-';
+            if (negative) text = text.Substring(1);
+            int e = text.IndexOf('E');
+            int exponent = Int32.Parse(text.Substring(e + 1), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
+            string digits = text.Substring(0, e).Replace(".", "").TrimEnd('0');
+            if (digits.Length == 0) digits = "0";
+            StringBuilder sb = new StringBuilder(negative ? "-" : "");
+            if (exponent >= -4 && exponent < 16)
             {
-                // Python switches to exponent form at 1e16; "R" does later.
-                string digits = r.TrimStart('-').Replace(".", "");
-                string sign = d < 0 ? "-" : "";
-                int exponent = r.TrimStart('-').Split('.')[0].Length - 1;
-                digits = digits.TrimEnd('0');
-                string mant = digits.Length > 1 ? digits.Substring(0, 1) + "." + digits.Substring(1) : digits;
-                return sign + mant + "e+" + exponent.ToString("00", CultureInfo.InvariantCulture);
+                if (exponent >= 0)
+                {
+                    string whole = digits.Length > exponent + 1 ? digits.Substring(0, exponent + 1) : digits.PadRight(exponent + 1, '0');
+                    string fraction = digits.Length > exponent + 1 ? digits.Substring(exponent + 1) : "0";
+                    sb.Append(whole).Append('.').Append(fraction);
+                }
+                else
+                {
+                    sb.Append("0.").Append(new string('0', -exponent - 1)).Append(digits);
+                }
             }
-            if (r.IndexOf('.') < 0)
-                r += ".0";
-            return r;
-        }
-
-        private static string FixedFloat(double d)
-        {
-            string r = d.ToString("0.####################", CultureInfo.InvariantCulture);
-            if (r.IndexOf('.') < 0)
-                r += ".0";
-            return r;
+            else
+            {
+                sb.Append(digits[0]);
+                if (digits.Length > 1) sb.Append('.').Append(digits.Substring(1));
+                sb.Append('e').Append(exponent < 0 ? '-' : '+').Append(Math.Abs(exponent).ToString("00", CultureInfo.InvariantCulture));
+            }
+            return sb.ToString();
         }
 
         private static string ReprString(string s)
