@@ -528,4 +528,53 @@ namespace EsentBackup.Agent
             }
         }
     }
+
+    /// <summary>Python's json.dumps(value, sort_keys=True), ASCII only, floats as Python writes them: with the default
+    /// separators (", " and ": "), or compact ("," and ":", protocol.encode).</summary>
+    public static class PyJson
+    {
+        public static string Dumps(object value, bool compact = false)
+        {
+            StringBuilder sb = new StringBuilder();
+            Write(sb, Protocol.Sorted(value), compact ? "," : ", ", compact ? ":" : ": ");
+            return sb.ToString();
+        }
+
+        private static void Write(StringBuilder sb, object value, string comma, string colon)
+        {
+            JsonObject o = value as JsonObject;
+            if (o != null)
+            {
+                sb.Append('{');
+                bool first = true;
+                foreach (KeyValuePair<string, object> kv in o)
+                {
+                    if (!first) sb.Append(comma);
+                    first = false;
+                    sb.Append(Json.Serialize(kv.Key)).Append(colon);
+                    Write(sb, kv.Value, comma, colon);
+                }
+                sb.Append('}');
+                return;
+            }
+            if (value is double || value is float)
+            {
+                sb.Append(Protocol.ReprFloat(Convert.ToDouble(value, CultureInfo.InvariantCulture)));
+                return;
+            }
+            List<object> list = value as List<object>;
+            if (list != null)
+            {
+                sb.Append('[');
+                for (int i = 0; i < list.Count; i++)
+                {
+                    if (i > 0) sb.Append(comma);
+                    Write(sb, list[i], comma, colon);
+                }
+                sb.Append(']');
+                return;
+            }
+            sb.Append(Json.Serialize(value));
+        }
+    }
 }
