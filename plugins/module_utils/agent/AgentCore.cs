@@ -1179,7 +1179,7 @@ namespace EsentBackup.Agent
                 JsonObject doc;
                 try
                 {
-                    doc = Backupsets.AbortSet(platform.RealPath(setWin, null), new JsonObject()
+                    doc = BackupSets.AbortSet(platform.RealPath(setWin, null), new JsonObject()
                         .Add("jet", (long)Err.SessionLost).Add("name", "JET_errClientSessionLost")
                         .Add("message", "the agent that wrote this set (pid " + PyStr(old["pid"]) + ") ended before its session's End"));
                 }
