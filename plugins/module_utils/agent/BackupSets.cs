@@ -299,6 +299,12 @@ namespace EsentBackup.Agent
         /// <summary>The manifest's header.databases entry for one database header (docs/dev/ese-facts.md section 4.6).
         /// signature and logSignature are signDb and signLog as text (Python's DatabaseInfo.signature and .log_signature;
         /// EsentApi.cs's DatabaseInfo does not decode them yet).</summary>
+        public static JsonObject HeaderFacts(string path, DatabaseInfo header)
+        {
+            return HeaderFacts(path, header, header.Signature, header.LogSignature);
+        }
+
+        /// <summary>HeaderFacts with the two signatures given as text.</summary>
         public static JsonObject HeaderFacts(string path, DatabaseInfo header, string signature, string logSignature)
         {
             return new JsonObject()

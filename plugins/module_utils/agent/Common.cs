@@ -129,7 +129,7 @@ namespace EsentBackup.Agent
         {
             try
             {
-                return Backupsets.CheckDest(dest, agent.InstanceCfg);
+                return BackupSets.CheckDest(dest, agent.InstanceCfg);
             }
             catch (DestError exc)
             {
@@ -150,13 +150,13 @@ namespace EsentBackup.Agent
             string win = CheckDest(agent, dest);
             string real = agent.Platform.DestFolder(win, "dest");
             string host = agent.Platform.ComputerName, instance = agent.InstanceCfg.Str("name", "store");
-            Catalogue cat = Backupsets.Scan(real, host, instance);
+            Catalogue cat = BackupSets.Scan(real, host, instance);
             Dictionary<string, BackupInfo> lastFulls = new Dictionary<string, BackupInfo>();
             foreach (KeyValuePair<string, DatabaseInfo> kv in AttachedHeaders(agent))
                 lastFulls[kv.Key] = kv.Value.FullPrev;
-            GuardResult result = Backupsets.IncrementalGuard(cat, backupType, lastFulls, Str(GetOr(args, "incremental_fallback", "none")),
+            GuardResult result = BackupSets.IncrementalGuard(cat, backupType, lastFulls, Str(GetOr(args, "incremental_fallback", "none")),
                 win.TrimEnd('\\') + "\\" + host + "\\" + instance);
-            if (result.Decision == Backupsets.GuardFail)
+            if (result.Decision == BackupSets.GuardFail)
             {
                 JsonObject err = result.Error ?? new JsonObject();
                 throw new AgentFailure((int)J.AsLong(GetOr(err, "jet", (long)Err.Code("JET_errMissingFullBackup")), "jet"),
@@ -175,14 +175,14 @@ namespace EsentBackup.Agent
         {
             string host = agent.Platform.ComputerName, instance = agent.InstanceCfg.Str("name", "store");
             string destReal = agent.Platform.DestFolder(dest, "dest");
-            string root = Backupsets.InstanceRoot(destReal, host, instance);
+            string root = BackupSets.InstanceRoot(destReal, host, instance);
             string setId = Manifest.NewSetName(sess.BackupType, UtcNow(agent));
             JsonObject parent = null;
             if (sess.BackupType == "incremental" || sess.BackupType == "differential")
             {
                 try
                 {
-                    parent = Manifest.ChooseParent(Backupsets.Scan(destReal, host, instance).Manifests, sess.BackupType, logRange);
+                    parent = Manifest.ChooseParent(BackupSets.Scan(destReal, host, instance).Manifests, sess.BackupType, logRange);
                 }
                 catch (ChainError exc)
                 {
@@ -254,7 +254,7 @@ namespace EsentBackup.Agent
             try
             {
                 object parent = RecordedParent(sess, copy);
-                doc = Backupsets.FinaliseSet(copy.SetReal, sess.RecordedAs ?? "abort", sess.Mark, parent, UtcNow(agent));
+                doc = BackupSets.FinaliseSet(copy.SetReal, sess.RecordedAs ?? "abort", sess.Mark, parent, UtcNow(agent));
             }
             catch (ManifestError exc)
             {
@@ -280,10 +280,10 @@ namespace EsentBackup.Agent
             string root = Path.GetDirectoryName(copy.SetReal);  // <dest>/<host>/<instance>
             string hostDir = Path.GetDirectoryName(root);
             string setName = Path.GetFileName(copy.SetReal);
-            List<object> others = new List<object>();
-            foreach (object m in Backupsets.Scan(Path.GetDirectoryName(hostDir), Path.GetFileName(hostDir), Path.GetFileName(root)).Manifests)
+            List<JsonObject> others = new List<JsonObject>();
+            foreach (object m in BackupSets.Scan(Path.GetDirectoryName(hostDir), Path.GetFileName(hostDir), Path.GetFileName(root)).Manifests)
                 if (((JsonObject)m).Str("set_id") != setName)
-                    others.Add(m);
+                    others.Add((JsonObject)m);
             return Manifest.ChooseParent(others, recorded, null);
         }
 
@@ -317,7 +317,7 @@ namespace EsentBackup.Agent
             string[] words = consequence.Split((char[])null, StringSplitOptions.RemoveEmptyEntries);
             try
             {
-                Backupsets.FailSet(copy.SetReal, new JsonObject().Add("jet", (long)ErrNotVerified).Add("name", "JET_errClientNotVerified")
+                BackupSets.FailSet(copy.SetReal, new JsonObject().Add("jet", (long)ErrNotVerified).Add("name", "JET_errClientNotVerified")
                     .Add("message", "re-check before " + words[words.Length - 1] + ": " + sess.SetProblem));
             }
             catch (ManifestError exc)

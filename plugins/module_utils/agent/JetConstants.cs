@@ -3,7 +3,7 @@
 //
 // The few engine constants (esesim/engine/constants.py) the agent needs that EsentNative.cs does
 // not define: the JET_paramLegacyFileNames bits and the widest 5-digit log generation, which only
-// the file-name rules (Lognames.cs) use. Every JET_param* and JET_bit* the agent passes to
+// the file-name rules (LogNames.cs) use. Every JET_param* and JET_bit* the agent passes to
 // esent.dll is in EsentNative.cs (NativeHelpers); it is not repeated here.
 // C# 5 only.
 namespace EsentBackup.Agent

@@ -91,7 +91,7 @@ namespace EsentBackup.Agent
             foreach (string path in J.Strings(instance["databases"], "instance.databases"))
                 files.Add(new KeyValuePair<string, string>(path, "instance.databases"));
             foreach (int legacy in new[] { 0x3, 0 })  // edb.log, edb.jtx
-                files.Add(new KeyValuePair<string, string>(logPath + "\\" + Lognames.CurrentLogName(baseName, legacy), "instance.log_path"));
+                files.Add(new KeyValuePair<string, string>(logPath + "\\" + LogNames.CurrentLogName(baseName, legacy), "instance.log_path"));
             SortedDictionary<int, JsonObject> found = new SortedDictionary<int, JsonObject>();
             IAgentDirectory directory = ahost as IAgentDirectory;
             foreach (KeyValuePair<string, string> file in files)
@@ -325,17 +325,17 @@ namespace EsentBackup.Agent
                 dbs.Add(entry);
             }
             string[] names = platform.ListDir(logPath);
-            int legacy = MaxStyle(Lognames.DetectStyles(names, baseName));
+            int legacy = MaxStyle(LogNames.DetectStyles(names, baseName));
             List<long> gens = new List<long>();
             foreach (string n in names)
             {
-                long? g = Lognames.ParseLogFileName(n, baseName, legacy);
+                long? g = LogNames.ParseLogFileName(n, baseName, legacy);
                 if (g.HasValue && g.Value != 0)
                     gens.Add(g.Value);
             }
             gens.Sort();
             string[] sysnames = platform.ListDir(systemPath);
-            string chk = Lognames.CheckpointName(baseName, legacy);
+            string chk = LogNames.CheckpointName(baseName, legacy);
             JsonObject more = new JsonObject();
             if (!String.IsNullOrEmpty(dest) && ahost != null)
                 more["dest"] = DestFacts(ahost, instance, dest, lastFulls);
@@ -347,7 +347,7 @@ namespace EsentBackup.Agent
                 more["held_by"] = heldBy;
                 more.Update(StoreParameters(ahost, platform.ProcessId, logPath, systemPath, baseName));
             }
-            string current = Lognames.CurrentLogName(baseName, legacy);
+            string current = LogNames.CurrentLogName(baseName, legacy);
             JsonObject logs = new JsonObject()
                 .Add("generations", gens.Count > 0 ? new List<object> { gens[0], gens[gens.Count - 1] } : null)
                 .Add("count", (long)gens.Count)

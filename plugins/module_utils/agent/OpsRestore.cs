@@ -283,7 +283,7 @@ namespace EsentBackup.Agent
             foreach (JsonObject m in chain)
                 foreach (JsonObject f in m.List("files"))
                     names.Add(WinName(f.Str("name").Replace('/', '\\')));
-            Plan plan = new Plan(chain, dirs, wins, baseSet.Str("method"), baseName, OpsInfo.MaxStyle(Lognames.DetectStyles(names, baseName)));
+            Plan plan = new Plan(chain, dirs, wins, baseSet.Str("method"), baseName, OpsInfo.MaxStyle(LogNames.DetectStyles(names, baseName)));
             foreach (JsonObject m in chain)
             {
                 foreach (JsonObject f in m.List("files"))
@@ -292,7 +292,7 @@ namespace EsentBackup.Agent
                     string name = WinName(src);
                     if (f.Str("role") == "log")
                     {
-                        bool current = !Lognames.ParseLogFileName(name, baseName, plan.Legacy).HasValue;
+                        bool current = !LogNames.ParseLogFileName(name, baseName, plan.Legacy).HasValue;
                         plan.SetLog(f.Long("generation"), new Log(src, name, m.Str("set_id"), current));  // a newer set's copy wins
                     }
                     else if (ReferenceEquals(m, baseSet) && f.Str("role") == "database")

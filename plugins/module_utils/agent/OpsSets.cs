@@ -266,8 +266,8 @@ namespace EsentBackup.Agent
             if (bestPath == null)
                 return new List<object> { 0L, 0L, 0L };  // Lgpos()
             string name = OpsRestore.WinName(bestPath);
-            int legacy = OpsInfo.MaxStyle(Lognames.DetectStyles(new[] { name }, bestBase));
-            bool current = !Lognames.ParseLogFileName(name, bestBase, legacy).HasValue;
+            int legacy = OpsInfo.MaxStyle(LogNames.DetectStyles(new[] { name }, bestBase));
+            bool current = !LogNames.ParseLogFileName(name, bestBase, legacy).HasValue;
             // Windows: not reached (no ledger); the simulation reads the log file's records through its engine.
             JsonObject read = agent.Platform.SimOnly("read_generation", new JsonObject().Add("pid", (long)agent.Pid).Add("path", bestPath)
                 .Add("generation", current ? null : (object)bestGen).Add("current", current));

@@ -143,17 +143,17 @@ namespace EsentBackup.Agent
             {
                 first = Math.Min(genMin, last);  // an idle store's checkpoint may sit in the new generation
             }
-            string current = Common.InFolder(store.LogPath, Lognames.CurrentLogName(store.Base, store.Legacy));
+            string current = Common.InFolder(store.LogPath, LogNames.CurrentLogName(store.Base, store.Legacy));
             List<object> logs = new List<object>();
             for (long g = first; g <= genMax; g++)
-                logs.Add(new List<object> { g, g == genMax ? current : Common.InFolder(store.LogPath, Lognames.LogFileName(store.Base, g, store.Legacy)) });
+                logs.Add(new List<object> { g, g == genMax ? current : Common.InFolder(store.LogPath, LogNames.LogFileName(store.Base, g, store.Legacy)) });
             List<string> paths = new List<string>(frozen.Databases);
             List<DatabaseInfo> headers = new List<DatabaseInfo>();
             foreach (string p in paths)
                 headers.Add(Jet.GetOpenDatabaseInfo(store.Sesid, Common.DbidOf(store, p)));
             List<object> facts = new List<object>();
             for (int i = 0; i < paths.Count; i++)
-                facts.Add(Backupsets.HeaderFacts(paths[i], headers[i]));
+                facts.Add(BackupSets.HeaderFacts(paths[i], headers[i]));
             SortedSet<string> volumes = new SortedSet<string>(StringComparer.Ordinal);
             foreach (string p in paths)
                 volumes.Add(p.Substring(0, 1).ToUpperInvariant());
@@ -162,7 +162,7 @@ namespace EsentBackup.Agent
             return new JsonObject()
                 .Add("databases", J.List(paths))
                 .Add("logs", logs)
-                .Add("checkpoint", Common.InFolder(store.SystemPath, Lognames.CheckpointName(store.Base, store.Legacy)))
+                .Add("checkpoint", Common.InFolder(store.SystemPath, LogNames.CheckpointName(store.Base, store.Legacy)))
                 .Add("log_range", new JsonObject().Add("base_name", store.Base).Add("gen_low", first).Add("gen_high", genMax))
                 .Add("header", new JsonObject().Add("databases", facts).Add("log_signature", headers.Count > 0 ? headers[0].LogSignature : null))
                 .Add("volumes", J.List(volumes));
@@ -305,7 +305,7 @@ namespace EsentBackup.Agent
             {
                 marks = new List<BackupInfo>();  // the instance is gone: no header to read the mark from
             }
-            sess.Mark = marks.Count > 0 && marks[0] != null ? Backupsets.MarkOf(marks[0]) : null;
+            sess.Mark = marks.Count > 0 && marks[0] != null ? BackupSets.MarkOf(marks[0]) : null;
             agent.Log(sess, "engine_ended", new JsonObject().Add("recorded_as", sess.RecordedAs));
         }
 
@@ -371,30 +371,10 @@ namespace EsentBackup.Agent
                 if (size < 0)
                     throw new AgentFailure(Err.Code("JET_errFileNotFound"), f.Path + " is not in the shadow copy of " + f.Path.Substring(0, 1) + ":",
                         "", sess.Brief());
-                sources.Add(Copies.ShadowSource(ShadowReader(agent.Platform, sid, f.Path), size, f.Name, f.Role, f.Path, agent.Lock, f.Generation));
+                sources.Add(Copies.ShadowSource(agent.Platform, sid, f.Path, size, f.Name, f.Role, f.Path, agent.Lock, f.Generation));
             }
             return Common.StartCopy(agent, sess, sources, dest, Common.Truthy(Common.GetOr(args, "verify", true)), "snapshot",
                 fz.Obj("log_range"), fz.Obj("header"));
-        }
-
-        /// <summary>(offset, length) -> (Win32 error, bytes) of one file of a shadow copy (Python: shadow.read(path, offset, length)).</summary>
-        private static ShadowRead ShadowReader(IHostPlatform platform, string shadowId, string path)
-        {
-            return delegate(long offset, int length, out byte[] data)
-            {
-                byte[] buffer = new byte[length];
-                int read;
-                int werr = platform.ReadShadow(shadowId, path, offset, buffer, length, out read);
-                if (werr != 0)
-                {
-                    data = new byte[0];
-                    return werr;
-                }
-                if (read != length)
-                    Array.Resize(ref buffer, read);
-                data = buffer;
-                return 0;
-            };
         }
 
         /// <summary>One file of a snapshot set: (source path, set name, role, generation).</summary>
@@ -430,7 +410,7 @@ namespace EsentBackup.Agent
             try
             {
                 // Always JET_bitAllDatabasesSnapshot: with 0 ESE succeeds and deletes nothing.
-                Jet.OSSnapshotTruncateLog(sess.SnapId, NativeHelpers.JET_bitAllDatabasesSnapshot);
+                Jet.OSSnapshotTruncateLog(sess.SnapId);
             }
             catch (JetException exc)
             {
@@ -510,7 +490,7 @@ namespace EsentBackup.Agent
                 try
                 {
                     // a set the copy finished (pending-end) never passes for a backup: aborted
-                    Backupsets.AbortSet(copy.SetReal, new JsonObject().Add("jet", (long)Err.Code("errBackupAbortByCaller"))
+                    BackupSets.AbortSet(copy.SetReal, new JsonObject().Add("jet", (long)Err.Code("errBackupAbortByCaller"))
                         .Add("name", "errBackupAbortByCaller").Add("message", reason));
                 }
                 catch (ManifestError)

@@ -266,7 +266,7 @@ namespace EsentBackup.Agent
             }
             List<object> facts = new List<object>();
             foreach (KeyValuePair<string, DatabaseInfo> kv in Common.AttachedHeaders(agent))
-                facts.Add(Backupsets.HeaderFacts(kv.Key, kv.Value));
+                facts.Add(BackupSets.HeaderFacts(kv.Key, kv.Value));
             JsonObject header = new JsonObject().Add("databases", facts).Add("log_signature", Jet.GetInstanceLogSignature(inst));
             JsonObject logRange = new JsonObject().Add("base_name", store.Base).Add("gen_low", 0L).Add("gen_high", 0L);
 
@@ -287,12 +287,12 @@ namespace EsentBackup.Agent
                     List<CopySource> output = new List<CopySource>();
                     foreach (string path in paths)
                     {
-                        long? gen = Lognames.ParseLogFileName(Common.WinName(path), store.Base, store.Legacy);
+                        long? gen = LogNames.ParseLogFileName(Common.WinName(path), store.Base, store.Legacy);
                         output.Add(Source(agent, path, agent.Platform.FileSize(path), "logs/" + Common.WinName(path), "log", pageSize, gen));
                     }
                     // The manifest format wants the checkpoint in every set; the streaming API does not hand
                     // it out, so the agent reads it from disk (shared read: ESE writes it with a plain open).
-                    string chk = Common.InFolder(store.SystemPath, Lognames.CheckpointName(store.Base, store.Legacy));
+                    string chk = Common.InFolder(store.SystemPath, LogNames.CheckpointName(store.Base, store.Legacy));
                     output.Add(FileSource(agent, chk, Common.WinName(chk)));
                     List<long> gens = new List<long>();
                     foreach (CopySource s in output)
@@ -455,7 +455,7 @@ namespace EsentBackup.Agent
             if (Common.Slots.ContainsKey(sess.RecordedAs))
                 foreach (KeyValuePair<string, DatabaseInfo> kv in Common.AttachedHeaders(agent))
                     stamped.Add(Common.SlotOf(kv.Value, sess.RecordedAs));
-            sess.Mark = stamped.Count > 0 && stamped[0] != null ? Backupsets.MarkOf(stamped[0]) : null;
+            sess.Mark = stamped.Count > 0 && stamped[0] != null ? BackupSets.MarkOf(stamped[0]) : null;
             string final = sess.RecordedAs != "abort" ? Common.FinishSet(agent, sess) : FailSet(sess, "stream_end result=abort");
             sess.SwitchTo(normal && sess.RecordedAs != "abort" ? SessionState.Ended : SessionState.Aborted, "stream_end " + args.Str("result"));
             agent.Log(sess, sess.State == SessionState.Ended ? "ended" : "aborted",
@@ -485,7 +485,7 @@ namespace EsentBackup.Agent
             try
             {
                 // a set the copy finished (pending-end) never passes for a backup: aborted
-                return Backupsets.AbortSet(copy.SetReal, new JsonObject().Add("jet", (long)Err.Code("errBackupAbortByCaller"))
+                return BackupSets.AbortSet(copy.SetReal, new JsonObject().Add("jet", (long)Err.Code("errBackupAbortByCaller"))
                     .Add("name", "errBackupAbortByCaller").Add("message", reason)).Str("status");
             }
             catch (Exception)

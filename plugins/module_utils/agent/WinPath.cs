@@ -1,38 +1,57 @@
 // Copyright: (c) 2026, esent.backup developers
 // GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 //
-// Windows paths as Windows reads them: the part of plugins/plugin_utils/_winpath.py the agent's
-// destination check uses (normalise, folded, parent, overlaps, store_folders, check_dest), ported
-// call for call with the same messages, so a path the controller accepts is the path the agent checks.
+// Windows paths and names as Windows reads them: the agent's copy of the one normaliser of the
+// controller (plugins/plugin_utils/_winpath.py), ported call for call with the same messages, so a
+// path the controller accepts is the path the agent checks.
+//
+// Windows resolves "." and ".." segments and repeated separators before it opens anything, and
+// treats a segment named like a device (CON, NUL, COM1...) as that device. So every path is
+// normalised first, and anything whose meaning is not plain is refused rather than rewritten:
+// a drive-letter absolute path only (no UNC shares, no device paths); "/" is a separator, repeated
+// separators and "." segments collapse, ".." is refused; a reserved device name, a segment holding
+// <>:"|?* or a control character, or one ending in a dot or a space is refused; the normalised path
+// stays under MAX_PATH (260).
 // C# 5 only.
 using System;
 using System.Collections.Generic;
-using System.Linq;
+using System.Globalization;
+using System.Text;
 using System.Text.RegularExpressions;
+using ansible_collections.esent.backup.plugins.module_utils.ProtocolSchema;
 
 namespace EsentBackup.Agent
 {
-    /// <summary>A path or name the collection refuses; the message names the option and the fix.</summary>
-    public sealed class WindowsPathError : Exception
+    /// <summary>A path or name the collection refuses; the message names the option and the fix (_winpath.WindowsPathError).</summary>
+    public sealed class WindowsPathError : ArgumentException
     {
         public readonly string Option;
+        public readonly string Problem;
 
-        public WindowsPathError(string option, string message)
-            : base(option + ": " + message)
+        public WindowsPathError(string option, string problem)
+            : base(option + ": " + problem)
         {
             Option = option;
+            Problem = problem;
         }
     }
 
     public static class WinPath
     {
         public const int MaxPath = 260;
-        public const string AgentDir = "C:\\ProgramData\\esent.backup";
+
+        /// <summary>The agent's folder on the host (_bootstrap.AGENT_DIR, generated into ProtocolSchema.cs).</summary>
+        public const string AgentDir = ProtocolSpec.AgentDir;
+
         private static readonly HashSet<string> ReservedNames = MakeReserved();
         private const string InvalidChars = "<>:\"|?*";
-        private static readonly Regex Drive = new Regex("^([A-Za-z]):[\\\\/]");
-        /// <summary>Folders no backup set belongs in, on any drive.</summary>
-        public static readonly string[] SystemFolders = { "Windows", "Program Files", "Program Files (x86)", AgentDir.Substring(3) };
+        private static readonly Regex Drive = new Regex(@"^([A-Za-z]):[\\/]", RegexOptions.CultureInvariant);
+        private static readonly Regex Separators = new Regex(@"[\\/]", RegexOptions.CultureInvariant);
+        // ESE's JET_paramBaseName: exactly three characters (letters and digits, as ESE's own stores use).
+        private static readonly Regex BaseName = new Regex(@"^[A-Za-z0-9]{3}\z", RegexOptions.CultureInvariant);
+
+        /// <summary>Folders no backup set belongs in, on any drive: Windows itself, installed programs and the agent's own.</summary>
+        public static readonly string[] SystemFolders = { "Windows", "Program Files", "Program Files (x86)", ProtocolSpec.AgentDir.Substring(3) };
 
         private static HashSet<string> MakeReserved()
         {
@@ -45,21 +64,17 @@ namespace EsentBackup.Agent
 
         private static int ControlChar(string value)
         {
-            for (int i = 0; i < value.Length; i++)
-                if (value[i] < 0x20 || value[i] == 0x7f)
-                    return i;
+            for (int pos = 0; pos < value.Length; pos++)
+                if (value[pos] < 0x20 || value[pos] == 0x7f)
+                    return pos;
             return -1;
-        }
-
-        private static string PyTypeName(object value)
-        {
-            return value == null ? "NoneType" : Json.TypeName(value);
         }
 
         /// <summary>Whether a file or folder name is a reserved device name (CON, nul.txt, "COM1 ").</summary>
         public static bool ReservedName(string segment)
         {
-            string stem = segment.Split(new[] { '.' }, 2)[0].TrimEnd(' ');
+            int dot = segment.IndexOf('.');
+            string stem = (dot >= 0 ? segment.Substring(0, dot) : segment).TrimEnd(' ');
             return ReservedNames.Contains(stem.ToUpperInvariant());
         }
 
@@ -68,56 +83,67 @@ namespace EsentBackup.Agent
             if (segment == "..")
                 return "contains a '..' segment; give the folder itself, without '..'";
             if (ReservedName(segment))
-                return "segment " + Manifest.Repr(segment) + " is a reserved device name on Windows (CON, PRN, AUX, NUL, COM1-9, LPT1-9); rename it";
-            List<char> bad = segment.Where(c => InvalidChars.IndexOf(c) >= 0).Distinct().OrderBy(c => c).ToList();
+                return "segment " + Protocol.Repr(segment) + " is a reserved device name on Windows (CON, PRN, AUX, NUL, COM1-9, LPT1-9); rename it";
+            SortedSet<char> bad = new SortedSet<char>();
+            foreach (char c in segment)
+                if (InvalidChars.IndexOf(c) >= 0)
+                    bad.Add(c);
             if (bad.Count > 0)
-                return "segment " + Manifest.Repr(segment) + " holds " + Manifest.Repr(new string(bad.ToArray())) + ", which Windows does not allow in names";
+                return "segment " + Protocol.Repr(segment) + " holds " + Protocol.Repr(new string(new List<char>(bad).ToArray())) +
+                       ", which Windows does not allow in names";
             if (segment.EndsWith(".", StringComparison.Ordinal) || segment.EndsWith(" ", StringComparison.Ordinal))
-                return "segment " + Manifest.Repr(segment) + " ends in a dot or a space, which Windows drops (two spellings would name one folder)";
+                return "segment " + Protocol.Repr(segment) + " ends in a dot or a space, which Windows drops (two spellings would name one folder)";
             return "";
         }
 
-        /// <summary>A Windows absolute path as Windows resolves it (X:\seg\seg), or WindowsPathError naming the option.</summary>
+        /// <summary>A Windows absolute path as Windows resolves it ("X:\seg\seg", upper-case drive, no "." segments,
+        /// no trailing separator; "X:\" for a root), or WindowsPathError naming the option (_winpath.normalise).</summary>
         public static string Normalise(string option, object value)
         {
-            string s = value as string;
-            if (s == null)
-                throw new WindowsPathError(option, "must be a string path, got " + PyTypeName(value) + " " + Manifest.Repr(value));
-            if (s.Length == 0)
+            string text = value as string;
+            if (text == null)
+                throw new WindowsPathError(option, "must be a string path, got " + Protocol.PyTypeName(value) + " " + Protocol.Repr(value));
+            if (text.Length == 0)
                 throw new WindowsPathError(option, "must not be empty; give an absolute path such as E:\\EseBackups");
-            int pos = ControlChar(s);
+            int pos = ControlChar(text);
             if (pos >= 0)
-                throw new WindowsPathError(option, "holds the control character " + Manifest.Repr(s[pos].ToString()) + " at position " + pos + "; remove it");
-            string head = s.Length >= 2 ? s.Substring(0, 2) : s;
+                throw new WindowsPathError(option, "holds the control character " + Protocol.Repr(text[pos].ToString()) + " at position " + pos + "; remove it");
+            string head = text.Length >= 2 ? text.Substring(0, 2) : text;
             if (head == "\\\\" || head == "//" || head == "\\/" || head == "/\\")
-                throw new WindowsPathError(option, "UNC shares and device paths (" + s + ") are not supported in v1: the agent's network logon "
-                                                   + "has no credentials for shares. Use a local absolute path such as E:\\EseBackups.");
-            Match match = Drive.Match(s);
+                throw new WindowsPathError(option, "UNC shares and device paths (" + text + ") are not supported in v1: the agent's network logon " +
+                                                   "has no credentials for shares. Use a local absolute path such as E:\\EseBackups.");
+            Match match = Drive.Match(text);
             if (!match.Success)
-                throw new WindowsPathError(option, "must be an absolute Windows path with a drive letter, such as E:\\EseBackups; got " + Manifest.Repr(s));
+                throw new WindowsPathError(option, "must be an absolute Windows path with a drive letter, such as E:\\EseBackups; got " + Protocol.Repr(text));
             List<string> segments = new List<string>();
-            foreach (string segment in s.Substring(3).Split('\\', '/'))
+            foreach (string segment in Separators.Split(text.Substring(3)))
             {
-                if (segment == "" || segment == ".")
+                if (segment.Length == 0 || segment == ".")
                     continue;
                 string problem = SegmentProblem(segment);
                 if (problem.Length > 0)
-                    throw new WindowsPathError(option, problem + " (in " + Manifest.Repr(s) + ")");
+                    throw new WindowsPathError(option, problem + " (in " + Protocol.Repr(text) + ")");
                 segments.Add(segment);
             }
-            string path = match.Groups[1].Value.ToUpperInvariant() + ":\\" + String.Join("\\", segments);
-            if (Manifest.CodePointLength(path) >= MaxPath)
-                throw new WindowsPathError(option, "is " + Manifest.CodePointLength(path) + " characters; Windows paths must stay under " + MaxPath);
+            string path = match.Groups[1].Value.ToUpperInvariant() + ":\\" + String.Join("\\", segments.ToArray());
+            if (path.Length >= MaxPath)
+                throw new WindowsPathError(option, "is " + path.Length + " characters; Windows paths must stay under " + MaxPath);
             return path;
+        }
+
+        /// <summary>Python's str.casefold as Windows compares names (ordinal upper-casing; lower-case here, as the reference does).</summary>
+        public static string Fold(string text)
+        {
+            return text.ToLowerInvariant();
         }
 
         /// <summary>A normalised path in the form used to compare (case-insensitive, with a trailing separator).</summary>
         public static string Folded(string path)
         {
-            return path.ToLowerInvariant().TrimEnd('\\') + "\\";
+            return Fold(path).TrimEnd('\\') + "\\";
         }
 
-        /// <summary>The folder of a normalised path (X:\ stays X:\).</summary>
+        /// <summary>The folder of a normalised path ("X:\" stays "X:\").</summary>
         public static string Parent(string path)
         {
             int cut = path.LastIndexOf('\\');
@@ -130,6 +156,39 @@ namespace EsentBackup.Agent
         {
             string fa = Folded(a), fb = Folded(b);
             return fa.StartsWith(fb, StringComparison.Ordinal) || fb.StartsWith(fa, StringComparison.Ordinal);
+        }
+
+        /// <summary>A single folder name (an instance or host name), or WindowsPathError naming the option.</summary>
+        public static string CheckFolderName(string option, object value)
+        {
+            string text = value as string;
+            if (text == null)
+                throw new WindowsPathError(option, "must be a string, got " + Protocol.PyTypeName(value) + " " + Protocol.Repr(value));
+            if (text.Length == 0 || text == "." || text == "..")
+                throw new WindowsPathError(option, "must be a folder name such as ntds_store, got " + Protocol.Repr(text));
+            int pos = ControlChar(text);
+            if (pos >= 0)
+                throw new WindowsPathError(option, "holds the control character " + Protocol.Repr(text[pos].ToString()) + " at position " + pos + "; remove it");
+            if (text.IndexOf('\\') >= 0 || text.IndexOf('/') >= 0)
+                throw new WindowsPathError(option, "must be one folder name without separators, got " + Protocol.Repr(text));
+            string problem = SegmentProblem(text);
+            if (problem.Length > 0)
+                throw new WindowsPathError(option, problem);
+            if (text.Length > 64)
+                throw new WindowsPathError(option, "is " + text.Length + " characters; keep it to 64 or fewer (it names a folder of every set)");
+            return text;
+        }
+
+        /// <summary>An ESE log base name (JET_paramBaseName), or WindowsPathError naming the option.</summary>
+        public static string CheckBaseName(string option, object value)
+        {
+            string text = value as string;
+            if (text == null || !BaseName.IsMatch(text))
+                throw new WindowsPathError(option, "must be exactly 3 letters or digits (ESE's JET_paramBaseName, edb by default), got " + Protocol.Repr(value));
+            if (ReservedName(text))
+                throw new WindowsPathError(option, Protocol.Repr(text) + " is a reserved device name on Windows; ESE would name its logs " + text + ".log, " +
+                                                   text + "00001.log and " + text + ".chk, which are devices. Use the store's real base name (edb by default)");
+            return text;
         }
 
         /// <summary>The live store's folders as (option, normalised folder): log, system and each database's folder.</summary>
@@ -149,20 +208,22 @@ namespace EsentBackup.Agent
             return folders;
         }
 
-        /// <summary>A backup destination, normalised, or WindowsPathError: an invalid path, a system folder, or one that overlaps the store's folders.</summary>
+        /// <summary>A backup destination, normalised, or WindowsPathError naming the option: never inside a system folder,
+        /// never inside or above a folder of the live store.</summary>
         public static string CheckDest(object value, JsonObject instance = null, string option = "dest")
         {
             string dest = Normalise(option, value);
             foreach (string system in SystemFolders)
                 if (Folded(dest).StartsWith(Folded(dest.Substring(0, 3) + system), StringComparison.Ordinal))
-                    throw new WindowsPathError(option, dest + " is inside the system folder " + dest.Substring(0, 3) + system + "; pick a backup folder such as E:\\EseBackups");
+                    throw new WindowsPathError(option, dest + " is inside the system folder " + dest.Substring(0, 3) + system +
+                                                       "; pick a backup folder such as E:\\EseBackups");
             foreach (KeyValuePair<string, string> kv in StoreFolders(instance))
             {
                 if (Overlaps(dest, kv.Value))
                 {
                     string where = Folded(dest).StartsWith(Folded(kv.Value), StringComparison.Ordinal) ? "inside" : "above";
-                    throw new WindowsPathError(option, dest + " (given as " + Manifest.Repr(value) + ") is " + where + " the live store's folder " + kv.Value
-                                                       + " (" + kv.Key + "); pick a folder outside the store's folders, such as E:\\EseBackups");
+                    throw new WindowsPathError(option, dest + " (given as " + Protocol.Repr(value) + ") is " + where + " the live store's folder " +
+                                                       kv.Value + " (" + kv.Key + "); pick a folder outside the store's folders, such as E:\\EseBackups");
                 }
             }
             return dest;

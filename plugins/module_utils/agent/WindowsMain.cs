@@ -22,7 +22,10 @@ namespace EsentBackup.Agent
         {
             WindowsPlatform platform = new WindowsPlatform();
             using (PipeTransport transport = new PipeTransport(pipeName))
-                return new AgentServer(platform, transport, route, null, leaseTimerMs).Run();
+            {
+                new AgentServer(platform, transport, route, null, leaseTimerMs).Run();
+                return 0;
+            }
         }
     }
 }

@@ -135,6 +135,9 @@ def test_schema_accepts_what_validation_accepts_and_rejects_what_it_rejects() ->
 def test_schema_file_and_generated_csharp_are_current() -> None:
     proc = subprocess.run([sys.executable, str(REPO / "tools" / "generate.py"), "--check"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+    # --check covers every generated file; these are the C# agent's copies of the protocol's tables.
+    for name in ("JetErrors.cs", "SessionStates.cs", "ProtocolSchema.cs"):
+        assert (REPO / "plugins" / "module_utils" / name).is_file(), name
 
 
 @pytest.mark.parametrize(

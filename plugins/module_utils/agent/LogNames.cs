@@ -1,11 +1,11 @@
 // Copyright: (c) 2026, esent.backup developers
 // GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 //
-// Ports esesim/engine/lognames.py call for call: log, checkpoint and reserve-log file names,
-// exactly as ESE builds them (docs/dev/ese-facts.md section 4.1). JET_paramLegacyFileNames bit
-// 0x1 (ESE98 names) picks .log/.chk over .jtx/.jcp; bit 0x2 (8.3 soft compatibility) writes
-// generations with 5 hex digits while gen <= 0xFFFFF and 8 digits beyond; without it always 8
-// digits. Hex digits are upper case. Generations are long (8 hex digits pass int's range).
+// Log, checkpoint and reserve-log file names, exactly as ESE builds them (docs/dev/ese-facts.md
+// section 4.1), ported from esesim/engine/lognames.py. JET_paramLegacyFileNames bit 0x1 (ESE98
+// names) picks .log/.chk over .jtx/.jcp; bit 0x2 (8.3 soft compatibility) writes generations with
+// 5 hex digits while gen <= 0xFFFFF and 8 digits beyond; without it always 8 digits. Hex digits
+// are upper case.
 // C# 5 only.
 using System;
 using System.Collections.Generic;
@@ -14,24 +14,28 @@ using System.Text.RegularExpressions;
 
 namespace EsentBackup.Agent
 {
-    public static class Lognames
+    public static class LogNames
     {
-        /// <summary>.log with JET_bitESE98FileNames, else .jtx.</summary>
+        public const int JET_bitESE98FileNames = 0x1;
+        public const int JET_bitEightDotThreeSoftCompat = 0x2;
+        public const long FiveDigitGenMax = 0xFFFFF;
+
+        /// <summary>".log" with JET_bitESE98FileNames, else ".jtx".</summary>
         public static string LogExtension(int legacy)
         {
-            return (legacy & JetConstants.JET_bitESE98FileNames) != 0 ? ".log" : ".jtx";
+            return (legacy & JET_bitESE98FileNames) != 0 ? ".log" : ".jtx";
         }
 
-        /// <summary>.chk with JET_bitESE98FileNames, else .jcp.</summary>
+        /// <summary>".chk" with JET_bitESE98FileNames, else ".jcp".</summary>
         public static string CheckpointExtension(int legacy)
         {
-            return (legacy & JetConstants.JET_bitESE98FileNames) != 0 ? ".chk" : ".jcp";
+            return (legacy & JET_bitESE98FileNames) != 0 ? ".chk" : ".jcp";
         }
 
         /// <summary>How many hex digits the name of generation gen has under legacy.</summary>
         public static int GenerationDigits(long gen, int legacy)
         {
-            if ((legacy & JetConstants.JET_bitEightDotThreeSoftCompat) != 0 && gen <= JetConstants.FiveDigitGenMax)
+            if ((legacy & JET_bitEightDotThreeSoftCompat) != 0 && gen <= FiveDigitGenMax)
                 return 5;
             return 8;
         }
@@ -66,15 +70,12 @@ namespace EsentBackup.Agent
             return baseName + CheckpointExtension(legacy);
         }
 
-        /// <summary>The generation of an archived log name under this naming style, else null.
-        /// Only names this style would produce are accepted (so edb00000001.log is not a 0x3 name:
-        /// generation 1 has 5 digits there).</summary>
+        /// <summary>The generation of an archived log name under this naming style, else null (only names this style would produce).</summary>
         public static long? ParseLogFileName(string name, string baseName, int legacy)
         {
-            if (name == null)
-                return null;
-            Match m = Regex.Match(name, "^" + Regex.Escape(baseName) + "([0-9A-F]{5}|[0-9A-F]{8})" + Regex.Escape(LogExtension(legacy)) + @"\z",
-                RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);
+            Regex pattern = new Regex("^" + Regex.Escape(baseName) + "([0-9A-F]{5}|[0-9A-F]{8})" + Regex.Escape(LogExtension(legacy)) + "\\z",
+                                      RegexOptions.IgnoreCase | RegexOptions.CultureInvariant);
+            Match m = pattern.Match(name);
             if (!m.Success)
                 return null;
             string digits = m.Groups[1].Value;
@@ -86,22 +87,20 @@ namespace EsentBackup.Agent
             return gen;
         }
 
-        /// <summary>The JET_paramLegacyFileNames values whose log or checkpoint names appear in a folder listing
-        /// (names: file names in the log folder and system folder; base: the 3-character base name). When names fit
-        /// both width styles (generation beyond 0xFFFFF, or only edb.log), both candidates are returned.
-        /// Python returns a set; this is the same values ascending (no HashSet: it lives in System.Core).</summary>
+        /// <summary>The JET_paramLegacyFileNames values (0x0..0x3) whose log or checkpoint names appear in a folder listing;
+        /// names that fit both width styles give both candidates. Ascending.</summary>
         public static List<int> DetectStyles(IEnumerable<string> names, string baseName)
         {
-            List<int> found = new List<int>();
+            List<int> found = new List<int>(); // ascending: the styles are tried in order
             List<string> all = new List<string>(names);
-            foreach (int legacy in new int[] { 0x0, 0x1, 0x2, 0x3 })
+            foreach (int legacy in new[] { 0x0, 0x1, 0x2, 0x3 })
             {
                 string cur = CurrentLogName(baseName, legacy).ToLowerInvariant();
                 string chk = CheckpointName(baseName, legacy).ToLowerInvariant();
                 foreach (string n in all)
                 {
                     string lower = n.ToLowerInvariant();
-                    if (lower == cur || lower == chk || ParseLogFileName(n, baseName, legacy) != null)
+                    if (lower == cur || lower == chk || ParseLogFileName(n, baseName, legacy).HasValue)
                     {
                         found.Add(legacy);
                         break;
