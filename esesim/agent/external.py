@@ -92,7 +92,7 @@ class FaceServer:
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._sock.bind(self.path)
         self._sock.listen(64)
-        self._agents: dict[str, ExternalAgent] = {}
+        self._agents: dict[str, AgentFace] = {}
         self._lock = threading.Lock()
         self._closed = False
         self._thread = threading.Thread(target=self._accept, name="face-server", daemon=True)
@@ -107,7 +107,7 @@ class FaceServer:
                 atexit.register(cls._shared.close)
             return cls._shared
 
-    def register(self, token: str, agent: ExternalAgent) -> None:
+    def register(self, token: str, agent: AgentFace) -> None:
         with self._lock:
             self._agents[token] = agent
 
@@ -131,7 +131,7 @@ class FaceServer:
             threading.Thread(target=self._serve, args=(conn,), name="face-conn", daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
-        agent: ExternalAgent | None = None
+        agent: AgentFace | None = None
         try:
             conn.settimeout(remote.CONNECT_TIMEOUT_SECONDS)
             name, args, _kwargs = remote.recv_frame(conn)
@@ -154,7 +154,7 @@ class FaceServer:
         finally:
             conn.close()
             if agent is not None:
-                agent.face_closed()
+                agent.close()
 
 
 def _send_answer(conn: socket.socket, answer: tuple[Any, ...]) -> None:
@@ -171,6 +171,86 @@ def _travel(exc: BaseException) -> BaseException:
         return exc
     except Exception:  # noqa: BLE001 - any pickling failure
         return RuntimeError(f"{type(exc).__name__}: {exc}")
+
+
+class AgentFace:
+    """The fleet's side of one agent process's remote face: its EngineProcess and platform server.
+
+    Args:
+        ahost: the agent's ``simhost.AgentHost`` (its engine and lock).
+        route: the agent's route.
+    """
+
+    def __init__(self, ahost: Any, route: str) -> None:
+        self.ahost = ahost
+        self.route = route
+        self.proc: EngineProcess | None = None  # made when the face connects
+        self.platform_server: SimPlatformServer | None = None
+        self.pid = 0
+        self.refuse = False  # set once the process is gone: a late hello is refused
+
+    def connect(self) -> bool:
+        """The agent's face said hello: make its EngineProcess (once). False for a second connection."""
+        with self.ahost.lock:  # the one lock of both connect and close (kill runs under it)
+            if self.proc is not None or self.refuse:
+                return False
+            self.proc = EngineProcess(self.ahost.engine, "powershell.exe")
+            self.platform_server = SimPlatformServer(self.ahost, self.proc, self.route)
+            self.pid = self.proc.pid
+            return True
+
+    def close(self) -> None:
+        """The process is gone (its connection ended, or it was killed): so is its engine process."""
+        with self.ahost.lock:
+            self.refuse = True
+            if self.proc is not None:
+                self.proc.die()
+
+    def serve_call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+        """Run one forwarded call (remote.py's wire format) under the host's lock."""
+        proc, platform = self.proc, self.platform_server
+        assert proc is not None and platform is not None
+        try:
+            if name == remote.PLATFORM:
+                if not proc.alive:
+                    raise ProcessGone(f"process {proc.pid} is dead")
+                return ("ok", platform.handle(str(args[0])), [], [])
+            if name == remote.READ_SHADOW:
+                with self.ahost.lock:
+                    if not proc.alive:
+                        raise ProcessGone(f"process {proc.pid} is dead")
+                    result = platform.read_shadow(str(args[0]), str(args[1]), int(args[2]), int(args[3]))
+                return ("ok", result, [], [])
+            if name.startswith("_") or not callable(getattr(proc, name, None)):
+                raise AttributeError(f"the engine has no call {name!r}")
+            buffers: list[bytearray] = []
+            events: list[tuple[Any, ...]] = []
+            call_args = []
+            for a in args:
+                if isinstance(a, remote.OutBuffer):
+                    buffers.append(bytearray(a.size))
+                    a = buffers[-1]
+                elif isinstance(a, remote.Callback):
+                    a = _recorder(events)
+                call_args.append(a)
+            with self.ahost.lock:
+                if not proc.alive:
+                    raise ProcessGone(f"process {proc.pid} is dead")
+                result = getattr(proc, name)(*call_args, **kwargs)
+            outs = [bytes(b) for b in buffers]
+            if name in remote.TRIM_TO_RESULT and outs:
+                err, n = result
+                outs[0] = outs[0][: n if err >= 0 else 0]
+            return ("ok", result, outs, events)
+        except Exception as exc:  # noqa: BLE001 - raised again in the agent's face, which reports it
+            return ("err", _travel(exc))
+
+    def instance_state(self) -> Any:
+        """The engine's state of the instance this process hosts (None when none runs)."""
+        proc = self.proc
+        if proc is None or not proc.alive:
+            return None
+        return next(iter(proc.instances.values()), None)
 
 
 # -- one agent process ----------------------------------------------------------------------------
@@ -209,19 +289,16 @@ class ExternalAgent:
         self.instance_cfg: dict[str, Any] = dict(instance or {})
         self.server = server or FaceServer.shared()
         self.token = f"{route}-{secrets.token_hex(8)}"
-        self.proc: EngineProcess | None = None  # made when the face connects
-        self.platform_server: SimPlatformServer | None = None
-        self.pid = 0
+        self.face = AgentFace(ahost, route)
         self.boot_id = ""
         self.version = ""
         self.pipe = ""
         self.alive = True
         self.shut_down = False  # ended by a shutdown op (its state file goes), not killed (its state file stays)
         self.state_file = StateFile(ahost.state_path(route))
-        self._conn_lock = threading.Lock()
         self._io = threading.Lock()  # one frame and its answer at a time on the agent's stdio
         self._frames: queue.Queue[tuple[str, bytes] | None] = queue.Queue()
-        self.server.register(self.token, self)
+        self.server.register(self.token, self.face)
         log_dir = Path(ahost.root) / "csharp-agents"
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = log_dir / f"{route}-{self.token[-16:]}.log"
@@ -245,70 +322,18 @@ class ExternalAgent:
             self.kill()
             raise AgentStartError(f"the agent says pid {hello.get('pid')}, its face connected as pid {self.pid}")
 
-    # -- the face server's side -------------------------------------------------------------------
+    @property
+    def proc(self) -> EngineProcess | None:
+        """The agent's EngineProcess on the host's engine (None until its face connected)."""
+        return self.face.proc
 
-    def connect(self) -> bool:
-        """The agent's face said hello: make its EngineProcess (once). False for a second connection."""
-        with self._conn_lock:
-            if self.proc is not None or not self.alive:
-                return False
-            with self.ahost.lock:
-                self.proc = EngineProcess(self.ahost.engine, "powershell.exe")
-                self.platform_server = SimPlatformServer(self.ahost, self.proc, self.route)
-            self.pid = self.proc.pid
-            return True
-
-    def face_closed(self) -> None:
-        """The face's connection ended: the process is gone (or going); so is its engine process."""
-        with self.ahost.lock:
-            if self.proc is not None:
-                self.proc.die()
-
-    def serve_call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
-        """Run one forwarded call (remote.py's wire format) under the host's lock."""
-        proc, platform = self.proc, self.platform_server
-        assert proc is not None and platform is not None
-        try:
-            if name == remote.PLATFORM:
-                if not proc.alive:
-                    raise ProcessGone(f"process {proc.pid} is dead")
-                return ("ok", platform.handle(str(args[0])), [], [])
-            if name == remote.READ_SHADOW:
-                with self.ahost.lock:
-                    if not proc.alive:
-                        raise ProcessGone(f"process {proc.pid} is dead")
-                    result = platform.read_shadow(str(args[0]), str(args[1]), int(args[2]), int(args[3]))
-                return ("ok", result, [], [])
-            if name.startswith("_") or not callable(getattr(proc, name, None)):
-                raise AttributeError(f"the engine has no call {name!r}")
-            buffers: list[bytearray] = []
-            events: list[tuple[Any, ...]] = []
-            call_args = []
-            for a in args:
-                if isinstance(a, remote.OutBuffer):
-                    buffers.append(bytearray(a.size))
-                    a = buffers[-1]
-                elif isinstance(a, remote.Callback):
-                    a = _recorder(events)
-                call_args.append(a)
-            with self.ahost.lock:
-                if not proc.alive and name not in ("jet_get_last_error_info",):
-                    raise ProcessGone(f"process {proc.pid} is dead")
-                result = getattr(proc, name)(*call_args, **kwargs)
-            outs = [bytes(b) for b in buffers]
-            if name in remote.TRIM_TO_RESULT and outs:
-                err, n = result
-                outs[0] = outs[0][: n if err >= 0 else 0]
-            return ("ok", result, outs, events)
-        except Exception as exc:  # noqa: BLE001 - raised again in the agent's face, which reports it
-            return ("err", _travel(exc))
+    @property
+    def pid(self) -> int:
+        return self.face.pid
 
     def instance_state(self) -> Any:
-        """The engine's state of the instance the agent hosts (a simulator view for control.state; None when none runs)."""
-        proc = self.proc
-        if proc is None or not proc.alive:
-            return None
-        return next(iter(proc.instances.values()), None)
+        """The engine's state of the instance the agent hosts (control.state's view; None when none runs)."""
+        return self.face.instance_state()
 
     # -- stdio frames -----------------------------------------------------------------------------
 
@@ -463,9 +488,7 @@ class ExternalAgent:
                     stream.close()
             except OSError:
                 pass
-        with self.ahost.lock:
-            if self.proc is not None:
-                self.proc.die()
+        self.face.close()
         self.server.unregister(self.token)
 
 

@@ -30,7 +30,7 @@ from esesim.engine import EngineProcess, Ledger, StoreSpec, check_store, close_s
 from esesim.engine.lgpos import Lgpos
 from esesim.engine.logfile import read_generation
 
-from . import ops_sets
+from . import copier, ops_sets
 from .esent_api import Jet, JetException
 from .host_platform import HostPlatform
 from .sessions import AgentFailure
@@ -349,6 +349,11 @@ def _workload_stop(s: SimPlatformServer, a: dict[str, Any]) -> dict[str, Any]:
     return {"running": False, "changed": running}
 
 
+def _copy_throttle(s: SimPlatformServer, a: dict[str, Any]) -> dict[str, Any]:
+    """``copier._throttle_bps``: the fleet's copy pace (``fleet up --copy-throttle-kbps``; 0: no limit)."""
+    return {"bytes_per_second": int(copier._throttle_bps)}  # noqa: SLF001 - the one fleet-wide knob
+
+
 SIM_ONLY: dict[str, Callable[[SimPlatformServer, dict[str, Any]], dict[str, Any] | None]] = {
     "streamed_database_size": _streamed_database_size,
     "io_frozen": _io_frozen,
@@ -364,5 +369,6 @@ SIM_ONLY: dict[str, Callable[[SimPlatformServer, dict[str, Any]], dict[str, Any]
     "workload_commit": _workload_commit,
     "workload_stats": _workload_stats,
     "workload_stop": _workload_stop,
+    "copy_throttle": _copy_throttle,
 }
 
