@@ -2,8 +2,9 @@
 
 Test-only code: do not use directly. ``ExternalAgent`` has the surface ``simhost.AgentHost``, the
 control plane (control.py) and the conformance runner use of a Python ``core.AgentProcess``
-(``handle``, ``alive``, ``kill``, ``pid``, ``pipe``, ``state_file``, the lease and workload ticks,
-``identity``, ``instance_cfg``), but the agent is ``mono esent.backup.agent.exe --route R``
+(``handle``, ``alive``, ``kill``, ``pid``, ``pipe``, ``state_file``, ``identity``, ``instance_cfg``;
+``tick`` for the Python agent's ``check_leases``/``workload_tick``/``exit_if_idle``, ``view`` for
+its sessions and owner windows, ``settle`` for its copies), but the agent is ``mono esent.backup.agent.exe --route R``
 (built by ``esesim.native.csharp_agent``): the C# agent of plugins/module_utils/agent/ with the
 test side of esesim/native/csharp/.
 
@@ -16,10 +17,11 @@ that EngineProcess: the process is dead for the engine too.
 
 Frames on the agent's stdin and stdout (``StdioTransport.cs``): one kind byte, a 4-byte
 little-endian length, a UTF-8 payload. ``Q`` a protocol request (the body the bootstrap relays),
-``C`` a control message of the simulation (JSON with ``op``: ``start``, ``check_leases``,
-``workload_tick``, ``exit_if_idle``, ``view``, ``settle``); the agent answers each with ``A``. At
-start the agent reads ``C {"op": "start", "instance": {...}}`` and says hello with ``H {"pid",
-"boot_id", "version", "pipe"}``.
+``C`` a control message of the simulation (JSON ``{"control": ...}``, AgentServer.cs: ``tick``
+runs the leases, the workload and the idle exit and answers ``{"alive"}``; ``view`` the sessions
+and owner windows control.py shows; ``settle`` waits for the copies); the agent answers each with
+``A``. At start the agent reads ``C {"control": "start", "instance": {...}}`` (AgentMain.cs) and
+says hello with ``H {"pid", "boot_id", "version", "pipe"}``.
 
 LOCK ORDER: nothing here calls into the mono agent while holding ``ahost.lock``: the agent's
 engine calls take that lock on the server side, so a caller holding it would wait for an answer
@@ -311,7 +313,7 @@ class ExternalAgent:
                                            stderr=log, env=_agent_env(self.server, self.token), start_new_session=True)
         threading.Thread(target=self._read_frames, name=f"agent-{route}-stdout", daemon=True).start()
         try:
-            hello = self._exchange("C", {"op": "start", "instance": self.instance_cfg}, START_TIMEOUT_SECONDS, expect="H")
+            hello = self._exchange("C", {"control": "start", "instance": self.instance_cfg}, START_TIMEOUT_SECONDS, expect="H")
         except (AgentStartError, AgentBusy):
             self.kill()
             raise
@@ -390,19 +392,20 @@ class ExternalAgent:
         finally:
             self._io.release()
 
-    def control(self, op: str, busy_timeout: float = CONTROL_TIMEOUT_SECONDS, **fields: Any) -> dict[str, Any]:
-        """One control message of the simulation; {} when the agent is dead, busy past ``busy_timeout``, or broke (then killed)."""
+    def control(self, control: str, busy_timeout: float = CONTROL_TIMEOUT_SECONDS, **fields: Any) -> dict[str, Any] | None:
+        """One control message of the simulation; None when the agent is dead, busy past ``busy_timeout``, or broke (then killed)."""
         if not self.alive:
-            return {}
+            return None
         try:
-            answer = self._exchange("C", {"op": op, **fields}, CONTROL_TIMEOUT_SECONDS + float(fields.get("seconds") or 0), busy_timeout=busy_timeout)
+            answer = self._exchange("C", {"control": control, **fields}, CONTROL_TIMEOUT_SECONDS + float(fields.get("seconds") or 0),
+                                    busy_timeout=busy_timeout)
         except AgentBusy:
-            return {}
+            return None
         except AgentStartError:
             with self.ahost.lock:
                 self.kill()
-            return {}
-        return answer if isinstance(answer, dict) else {}
+            return None
+        return answer if isinstance(answer, dict) else None
 
     # -- what AgentHost and the bootstrap use -----------------------------------------------------
 
@@ -431,17 +434,17 @@ class ExternalAgent:
                 pass
         return bytes(reply)
 
-    # The ticker's messages skip an agent busy with a request: it runs its leases on every request anyway.
+    def tick(self, seconds: float) -> bool:
+        """The host ticker's turn: the agent runs its leases, its workload and its idle exit (AgentServer.Tick).
 
-    def check_leases(self) -> None:
-        self.control("check_leases", busy_timeout=TICK_BUSY_SECONDS)
+        Skipped while the agent is busy with a request (it runs its leases on every request). The
+        workload's pace is the agent's own clock, so ``seconds`` is not sent.
 
-    def workload_tick(self, seconds: float) -> None:
-        self.control("workload_tick", busy_timeout=TICK_BUSY_SECONDS, dt=seconds)
-
-    def exit_if_idle(self) -> bool:
-        """Ask the agent to end when idle; True when it ended (then it is reaped here)."""
-        if not self.control("exit_if_idle", busy_timeout=TICK_BUSY_SECONDS).get("exited"):
+        Returns:
+            True when the agent exited idle (it is reaped here; its state file is gone with it).
+        """
+        answer = self.control("tick", busy_timeout=TICK_BUSY_SECONDS)
+        if answer is None or answer.get("alive", True):
             return False
         self.alive = False
         try:
@@ -452,19 +455,9 @@ class ExternalAgent:
             self.kill()
         return True
 
-    def tick(self, seconds: float) -> bool:
-        """The host ticker's turn (leases, workload, idle exit), skipped while the agent is busy with a request.
-
-        Returns:
-            True when the agent exited idle.
-        """
-        self.check_leases()
-        self.workload_tick(seconds)
-        return self.exit_if_idle()
-
     def view(self) -> dict[str, Any]:
         """Sessions (state, reason, owner, kind, backup type, verified, shadows) and owner windows, for control.state."""
-        return self.control("view")
+        return self.control("view") or {}
 
     def settle(self, seconds: float = 0.2) -> None:
         """Let the agent's background copies reach their next state (the conformance runner's polls)."""

@@ -230,11 +230,16 @@ class SimPlatformServer:
 
 
 def _streamed_database_size(s: SimPlatformServer, a: dict[str, Any]) -> dict[str, Any]:
-    """``jet.sim_only_streamed_database_size(instance, path)``."""
+    """``jet.sim_only_streamed_database_size(instance, path)`` as ``value``.
+
+    Raises:
+        AgentFailure: the JetException the Python call raises, worded as core.AgentProcess.handle words an
+            esent.dll error no op turned into its own reply (the reply is then the same).
+    """
     try:
-        return {"err": 0, "size": s.jet.sim_only_streamed_database_size(int(a["instance"]), str(a["path"]))}
+        return {"value": s.jet.sim_only_streamed_database_size(int(a["instance"]), str(a["path"]))}
     except JetException as exc:
-        return {**_err_of(exc), "size": -1}
+        raise AgentFailure(exc.code, str(exc) + (f" ({exc.detail})" if exc.detail else "")) from None
 
 
 def _io_frozen(s: SimPlatformServer, a: dict[str, Any]) -> dict[str, Any]:
@@ -313,29 +318,39 @@ def _restore_check_attach(s: SimPlatformServer, a: dict[str, Any]) -> dict[str, 
         proc.die()
 
 
-# The demo workload of an agent-hosted store (AgentProcess.start_workload / workload_tick / workload_view):
-# the Workload object lives here, in the fleet process, on the agent's own EngineProcess.
+# The demo workload of an agent-hosted store (core.AgentProcess.start_workload / workload_tick / workload_view; the
+# C# AgentProcess's StartWorkload, WorkloadTick, WorkloadView): the Workload object lives here, in the fleet process,
+# on the agent's own EngineProcess, and the agent keeps only the rate and its credit.
 
 def _workload_start(s: SimPlatformServer, a: dict[str, Any]) -> dict[str, Any]:
-    """``jet.sim_only_workload(sesid, dbid, path, Ledger(ahost.ledger_path(store)), random.Random(seed))``."""
-    ledger = Ledger(s.ahost.ledger_path(str(a.get("store") or "store")))
-    wl = s.jet.sim_only_workload(int(a["sesid"]), int(a["dbid"]), str(a["path"]), ledger, random.Random(str(a.get("seed") or "")))
-    s.workload = {"rate": a.get("rate"), "wl": wl}
-    return _workload_stats(s, a)
+    """``jet.sim_only_workload(sesid, dbid, database, Ledger(ahost.ledger_path(ledger)), random.Random(seed))``."""
+    ledger = Ledger(s.ahost.ledger_path(str(a.get("ledger") or "store")))
+    wl = s.jet.sim_only_workload(int(a["sesid"]), int(a["dbid"]), str(a["database"]), ledger, random.Random(str(a.get("seed") or "")))
+    s.workload = {"wl": wl}
+    return _workload_view(s, a)
 
 
-def _workload_commit(s: SimPlatformServer, a: dict[str, Any]) -> dict[str, Any]:
-    """``wl.commit_one(); wl.stats.commits += 1``, ``count`` times (AgentProcess.workload_tick's loop)."""
+def _workload_tick(s: SimPlatformServer, a: dict[str, Any]) -> dict[str, Any]:
+    """``jet.sim_only_io_frozen(inst)``, else ``wl.commit_one(); wl.stats.commits += 1``, ``commits`` times.
+
+    A commit that raises (the instance went away under the workload) ends this tick's commits, as
+    the exception ends the reference host's tick; it is reported, never raised across the seam.
+    """
+    if s.jet.sim_only_io_frozen(int(a["inst"])):
+        return {"frozen": True}
     if s.workload is None:
-        return {"running": False}
+        return {"frozen": False, "running": False}
     wl = s.workload["wl"]
-    for _ in range(int(a.get("count", 1))):
-        wl.commit_one()
-        wl.stats.commits += 1
-    return _workload_stats(s, a)
+    try:
+        for _ in range(int(a.get("commits", 0))):
+            wl.commit_one()
+            wl.stats.commits += 1
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        return {"frozen": False, "error": f"{type(exc).__name__}: {exc}"}
+    return {"frozen": False}
 
 
-def _workload_stats(s: SimPlatformServer, a: dict[str, Any]) -> dict[str, Any]:
+def _workload_view(s: SimPlatformServer, a: dict[str, Any]) -> dict[str, Any]:
     """``wl.stats`` (AgentProcess.workload_view)."""
     if s.workload is None:
         return {"running": False}
@@ -349,14 +364,21 @@ def _workload_stop(s: SimPlatformServer, a: dict[str, Any]) -> dict[str, Any]:
     return {"running": False, "changed": running}
 
 
+def _install(s: SimPlatformServer, a: dict[str, Any]) -> dict[str, Any]:
+    """``ahost.install(version)``: the new (simulated) launcher in place (the ``install`` op)."""
+    s.ahost.install(str(a["version"]))
+    return {"version": str(a["version"])}
+
+
 def _copy_throttle(s: SimPlatformServer, a: dict[str, Any]) -> dict[str, Any]:
     """``copier._throttle_bps``: the fleet's copy pace (``fleet up --copy-throttle-kbps``; 0: no limit)."""
     return {"bytes_per_second": int(copier._throttle_bps)}  # noqa: SLF001 - the one fleet-wide knob
 
 
 SIM_ONLY: dict[str, Callable[[SimPlatformServer, dict[str, Any]], dict[str, Any] | None]] = {
+    # OpsStream.cs (opsa)
     "streamed_database_size": _streamed_database_size,
-    "io_frozen": _io_frozen,
+    # OpsRestore.cs, OpsSets.cs (opsb: /work/briefs/simonly-opsb.md)
     "restore_snapshot_image": _restore_snapshot_image,
     "restore_replayed": _restore_replayed,
     "read_records": _read_records,
@@ -365,10 +387,14 @@ SIM_ONLY: dict[str, Callable[[SimPlatformServer, dict[str, Any]], dict[str, Any]
     "read_generation": _read_generation,
     "check_store": _check_store,
     "restore_check_attach": _restore_check_attach,
+    # AgentCore.cs (core)
     "workload_start": _workload_start,
-    "workload_commit": _workload_commit,
-    "workload_stats": _workload_stats,
+    "workload_tick": _workload_tick,
+    "workload_view": _workload_view,
     "workload_stop": _workload_stop,
+    "install": _install,
+    # AgentMain.cs (bridge): the fleet's copy pace for Copier.SetThrottle
     "copy_throttle": _copy_throttle,
+    # not asked by the C# ops today; kept for a direct check of the frozen state
+    "io_frozen": _io_frozen,
 }
-

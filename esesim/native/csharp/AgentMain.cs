@@ -5,18 +5,16 @@
 // `mono esent.backup.agent.exe --route R` (esesim/agent/external.py starts it). It plays the part
 // agent.ps1 plays on Windows: builds the platform (SimPlatform: the simulated host through the
 // native face) and the transport (StdioTransport: frames on stdin/stdout instead of the named
-// pipe), learns the instance block from the first frame, says hello and runs the AgentServer
+// pipe), learns the instance block from the first frame, takes the fleet's copy pace, says hello
+// and runs the AgentServer (no lease timer: the simulated host ticks it with control frames)
 // until the transport closes or the agent exits. C# 5 only.
 using System;
-using System.IO;
 using System.Text;
 
 namespace EsentBackup.Agent.Simulation
 {
     public static class AgentMain
     {
-        private const string StateFolder = "C:\\ProgramData\\esent.backup\\agents\\";
-
         public static int Main(string[] args)
         {
             string route = null;
@@ -38,9 +36,15 @@ namespace EsentBackup.Agent.Simulation
                 if (first == null)
                     return 0;  // closed before the first frame: nothing to serve
                 JsonObject instance = InstanceOf(first, transport);
-                AgentServer server = new AgentServer(platform, transport, route, instance, 0);
-                transport.SendHello(Encoding.UTF8.GetBytes(Json.Serialize(Hello(platform, route))));
-                server.Run();
+                // The fleet's copy pace (esesim fleet up --copy-throttle-kbps), as the Python agents' copier.set_throttle.
+                JsonObject throttle = platform.SimOnly("copy_throttle", new JsonObject());
+                if (throttle != null)
+                    Copier.SetThrottle(throttle.Long("bytes_per_second"));
+                using (AgentServer server = new AgentServer(platform, transport, route, instance, 0))
+                {
+                    transport.SendHello(Encoding.UTF8.GetBytes(Json.Serialize(Hello(server.Agent))));
+                    server.Run();
+                }
                 return 0;
             }
             catch (Exception exc)
@@ -55,7 +59,7 @@ namespace EsentBackup.Agent.Simulation
         }
 
         /// <summary>The instance block the agent serves: from the simulated host's start message
-        /// (C {"op": "start", "instance": ...}), or from the first request, which is then served as usual.</summary>
+        /// (C {"control": "start", "instance": ...}), or from the first request, which is then served as usual.</summary>
         private static JsonObject InstanceOf(TransportFrame first, StdioTransport transport)
         {
             JsonObject doc = null;
@@ -67,34 +71,17 @@ namespace EsentBackup.Agent.Simulation
             {
                 doc = null;  // a malformed first request: the agent answers it, serving no instance yet
             }
-            if (first.IsControl && doc != null && doc.Str("op", "") == "start")
+            if (first.IsControl && doc != null && (doc["control"] as string) == "start")
                 return doc["instance"] as JsonObject;
             transport.PushBack(first);
             return doc == null ? null : doc["instance"] as JsonObject;
         }
 
-        /// <summary>pid, boot id, version and pipe as the agent's state file records them (the agent wrote it at start).</summary>
-        private static JsonObject Hello(SimPlatform platform, string route)
+        /// <summary>What the simulated host learns of the agent at start: its pid, boot id, version and pipe.</summary>
+        private static JsonObject Hello(AgentProcess agent)
         {
-            JsonObject hello = new JsonObject().Add("pid", (long)platform.ProcessId);
-            try
-            {
-                string path = platform.RealPath(StateFolder + route + ".json", null);
-                JsonObject state = Json.Parse(File.ReadAllText(path, Encoding.UTF8)) as JsonObject;
-                if (state != null)
-                {
-                    hello.Add("boot_id", state["boot_id"]).Add("version", state["version"]).Add("pipe", state["pipe"]);
-                }
-            }
-            catch (IOException exc)
-            {
-                Console.Error.WriteLine("hello without the state file: " + exc.Message);
-            }
-            catch (JsonException exc)
-            {
-                Console.Error.WriteLine("hello without the state file: " + exc.Message);
-            }
-            return hello;
+            JsonObject identity = agent.Identity();
+            return new JsonObject().Add("pid", (long)agent.Pid).Add("boot_id", agent.BootId).Add("version", identity["version"]).Add("pipe", agent.Pipe);
         }
     }
 }
