@@ -3,13 +3,17 @@
 Test and demo tool: do not use in production.
 
     esesim fleet up --hosts N --dir DIR [--no-agent] [--sim-clock [--clock-per-host]] [--stores agent,service] [--log-kb K]
-                    [--receive-wait S] [--copy-throttle-kbps KIB_PER_S]
+                    [--receive-wait S] [--copy-throttle-kbps KIB_PER_S] [--agent python|csharp]
                                              start N hosts (one background process), write DIR/inventory.yml;
                                              each host has a service-owned demo store (EseDemoService, live
                                              workload) and an agent-hosted store (--stores picks which), and
                                              the agent installed; --sim-clock: every host on one simulated
                                              clock that moves only with the control op clock_advance;
-                                             --clock-per-host: one such clock per host
+                                             --clock-per-host: one such clock per host;
+                                             --agent csharp: the bootstrap starts the C# agent
+                                             under mono (one process per host and route, on the
+                                             fleet's engine: esesim/agent/external.py) instead of
+                                             the Python reference agent (the default)
     esesim fleet down --dir DIR              stop that process (every host, shell and command with it)
     esesim status --dir DIR                  per-host shells, request counts, armed faults and hits
     esesim fault --dir DIR [--host H] arm POINT [--action A] [--user U] [--nth N] [--times T] [--seconds S]
@@ -56,8 +60,9 @@ DEMO_COMMITS_PER_SECOND = 2.0
 DEMO_LOG_KB = 256
 TICK_SECONDS = 0.5
 STORES = ("service", "agent")
+AGENTS = ("python", "csharp")
 DEFAULTS: dict[str, Any] = {"sim_clock": False, "clock_per_host": False, "stores": STORES, "log_kb": DEMO_LOG_KB, "receive_wait": 20.0,
-                            "copy_throttle_kbps": 0}
+                            "copy_throttle_kbps": 0, "agent": "python"}
 PR_SET_PDEATHSIG = 1
 UP_DESCRIPTION = """Start N simulated Windows hosts in one background process and write DIR/inventory.yml.
 
@@ -142,7 +147,7 @@ def _spec(inst: dict[str, Any], log_kb: int = DEMO_LOG_KB) -> Any:
 
 
 def attach_demo_stores(host: SimHost, *, install_agent: bool = True, workload_rate: float = DEMO_COMMITS_PER_SECOND,
-                       clock: Any = None, stores: tuple[str, ...] | list[str] = STORES, log_kb: int = DEMO_LOG_KB) -> Any:
+                       clock: Any = None, stores: tuple[str, ...] | list[str] = STORES, log_kb: int = DEMO_LOG_KB, agent_kind: str = "python") -> Any:
     """Give a fleet host its agent side and demo stores (issue 7 item 5).
 
     The service-owned store (``owner_service: EseDemoService``) runs in a simulated service with a
@@ -150,12 +155,13 @@ def attach_demo_stores(host: SimHost, *, install_agent: bool = True, workload_ra
     and waits for an agent (its ``workload`` op commits into it). The agent is pre-installed
     unless ``install_agent`` is False. No ticker thread per host: the fleet runs one for all.
     ``clock``: the engine clock (a shared SimClock for ``--sim-clock``); ``stores``: which demo
-    stores exist. The host's control endpoint gains the agent/engine ops (esesim/agent/control.py).
+    stores exist; ``agent_kind``: ``python`` or ``csharp`` (simhost.attach_agent). The host's control
+    endpoint gains the agent/engine ops (esesim/agent/control.py).
     """
     from .agent.control import register_control  # noqa: PLC0415 - heavy, only for fleets with stores (see _spec)
     from .agent.simhost import attach_agent  # noqa: PLC0415
 
-    ahost = attach_agent(host, install=install_agent, ticker=False, clock=clock)
+    ahost = attach_agent(host, install=install_agent, ticker=False, clock=clock, agent_kind=agent_kind)
     register_control(host, ahost, clock)
     for inst in instances_for(host.name, stores):
         if inst.get("owner_service"):
@@ -217,8 +223,12 @@ def serve(fleet_dir: Path, count: int, watch_pid: int | None, *, agent: bool = T
         from .agent.copier import set_throttle  # noqa: PLC0415
 
         set_throttle(o["copy_throttle_kbps"] * 1024)  # every background copy of every host of this fleet
-    ahosts = ([attach_demo_stores(h, install_agent=agent, clock=c, stores=o["stores"], log_kb=o["log_kb"]) for h, c in zip(hosts, clocks, strict=True)]
-              if demo else [])
+    if demo and agent and o["agent"] == "csharp":
+        from .native.csharp_agent import build_agent  # noqa: PLC0415 - only C# fleets build it
+
+        build_agent()  # before any host answers: the first request never waits for mcs, and a build error stops the start
+    ahosts = ([attach_demo_stores(h, install_agent=agent, clock=c, stores=o["stores"], log_kb=o["log_kb"], agent_kind=o["agent"])
+               for h, c in zip(hosts, clocks, strict=True)] if demo else [])
     hosts = [h.start() for h in hosts]
     ticker = threading.Thread(target=_ticker, args=(ahosts, stop), name="fleet-ticker", daemon=True)
     ticker.start()
@@ -247,7 +257,7 @@ def _opt_args(opts: dict[str, Any]) -> list[str]:
     o = {**DEFAULTS, **opts}
     clock = (["--sim-clock"] if o["sim_clock"] else []) + (["--clock-per-host"] if o["clock_per_host"] else [])
     return (clock + ["--stores", ",".join(o["stores"]), "--log-kb", str(o["log_kb"]),
-            "--receive-wait", str(o["receive_wait"]), "--copy-throttle-kbps", str(o["copy_throttle_kbps"])])
+            "--receive-wait", str(o["receive_wait"]), "--copy-throttle-kbps", str(o["copy_throttle_kbps"]), "--agent", o["agent"]])
 
 
 def fleet_up(fleet_dir: Path, count: int, foreground: bool, *, agent: bool = True, demo: bool = True,
@@ -360,6 +370,8 @@ def _fleet_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--copy-throttle-kbps", type=_kib_per_second, default=0, metavar="KIB_PER_S",
                    help="pace every background copy (snapshot_copy, stream_copy) to this many KiB (1024 bytes) per second, "
                         "so a copy of the small demo stores lasts long enough to watch its progress; 0 (default): no limit")
+    p.add_argument("--agent", choices=AGENTS, default="python",
+                   help="which agent the bootstrap starts: python (the reference agent, default) or csharp (the C# agent under mono)")
 
 
 def _kib_per_second(text: str) -> int:
@@ -375,7 +387,7 @@ def _kib_per_second(text: str) -> int:
 def _opts(args: argparse.Namespace) -> dict[str, Any]:
     return {"sim_clock": args.sim_clock or args.clock_per_host,
             "clock_per_host": args.clock_per_host, "stores": args.stores, "log_kb": args.log_kb, "receive_wait": args.receive_wait,
-            "copy_throttle_kbps": args.copy_throttle_kbps}
+            "copy_throttle_kbps": args.copy_throttle_kbps, "agent": args.agent}
 
 
 def main(argv: list[str] | None = None) -> int:

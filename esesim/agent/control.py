@@ -77,15 +77,22 @@ def state(sim_host: Any, ahost: AgentHost, doc: dict[str, Any]) -> dict[str, Any
     folders = doc.get("folders") or []
     if not isinstance(folders, list) or not all(isinstance(f, str) for f in folders):
         raise ValueError("folders must be a list of Windows paths")
+    # A C# agent is asked outside the lock (LOCK ORDER in esesim/agent/external.py); its answer has the same shape.
+    external = {route: agent.view() for route, agent in list(ahost.agents.items()) if getattr(agent, "kind", "python") != "python"}
     with ahost.lock:
         agents = {}
         for route, agent in sorted(ahost.agents.items()):
-            sessions = {sid: {"state": s.state.value, "reason": s.reason, "owner": s.owner, "kind": s.kind,
-                              "backup_type": s.backup_type, "verified": s.verified, "shadows": sorted(s.shadows.values())}
-                        for sid, s in agent.sessions.items()}
+            if getattr(agent, "kind", "python") != "python":
+                view = external.get(route) or {}
+                sessions, windows = view.get("sessions") or {}, view.get("owner_windows") or []
+            else:
+                sessions = {sid: {"state": s.state.value, "reason": s.reason, "owner": s.owner, "kind": s.kind,
+                                  "backup_type": s.backup_type, "verified": s.verified, "shadows": sorted(s.shadows.values())}
+                            for sid, s in agent.sessions.items()}
+                windows = [dict(w) for w in agent.owner_windows]
             agents[route] = {"pid": agent.pid, "alive": bool(agent.alive and ahost.engine.process_alive(agent.pid)),
                              "instance": agent.instance_cfg.get("name"), "sessions": sessions, "engine": _engine_view(agent),
-                             "owner_windows": [dict(w) for w in agent.owner_windows]}
+                             "owner_windows": windows}
         processes = {str(pid): name for pid, name in sorted(ahost.engine._processes.items())}  # the host's process table
         shadows = sorted(s.shadow_id for s in shadows_of(ahost.engine).list())
         files: dict[str, Any] = {}

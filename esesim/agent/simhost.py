@@ -23,6 +23,11 @@ proof that the agent answers through its launcher.
 
 Every bootstrap error carries the real script's message text (``E`` in the script).
 
+The agent is the Python reference agent (``core.AgentProcess``, in this process) or, with
+``agent_kind="csharp"``, the C# agent under mono (``external.ExternalAgent``): one process per
+route whose native face runs every engine call on this host's engine. A C# agent starts, ticks
+and is viewed outside the host's lock (the LOCK ORDER rule in esesim/agent/external.py).
+
 The host owns the engine side of the machine: one engine ``Host`` whose volumes are the sim
 file system's drive folders, the simulated services (``OwnerService``) with their workloads, the
 agents by route, and the host-wide lock every engine access takes. A host restart kills every
@@ -31,6 +36,7 @@ agent (and every service, which starts again, as an automatic service would).
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import random
@@ -57,6 +63,7 @@ from .step_faults import StepFaults
 AGENT_DIR, LAUNCHER, AGENT_LOG = bootstrap.AGENT_DIR, bootstrap.LAUNCHER, bootstrap.AGENT_LOG
 
 IDLE_EXIT_SECONDS = 900.0
+AGENT_KINDS = ("python", "csharp")
 _DLL_NAME = re.compile(r"'(esent\.backup\.agent-[^'\\]*\.dll)'")
 
 
@@ -75,8 +82,13 @@ def _bootstrap_error(code: int, message: str) -> bytes:
 class AgentHost:
     """The agent side of one simulated host: engine, services, agents by route, the lock."""
 
-    def __init__(self, name: str, drives: dict[str, Path], root: Path, *, clock: Any = None) -> None:
+    def __init__(self, name: str, drives: dict[str, Path], root: Path, *, clock: Any = None, agent_kind: str = "python") -> None:
+        if agent_kind not in AGENT_KINDS:
+            raise ValueError(f"agent_kind must be one of {', '.join(AGENT_KINDS)}, not {agent_kind!r}")
         self.name = name
+        # Which agent the bootstrap starts: the Python reference agent (core.AgentProcess, in this
+        # process) or the C# agent (external.ExternalAgent: mono, on this process's engine).
+        self.agent_kind = agent_kind
         self.root = Path(root)
         self.engine = Host(self.root, clock=clock if clock is not None else SystemClock(), computer_name=name.upper())
         for letter, folder in drives.items():
@@ -84,7 +96,7 @@ class AgentHost:
         # One lock for every engine object of the host: WinRM handler threads, copy threads, the
         # lease ticker and the demo workload all reach them, and none of them is thread-safe.
         self.lock = threading.RLock()
-        self.agents: dict[str, AgentProcess] = {}
+        self.agents: dict[str, Any] = {}  # AgentProcess or ExternalAgent by route
         self.services: dict[str, OwnerService] = {}
         self.workloads: dict[str, dict[str, Any]] = {}
         self.version = ""
@@ -96,6 +108,11 @@ class AgentHost:
         self._ticker: threading.Thread | None = None
         self._stop = threading.Event()
         self._last_tick = time.monotonic()
+        # C# agents start outside ``lock`` (their start calls the engine, which takes it): one start
+        # per route at a time. Lock order: a route's start lock, then ``lock``; never the reverse.
+        self._start_locks: dict[str, threading.Lock] = {}
+        self._start_locks_guard = threading.Lock()
+        self._agent_exe: Path | None = None
 
     # -- paths -----------------------------------------------------------------------------------
 
@@ -237,48 +254,102 @@ class AgentHost:
             call.extra["rc"] = 1
             return _bootstrap_error(-10010, "stdin must start with the line ESENTBACKUP1 <routing key>")
         route, peek = parts[1], len(parts) == 3
-        with self.lock:
-            failure = self._read_state(route)
-            if failure:
-                call.extra["rc"] = 1
-                return failure
-            agent = self.agents.get(route)
-            if agent is not None and not (agent.alive and self.engine.process_alive(agent.pid)):
-                agent = None
-                self.agents.pop(route, None)
-            if agent is None:
-                if not self.installed:
-                    call.extra["rc"] = 1
-                    return _bootstrap_error(-10013, f"agent not installed: {LAUNCHER} is missing")
-                if peek:
-                    if self._fault("bootstrap.peek_fail"):
-                        call.extra["rc"] = 1
-                        return _bootstrap_error(-10025, f"agent.ps1 -Peek exited 1 with no reply; see {AGENT_DIR}\\agent.log")
-                    failed = self._launcher_failure(route, peek=True)
-                    if failed:  # the launcher's own reply, relayed with its exit code
-                        call.extra["rc"] = 1
-                        return failed
-                    # agent.ps1 -Peek: reaps what a dead agent of the route left (reads included), then answers read-only.
-                    return self._peek(body, reap_dead_agent(self, route))
-                if self._launcher_failure(route, peek=False):
-                    call.extra["rc"] = 1
-                    return _bootstrap_error(-10020, f"the agent exited at start; {AGENT_LOG}: {self._agent_log_tail()}")
-                agent = AgentProcess(self, route, self._instance_of(body))
-                self.agents[route] = agent
-                failure = self._read_state(route)  # the bootstrap polls the new agent's state file
+        external = self.agent_kind != "python"
+        with self._start_lock(route) if external else contextlib.nullcontext():
+            with self.lock:
+                failure = self._read_state(route)
                 if failure:
                     call.extra["rc"] = 1
                     return failure
-            if self._fault("bootstrap.pipe_timeout"):
-                call.extra["rc"] = 1
-                return _bootstrap_error(-10023, f"pipe {agent.pipe} of pid {agent.pid}: no connection in 10 s")
+                agent = self.agents.get(route)
+                if agent is not None and not (agent.alive and self.engine.process_alive(agent.pid)):
+                    agent = None
+                    self.agents.pop(route, None)
+                if agent is None:
+                    if not self.installed:
+                        call.extra["rc"] = 1
+                        return _bootstrap_error(-10013, f"agent not installed: {LAUNCHER} is missing")
+                    if peek:
+                        if self._fault("bootstrap.peek_fail"):
+                            call.extra["rc"] = 1
+                            return _bootstrap_error(-10025, f"agent.ps1 -Peek exited 1 with no reply; see {AGENT_DIR}\\agent.log")
+                        failed = self._launcher_failure(route, peek=True)
+                        if failed:  # the launcher's own reply, relayed with its exit code
+                            call.extra["rc"] = 1
+                            return failed
+                        # agent.ps1 -Peek: reaps what a dead agent of the route left (reads included), then answers read-only.
+                        return self._peek(body, reap_dead_agent(self, route))
+                    if self._launcher_failure(route, peek=False):
+                        call.extra["rc"] = 1
+                        return _bootstrap_error(-10020, f"the agent exited at start; {AGENT_LOG}: {self._agent_log_tail()}")
+                    if not external:
+                        agent = AgentProcess(self, route, self._instance_of(body))
+                        self.agents[route] = agent
+                        failure = self._read_state(route)  # the bootstrap polls the new agent's state file
+                        if failure:
+                            call.extra["rc"] = 1
+                            return failure
+                if agent is not None and self._fault("bootstrap.pipe_timeout"):
+                    call.extra["rc"] = 1
+                    return _bootstrap_error(-10023, f"pipe {agent.pipe} of pid {agent.pid}: no connection in 10 s")
+            if agent is None:  # a C# agent to start: outside the lock (LOCK ORDER in esesim/agent/external.py)
+                started = self._start_external(route, body, call)
+                if isinstance(started, bytes):
+                    return started
+                agent = started
         reply = agent.handle(body)
         if not agent.alive:  # shutdown: the process exits after its reply
             with self.lock:
                 agent.kill()
-                agent.state_file.remove()
-                self.agents.pop(route, None)
+                # A C# agent that died mid-request (not a shutdown) keeps its state file: its successor reaps.
+                if getattr(agent, "shut_down", True):
+                    agent.state_file.remove()
+                if self.agents.get(route) is agent:
+                    self.agents.pop(route, None)
         return reply
+
+    def _start_lock(self, route: str) -> threading.Lock:
+        with self._start_locks_guard:
+            return self._start_locks.setdefault(route, threading.Lock())
+
+    def agent_exe(self) -> Path:
+        """The built C# agent (``esesim.native.csharp_agent``; cached by a hash of its sources)."""
+        if self._agent_exe is None:
+            from esesim.native.csharp_agent import build_agent  # noqa: PLC0415 - only C# fleets build it
+
+            self._agent_exe = build_agent()
+        return self._agent_exe
+
+    def _start_external(self, route: str, body: str, call: Any) -> Any:
+        """Start the C# agent of the route (the caller holds the route's start lock, not ``lock``); bytes when it failed."""
+        from .external import AgentStartError, ExternalAgent  # noqa: PLC0415 - only C# fleets start one
+
+        try:
+            agent = ExternalAgent(self, route, self._instance_of(body), self.agent_exe())
+        except (AgentStartError, RuntimeError) as exc:  # the launcher's own report: agent.log, then the bootstrap's error
+            with self.lock:
+                self._append_agent_log(f"agent.ps1 -Route {route}: the agent exited at start: {exc}")
+                call.extra["rc"] = 1
+                return _bootstrap_error(-10020, f"the agent exited at start; {AGENT_LOG}: {self._agent_log_tail()}")
+        with self.lock:
+            self.agents[route] = agent
+            failure = self._read_state(route)  # the bootstrap polls the new agent's state file
+            if failure:
+                call.extra["rc"] = 1
+                return failure
+            if self._fault("bootstrap.pipe_timeout"):
+                call.extra["rc"] = 1
+                return _bootstrap_error(-10023, f"pipe {agent.pipe} of pid {agent.pid}: no connection in 10 s")
+        return agent
+
+    def _append_agent_log(self, text: str) -> None:
+        """One line in agent.log as agent.ps1 appends it (Add-Content -Encoding UTF8: a BOM when it creates the file)."""
+        when = datetime.datetime.fromtimestamp(self.engine.clock.time(), datetime.UTC)
+        log = self.real_path(AGENT_LOG)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        new = not log.exists()
+        with open(log, "ab") as fh:
+            fh.write((b"\xef\xbb\xbf" if new else b"") + (when.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z " + text.replace("\n", " ") + "\r\n").encode("utf-8"))
 
     def _fault(self, point: str) -> bool:
         """Whether an armed fault of the host fires at this point of the bootstrap (one hit)."""
@@ -404,8 +475,12 @@ class AgentHost:
         """Leases of every agent, then the workloads (a few commits per second per store)."""
         now = time.monotonic()
         dt, self._last_tick = min(now - self._last_tick, 2.0), now
+        external = []
         with self.lock:
             for route, agent in list(self.agents.items()):
+                if getattr(agent, "kind", "python") != "python":
+                    external.append((route, agent))  # ticked below, outside the lock (LOCK ORDER in external.py)
+                    continue
                 agent.check_leases()
                 agent.workload_tick(dt)
                 if agent.exit_if_idle():
@@ -423,6 +498,11 @@ class AgentHost:
                     except Exception:  # a crashed service stops committing until it restarts
                         w["wl"] = None
                         break
+        for route, agent in external:
+            if agent.tick(dt):
+                with self.lock:
+                    if self.agents.get(route) is agent:
+                        self.agents.pop(route, None)
 
     def start_ticker(self, interval: float = 0.2) -> None:
         """A background ticker for a single host (fleets share one thread for every host)."""
@@ -448,7 +528,7 @@ class AgentHost:
                 svc.stop()
 
 
-def attach_agent(sim_host: Any, *, clock: Any = None, install: bool = True, ticker: bool = True) -> AgentHost:
+def attach_agent(sim_host: Any, *, clock: Any = None, install: bool = True, ticker: bool = True, agent_kind: str = "python") -> AgentHost:
     """Give a SimHost its agent side: the bootstrap's entry point, restart hook and engine locks.
 
     Args:
@@ -456,11 +536,13 @@ def attach_agent(sim_host: Any, *, clock: Any = None, install: bool = True, tick
         clock: the engine clock (a ``SimClock`` in tests: leases move only when told).
         install: put ``agent.ps1`` in place (False: the host answers -10013 until installed).
         ticker: run a lease/workload ticker thread for this host.
+        agent_kind: ``python`` (the reference agent, in this process) or ``csharp`` (the C# agent under
+            mono, on this process's engine: esesim/agent/external.py).
 
     Returns:
         The AgentHost (also ``sim_host.agent_host``).
     """
-    ahost = AgentHost(sim_host.name, dict(sim_host.fs.drives), Path(sim_host.root) / ".engine", clock=clock)
+    ahost = AgentHost(sim_host.name, dict(sim_host.fs.drives), Path(sim_host.root) / ".engine", clock=clock, agent_kind=agent_kind)
     if install:
         ahost.install()
     ahost.faults = sim_host.faults

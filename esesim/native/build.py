@@ -59,7 +59,7 @@ def _compile(out: Path) -> None:
     ffi.cdef(cdefs.CDEF_TYPES)
     ffi.cdef(cdefs.CDEF_PACKED, packed=True)
     ffi.cdef(cdefs.CDEF_OUTER)
-    ffi.embedding_api(cdefs.CDEF_ESENT_EXPORTS + cdefs.CDEF_TEST_EXPORTS)
+    ffi.embedding_api(cdefs.CDEF_ESENT_EXPORTS + cdefs.CDEF_TEST_EXPORTS + cdefs.CDEF_SIM_EXPORTS)
     ffi.set_source(MODULE_NAME, cdefs.C_SOURCE)
     ffi.embedding_init_code(INIT_CODE)
     with tempfile.TemporaryDirectory(prefix="esesim-native-") as tmp:

@@ -196,6 +196,14 @@ CDEF_TEST_EXPORTS = """
 JET_ERR EsesimFaceQueryW(const char16_t *szRequest, char16_t *szResponse, uint32_t cchMax, uint32_t *pcchActual);
 """
 
+# Not an esent.dll export: SIMULATION-ONLY, the simulated host behind a remote face (face.py's
+# remote mode): one IHostPlatform call as UTF-16 JSON, and shadow-copy reads straight into the
+# caller's buffer (a Win32 error is returned, as ReadFile's GetLastError would give).
+CDEF_SIM_EXPORTS = """
+JET_ERR EsesimPlatformW(const char16_t *szRequest, char16_t *szResponse, uint32_t cchMax, uint32_t *pcchActual);
+int32_t EsesimReadShadowW(const char16_t *szShadowId, const char16_t *szPath, int64_t ibOffset, void *pv, int32_t cb, int32_t *pcbRead);
+"""
+
 # One name per declaration (a declaration may span lines).
 ESENT_EXPORTS: tuple[str, ...] = tuple(decl.split("(", 1)[0].split()[-1] for decl in CDEF_ESENT_EXPORTS.split(";") if decl.strip())
 

@@ -17,12 +17,21 @@ The engine's Host (volume folders, clock) comes from the environment at load tim
 ``EsesimFaceQueryW`` is TEST-ONLY (not an esent.dll export): struct layouts as the C compiler
 sees them, the registry of engine-allocated blocks, the simulated clock, and the streaming backup
 state of an instance.
+
+Remote mode (the simulated fleet's agents): with ``ESESIM_FACE_REMOTE`` (the fleet's Unix socket)
+and ``ESESIM_FACE_ROUTE`` (this agent's token) the face builds no Host: ``proc`` is a
+``remote.RemoteProcess`` and every engine call runs in the fleet process, on the engine the
+Python agents use too (``esesim/native/remote.py``). Two more exports, simulation-only and never
+named like esent.dll's, reach the simulated host in that mode: ``EsesimPlatformW`` (one
+IHostPlatform call as UTF-16 JSON) and ``EsesimReadShadowW`` (bytes of a file of a shadow copy
+straight into the caller's buffer).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -45,6 +54,8 @@ JET_errBufferTooSmall = jet.catalogue.code_of("JET_errBufferTooSmall")
 # the catalogue on purpose, so the helper reports "unknown JET error -11999" and the test's
 # ``errors`` query shows the traceback.
 FACE_EXCEPTION = -11999
+ERROR_NOT_SUPPORTED = 50
+ERROR_INVALID_PARAMETER = 87
 
 STRUCTS = (
     "JET_INSTANCE_INFO_W",
@@ -125,7 +136,8 @@ class Face:
         self.proc = proc
         self.blocks = BlockRegistry()
         self.errors: list[str] = []
-        self._unread: tuple[str, bytes] | None = None  # a query answer the caller's buffer was too small for
+        # A JSON answer the caller's buffer was too small for, by calling thread (EsesimFaceQueryW, EsesimPlatformW).
+        self._unread_by_thread: dict[int, tuple[str, bytes]] = {}
 
     # -- conversions ---------------------------------------------------------------------------
 
@@ -479,23 +491,55 @@ class Face:
         raise ValueError(f"unknown query {op!r}")
 
     def EsesimFaceQueryW(self, request: Any, response: Any, cch_max: int, pcch: Any) -> int:
-        text = self._str(request) or "{}"
-        if self._unread is not None and self._unread[0] == text:
-            raw = self._unread[1]  # the retry after BufferTooSmall: answer without running it again
-        else:
+        def answer(text: str) -> str:
             try:
-                answer = {"ok": True, "result": self.query(json.loads(text))}
+                out = {"ok": True, "result": self.query(json.loads(text))}
             except Exception as exc:  # a bad request is reported in the answer, not as a face fault
-                answer = {"ok": False, "error": repr(exc)}
-            raw = json.dumps(answer, sort_keys=True).encode("utf-16-le") + b"\0\0"
-        self._unread = None
+                out = {"ok": False, "error": repr(exc)}
+            return json.dumps(out, sort_keys=True)
+
+        return self._answer_w(request, response, cch_max, pcch, answer)
+
+    def _answer_w(self, request: Any, response: Any, cch_max: int, pcch: Any, answer: Callable[[str], str]) -> int:
+        """A JSON request in, its UTF-16 answer out; a buffer too small keeps the answer for the retry (per thread)."""
+        text = self._str(request) or "{}"
+        key = threading.get_ident()  # several agent threads call in: each has its own pending answer
+        unread = self._unread_by_thread.pop(key, None)
+        if unread is not None and unread[0] == text:
+            raw = unread[1]  # the retry after BufferTooSmall: answer without running it again
+        else:
+            raw = answer(text).encode("utf-16-le", "surrogatepass") + b"\0\0"
         if pcch != self.ffi.NULL:
             pcch[0] = len(raw) // 2
         if response == self.ffi.NULL or cch_max * 2 < len(raw):
-            self._unread = (text, raw)
+            self._unread_by_thread[key] = (text, raw)
             return JET_errBufferTooSmall
         self.ffi.memmove(response, raw, len(raw))
         return jet.SUCCESS
+
+    # -- SIMULATION-ONLY: the simulated host of a remote face ----------------------------------
+
+    def EsesimPlatformW(self, request: Any, response: Any, cch_max: int, pcch: Any) -> int:
+        def answer(text: str) -> str:
+            platform = getattr(self.proc, "platform", None)
+            if platform is None:
+                return json.dumps({"ok": False, "error": "EsesimPlatformW needs a remote face (ESESIM_FACE_REMOTE)"})
+            return str(platform(text))
+
+        return self._answer_w(request, response, cch_max, pcch, answer)
+
+    def EsesimReadShadowW(self, shadow_id: Any, path: Any, offset: int, pv: Any, cb: int, pcb: Any) -> int:
+        if pv == self.ffi.NULL or pcb == self.ffi.NULL or cb < 0 or offset < 0:
+            return ERROR_INVALID_PARAMETER
+        pcb[0] = 0
+        read = getattr(self.proc, "read_shadow", None)
+        if read is None:
+            return ERROR_NOT_SUPPORTED  # a standalone face has no simulated host
+        err, data = read(self._str(shadow_id) or "", self._str(path) or "", offset, cb)
+        if not err:
+            self.ffi.memmove(pv, data, len(data))
+            pcb[0] = len(data)
+        return err
 
 
 EXPORTS = (
@@ -538,7 +582,24 @@ EXPORTS = (
     "EsesimFaceQueryW",
 )
 
+# Simulation-only exports (cdefs.CDEF_SIM_EXPORTS): the simulated host of a remote face.
+SIM_EXPORTS = ("EsesimPlatformW", "EsesimReadShadowW")
+
 FACE: Face | None = None  # the one Face of this loaded library (set by install)
+
+
+def make_process(ffi: Any, env: Mapping[str, str]) -> Any:
+    """The face's engine process: its own EngineProcess on a Host from ``env``, or the fleet's (remote mode).
+
+    Raises:
+        remote.RemoteError: remote mode, and the fleet's face server is not there or refused the token.
+    """
+    path = env.get("ESESIM_FACE_REMOTE")
+    if not path:
+        return EngineProcess(host_from_env(env))
+    from .remote import RemoteProcess  # noqa: PLC0415 - only agent processes of a simulated fleet use it
+
+    return RemoteProcess(path, env.get("ESESIM_FACE_ROUTE", ""), buffer_type=type(ffi.buffer(ffi.new("char[1]"))))
 
 
 def install(ffi: Any, env: Mapping[str, str] | None = None) -> Face:
@@ -546,19 +607,19 @@ def install(ffi: Any, env: Mapping[str, str] | None = None) -> Face:
 
     Args:
         ffi: the embedded module's FFI.
-        env: settings (default ``os.environ``), see the module docstring.
+        env: settings (default ``os.environ``), see the module docstring (remote mode included).
 
     Returns:
         The Face now serving the exports.
     """
     global FACE
-    face = Face(ffi, EngineProcess(host_from_env(os.environ if env is None else env)))
+    face = Face(ffi, make_process(ffi, os.environ if env is None else env))
 
     def onerror(exc_type: type[BaseException], exc: BaseException, tb: Any) -> None:
         # A Python exception must never look like JET_errSuccess to the caller.
         face.errors.append("".join(traceback.format_exception(exc_type, exc, tb)))
 
-    for name in EXPORTS:
+    for name in EXPORTS + SIM_EXPORTS:
         ffi.def_extern(name=name, error=FACE_EXCEPTION, onerror=onerror)(getattr(face, name))
     FACE = face
     return face

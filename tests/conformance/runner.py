@@ -1,8 +1,10 @@
-"""Plays protocol v1 conformance transcripts (README.md) against the simulated agent.
+"""Plays protocol v1 conformance transcripts (README.md) against a simulated agent: Python or C#.
 
 Test-only code: do not use directly. The harness drives the host through the bootstrap's entry
 point (stdin bytes in, stdout bytes and the exit code out), exactly what the WinRM layer hands
-over; only the fixture and the ``clock``/``restart`` lines reach into the simulation.
+over; only the fixture and the ``clock``/``restart`` lines reach into the simulation. The host
+runs the Python reference agent or, with ``agent_kind="csharp"``, the C# agent under mono on the
+same engine (esesim/agent/external.py).
 """
 
 from __future__ import annotations
@@ -39,10 +41,10 @@ def _spec(inst: dict[str, Any]) -> StoreSpec:
 class SimTarget:
     """The simulated host with the fixture of README.md."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, agent_kind: str = "python") -> None:
         self.sim = SimHost("win01", root / "host", drives=("C", "D", "L", "E"))
         self.clock = SimClock()
-        self.ahost = attach_agent(self.sim, clock=self.clock, ticker=False)
+        self.ahost = attach_agent(self.sim, clock=self.clock, ticker=False, agent_kind=agent_kind)
         assert self.ahost.create_store(_spec(AGENT_STORE)) == 0
         self.ahost.add_service("EseDemoService", _spec(SERVICE_STORE))
         self.ahost.engine.makedirs(DEST)
@@ -61,6 +63,9 @@ class SimTarget:
     def settle(self) -> None:
         """Let background copies reach their next state (polls then see progress without sleeping long)."""
         for agent in list(self.ahost.agents.values()):
+            if getattr(agent, "kind", "python") != "python":
+                agent.settle(0.2)  # the C# agent waits for its own copies (a control message)
+                continue
             for copy in list(agent.copies.values()):
                 copy.wait(0.2)
 

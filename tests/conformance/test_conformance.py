@@ -1,4 +1,5 @@
-"""The conformance suite (tests/conformance/README.md) passes against the simulated agent."""
+"""The conformance suite (tests/conformance/README.md) passes against both agents: the Python reference
+agent and the C# agent under mono (skipped, with the reason printed, only where mono is missing)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,33 @@ import pytest
 from runner import SimTarget, match, play
 
 from esesim._collection import protocol
+from esesim.native.csharp_agent import BuildError, build_agent, mono_available
 
 HERE = Path(__file__).resolve().parent
 TRANSCRIPTS = sorted((HERE / "transcripts").glob("*.jsonl"))
+AGENT_KINDS = ("python", "csharp")
 
 
-@pytest.fixture
-def target(tmp_path: Path) -> Iterator[SimTarget]:
-    t = SimTarget(tmp_path)
+@pytest.fixture(scope="session")
+def csharp_agent() -> Path | str:
+    """The C# agent built once per session (``esesim.native.csharp_agent``), or why it cannot run here."""
+    why = mono_available()
+    if why:
+        print(f"conformance: the C# agent is skipped: {why}")  # noqa: T201 - the reason belongs in the test log
+        return why
+    try:
+        return build_agent()
+    except BuildError as exc:
+        pytest.fail(f"the C# agent does not build: {exc}")
+
+
+@pytest.fixture(params=AGENT_KINDS)
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SimTarget]:
+    if request.param == "csharp":
+        exe = request.getfixturevalue("csharp_agent")
+        if isinstance(exe, str):
+            pytest.skip(f"C# agent: {exe}")
+    t = SimTarget(tmp_path, agent_kind=request.param)
     yield t
     t.close()
 
