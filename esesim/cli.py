@@ -370,7 +370,7 @@ def _fleet_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--copy-throttle-kbps", type=_kib_per_second, default=0, metavar="KIB_PER_S",
                    help="pace every background copy (snapshot_copy, stream_copy) to this many KiB (1024 bytes) per second, "
                         "so a copy of the small demo stores lasts long enough to watch its progress; 0 (default): no limit")
-    p.add_argument("--agent", choices=AGENTS, default="python",
+    p.add_argument("--agent", choices=AGENTS, default=os.environ.get("ESESIM_AGENT", "python"),
                    help="which agent the bootstrap starts: python (the reference agent, default) or csharp (the C# agent under mono)")
 
 

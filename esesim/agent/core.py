@@ -116,10 +116,12 @@ class AgentProcess:
         """Delete the shadows a dead predecessor recorded (only those: docs/dev/safety-rules.md rule 11), mark
         the sets its live sessions left ``pending-end`` aborted, and start the services it stopped (``restore_services``)."""
         old = self.state_file.read()
+        # The shadows and sets first: restore_services rewrites the state file with this agent's
+        # pid, after which the predecessor's record (its shadow ids) is gone.
+        reaped = reap_dead_agent(self.ahost, self.route, own_pid=self.pid, platform=self.platform)
         if old and old.get("pid") != self.pid and not self.platform.process_alive(int(old.get("pid", 0) or 0)):
-            abort_orphan_sets(self.ahost, old)  # before restore_services rewrites the state file
             self.restore_services(old)
-        return reap_dead_agent(self.ahost, self.route, own_pid=self.pid, platform=self.platform)
+        return reaped
 
     def kill(self) -> None:
         """The process dies (host restart, crash): memory and instance gone, shadows and state file stay."""

@@ -121,13 +121,13 @@ namespace EsentBackup.Agent
         public List<string> Reap()
         {
             JsonObject old = StateFile.Read();
+            // The shadows and sets first: RestoreServices rewrites the state file with this agent's
+            // pid, after which the predecessor's record (its shadow ids) is gone.
+            List<string> reaped = AgentCoreFunctions.ReapDeadAgent(Platform, Route, Pid);
             if (old != null && old.Count > 0 && !AgentCoreFunctions.SameLong(old["pid"], Pid) &&
                 !Platform.ProcessAlive((int)J.AsLong(old["pid"] ?? 0L, "pid")))
-            {
-                AgentCoreFunctions.AbortOrphanSets(Platform, old);  // before RestoreServices rewrites the state file
                 RestoreServices(old);
-            }
-            return AgentCoreFunctions.ReapDeadAgent(Platform, Route, Pid);
+            return reaped;
         }
 
         /// <summary>The process dies (host restart, crash): memory and instance gone, shadows and state file stay.</summary>

@@ -134,3 +134,20 @@ def test_when_eses_own_freeze_timeout_fires_first_the_session_is_aborted_and_the
     view = rig.ok("status", {"session_id": sid}, SERVICE_STORE)["sessions"][0]
     assert view["state"] == "aborted" and "freeze timeout" in view["reason"], view
     assert svc.running and _state(rig)["stopped_services"] == []
+
+
+def test_a_new_agent_reaps_the_shadows_of_a_dead_one_that_also_left_its_service_stopped(rig: Rig) -> None:
+    """The reaper reads the dead agent's shadow ids before starting its service rewrites the state file."""
+    from esesim.engine.shadow import shadows_of  # noqa: PLC0415 - the host's own view of its shadow copies
+
+    svc = rig.ahost.service("EseDemoService")
+    sid = rig.ok("snapshot_prepare", {"backup_type": "full"}, SERVICE_STORE)["snapshot_id"]
+    frozen = rig.ok("snapshot_freeze", {"session_id": sid}, SERVICE_STORE)  # no auto_thaw: frozen, service stopped, shadows made
+    assert frozen["shadows"] and not svc.running
+    old = rig.agent(SERVICE_STORE)
+    with rig.ahost.lock:
+        old.kill()
+    assert {s.shadow_id for s in shadows_of(rig.ahost.engine).list()} == set(frozen["shadows"].values())
+    rig.ok("snapshot_prepare", {"backup_type": "copy"}, SERVICE_STORE)  # starts a new agent of the route
+    assert svc.running or rig.agent(SERVICE_STORE).sessions, "the service came back (or the new prepare holds it)"
+    assert shadows_of(rig.ahost.engine).list() == [], "the dead agent's shadow copies were reaped"
