@@ -52,6 +52,18 @@ CHUNK_PAGES = 16
 RECORDED = {("full", True): "full", ("full", False): "copy", ("incremental", True): "incremental", ("incremental", False): "differential"}
 
 
+def missing_full_what(agent: AgentProcess) -> str:
+    """What the agent itself knows of ESE's -560 on an incremental begin (esent.dll gives the number only):
+    the rule, and each attached database whose header has no streaming full (none, or a snapshot's)."""
+    try:
+        lacking = [f"{path} ({'its last full was a snapshot' if h.full_prev is not None else 'no full backup'})"
+                   for path, h in attached_headers(agent) if h.full_prev is None or h.full_prev.os_snapshot]
+    except JetException:
+        lacking = []
+    return ("JetBeginExternalBackupInstance (incremental: ESE needs a streaming full backup with truncation of every attached database; "
+            "a snapshot full does not count" + (f"; lacking one: {', '.join(lacking)}" if lacking else "") + ")")
+
+
 @op("stream_begin")
 def op_stream_begin(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
     args = doc["args"]
@@ -64,7 +76,7 @@ def op_stream_begin(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
             agent.jet.begin_external_backup(store.inst, ST.JET_bitBackupIncremental if backup_type == "incremental" else 0)
         except JetException as exc:
             if exc.code != code("JET_errMissingFullBackup") or args.get("incremental_fallback") != "full":
-                raise engine_failure(exc, "JetBeginExternalBackupInstance") from None
+                raise engine_failure(exc, missing_full_what(agent) if exc.code == code("JET_errMissingFullBackup") else "JetBeginExternalBackupInstance") from None
             # ESE wants a streaming full that truncated (a snapshot full passes the chain check at dest): the fallback applies here too.
             reason = exc.detail or "no streaming full backup to base an incremental on"
             backup_type, guard_result = "full", {**(guard_result or {}), "decision": "fallback_full", "backup_type": "full", "full_set_id": None,

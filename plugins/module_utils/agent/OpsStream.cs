@@ -28,6 +28,25 @@ namespace EsentBackup.Agent
 {
     public static class OpsStream
     {
+        /// <summary>What the agent itself knows of ESE's -560 on an incremental begin (esent.dll gives the number only):
+        /// the rule, and each attached database whose header has no streaming full (none, or a snapshot's).</summary>
+        public static string MissingFullWhat(AgentProcess agent)
+        {
+            List<string> lacking = new List<string>();
+            try
+            {
+                foreach (KeyValuePair<string, DatabaseInfo> kv in Common.AttachedHeaders(agent))
+                    if (kv.Value.FullPrev == null || kv.Value.FullPrev.OSSnapshot)
+                        lacking.Add(kv.Key + " (" + (kv.Value.FullPrev != null ? "its last full was a snapshot" : "no full backup") + ")");
+            }
+            catch (JetException)
+            {
+                lacking.Clear();
+            }
+            return "JetBeginExternalBackupInstance (incremental: ESE needs a streaming full backup with truncation of every attached database; " +
+                   "a snapshot full does not count" + (lacking.Count > 0 ? "; lacking one: " + String.Join(", ", lacking.ToArray()) : "") + ")";
+        }
+
         public const int ChunkPages = 16;
 
         /// <summary>(backup type, truncated) -> what ESE records at a normal End.</summary>
@@ -59,7 +78,7 @@ namespace EsentBackup.Agent
                 catch (JetException exc)
                 {
                     if (exc.Code != Err.Code("JET_errMissingFullBackup") || !"full".Equals(args["incremental_fallback"]))
-                        throw Common.EngineFailure(exc, "JetBeginExternalBackupInstance");
+                        throw Common.EngineFailure(exc, exc.Code == Err.Code("JET_errMissingFullBackup") ? MissingFullWhat(agent) : "JetBeginExternalBackupInstance");
                     // ESE wants a streaming full that truncated (a snapshot full passes the chain check at dest): the fallback applies here too.
                     // Python prefers the simulator's detail (exc.detail); esent.dll has none, so the C# agent always says this.
                     string reason = "no streaming full backup to base an incremental on";
