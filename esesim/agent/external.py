@@ -55,6 +55,7 @@ from esesim.native.build import REPO_ROOT
 
 from .journal import StateFile
 from .sim_platform import SimPlatformServer
+from .step_faults import PIPE_CLOSED
 
 START_TIMEOUT_SECONDS = 60.0  # mono's start, the JIT, the embedded interpreter and the agent's own start (reap, state file)
 REQUEST_TIMEOUT_SECONDS = float(os.environ.get("ESESIM_AGENT_TIMEOUT", "300"))  # the longest op (a restore) stays well inside
@@ -63,8 +64,6 @@ TICK_BUSY_SECONDS = 0.05
 KILL_WAIT_SECONDS = 10.0
 EXIT_WAIT_SECONDS = 10.0
 FRAME = struct.Struct("<I")
-# What the bootstrap prints when the agent's pipe closes before the reply (step_faults.PIPE_CLOSED's text).
-PIPE_CLOSED_CODE = -10023
 
 
 class AgentStartError(RuntimeError):
@@ -297,6 +296,7 @@ class ExternalAgent:
         self.pipe = ""
         self.alive = True
         self.shut_down = False  # ended by a shutdown op (its state file goes), not killed (its state file stays)
+        self.pipe_failed = False  # the last request got no reply: the bootstrap exits 1
         self.state_file = StateFile(ahost.state_path(route))
         self._io = threading.Lock()  # one frame and its answer at a time on the agent's stdio
         self._frames: queue.Queue[tuple[str, bytes] | None] = queue.Queue()
@@ -392,6 +392,14 @@ class ExternalAgent:
         finally:
             self._io.release()
 
+    def _note(self, text: str) -> None:
+        """One line in the agent's log (its stderr goes there too)."""
+        try:
+            with open(self.log_path, "a", encoding="utf-8") as log:
+                log.write(f"[bridge] {text}\n")
+        except OSError:
+            pass
+
     def control(self, control: str, busy_timeout: float = CONTROL_TIMEOUT_SECONDS, **fields: Any) -> dict[str, Any] | None:
         """One control message of the simulation; None when the agent is dead, busy past ``busy_timeout``, or broke (then killed)."""
         if not self.alive:
@@ -401,7 +409,8 @@ class ExternalAgent:
                                     busy_timeout=busy_timeout)
         except AgentBusy:
             return None
-        except AgentStartError:
+        except AgentStartError as exc:
+            self._note(f"control {control} failed: {exc}")
             with self.ahost.lock:
                 self.kill()
             return None
@@ -415,16 +424,19 @@ class ExternalAgent:
     def handle(self, body: str) -> bytes:
         """Relay one request over the agent's stdin (the pipe) and return its reply bytes.
 
-        A dead or silent agent is answered as the bootstrap answers a pipe that closes before the
-        reply (-10023), and killed.
+        A dead or silent agent is killed, and the request answered as the bootstrap answers a pipe
+        that closes before the reply (-10005, exit 1: ``pipe_failed`` tells simhost to set it); why is
+        in the agent's log (``log_path``).
         """
         try:
             reply = self._exchange("Q", body.encode("utf-8"), REQUEST_TIMEOUT_SECONDS)
         except (AgentStartError, AgentBusy) as exc:
+            self._note(f"request failed: {exc}")
             with self.ahost.lock:
                 self.kill()
-            return json.dumps({"ok": False, "result": {}, "error": {"jet": PIPE_CLOSED_CODE, "name": "",
-                                                                     "message": f"pipe {self.pipe} of pid {self.pid}: {exc}", "hint": ""},
+            self.pipe_failed = True
+            code, message = PIPE_CLOSED
+            return json.dumps({"ok": False, "result": {}, "error": {"jet": code, "name": "", "message": message, "hint": ""},
                                "agent": {"version": "bootstrap", "pid": 0, "boot_id": ""}}, separators=(",", ":")).encode()
         if _is_shutdown(body, reply):
             self.alive, self.shut_down = False, True  # the process exits after this reply; the bridge reaps it (simhost._serve)
