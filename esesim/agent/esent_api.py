@@ -24,6 +24,14 @@ Mapping (Python facade -> EsentApi.cs ``Jet``):
 create_instance2                    CreateInstance2
 set_parameter                       SetParameter (long and string forms)
 set_global_parameter                SetGlobalParameter
+set_snapshot_timeout                SetSnapshotTimeout (JET_paramOSSnapshotTimeout in milliseconds)
+get_parameter_long                  GetParameterLong
+get_parameter_string                GetParameterString
+get_instance_info                   GetInstanceInfo
+get_instance_log_signature          GetInstanceLogSignature
+get_instance_checkpoint_info        GetInstanceCheckpointInfo
+open_database                       OpenDatabase (the dbid as an IntPtr)
+get_open_database_info              GetOpenDatabaseInfo
 init3                               Init3 (with and without a restore map)
 term2                               Term2
 begin_session / end_session         BeginSession / EndSession
@@ -32,10 +40,10 @@ get_database_info                   GetDatabaseInfo (DatabaseInfo.Decode of JET_
 get_database_page_size              GetDatabasePageSize
 os_snapshot_prepare                 OSSnapshotPrepare
 os_snapshot_prepare_instance        OSSnapshotPrepareInstance
-os_snapshot_freeze                  OSSnapshotFreeze
+os_snapshot_freeze                  OSSnapshotFreeze (no grbit in C#: reserved, always 0)
 os_snapshot_get_freeze_info         OSSnapshotGetFreezeInfo
 os_snapshot_thaw                    OSSnapshotThaw
-os_snapshot_truncate_log            OSSnapshotTruncateLog
+os_snapshot_truncate_log            OSSnapshotTruncateLog (no grbit in C#: always JET_bitAllDatabasesSnapshot)
 os_snapshot_truncate_log_instance   OSSnapshotTruncateLogInstance
 os_snapshot_end / os_snapshot_abort OSSnapshotEnd / OSSnapshotAbort
 begin_external_backup               BeginExternalBackup
@@ -54,20 +62,11 @@ EsentApi.cs helpers with no call of their own are not mirrored: ``Check`` (the r
 agent's copy reads with ``read_file``), ``ParseMultiString`` and ``ConsumeInstanceInfo``
 (marshalling).
 
-esent.dll calls the agent makes that EsentApi.cs does not wrap yet (the C# wrappers to add):
-
-- ``get_parameter``: ``JetGetSystemParameterW`` (the page size, log file size, circular logging,
-  paths and file-name style of the hosted instance).
-- ``get_instance_info``: ``JetGetInstanceInfoW`` (whether the agent's instance still runs, and
-  the names ESE gives its databases).
-- ``get_instance_log_signature`` and ``get_instance_checkpoint_info``: ``JetGetInstanceMiscInfo``
-  levels ``JET_InstanceMiscInfoLogSignature`` (0) and ``JET_InstanceMiscInfoCheckpoint`` (1,
-  JET_CHECKPOINTINFO: checkpoint and current generation). Level 1 is outside the public esent.h
-  (``JetGetInstanceMiscInfoEx`` in ESE's jetapi.cxx implements it): to confirm on Windows.
-- ``open_database``: ``JetOpenDatabaseW`` (the dbid ``get_open_database_info`` needs).
-- ``get_open_database_info``: ``JetGetDatabaseInfoW(sesid, dbid, ..., JET_DbInfoMisc)``, the
-  header of a database the agent has attached, decoded as ``DatabaseInfo`` (a C# overload of
-  ``GetDatabaseInfo``).
+``get_parameter`` has no C# counterpart of its own: it returns either type, where C# has
+``GetParameterLong`` (``int(get_parameter(...))``) and ``GetParameterString``
+(``str(get_parameter(...))``), both ``JetGetSystemParameterW``. ``JET_InstanceMiscInfoCheckpoint``
+(``get_instance_checkpoint_info``) is outside the public esent.h (``JetGetInstanceMiscInfoEx`` in
+ESE's jetapi.cxx implements it): to confirm on Windows.
 
 Simulator only (``sim_only_*``: no esent.dll call gives these; each says what the C# agent does):
 
@@ -80,8 +79,7 @@ Simulator only (``sim_only_*``: no esent.dll call gives these; each says what th
 - ``sim_only_workload`` and ``sim_only_io_frozen``: the demo workload of an agent-hosted store.
 
 ``DatabaseInfo.signature`` and ``DatabaseInfo.log_signature`` are ``signDb`` and ``signLog`` of
-JET_DBINFOMISC as esentutl prints them; ``DatabaseInfo.Decode`` reads only part of ``signDb``
-(``SignatureRandom``, ``ComputerName``) and not ``signLog`` yet.
+JET_DBINFOMISC as esentutl prints them (``DatabaseInfo.FormatSignature`` in C#).
 """
 
 from __future__ import annotations
@@ -97,9 +95,10 @@ from esesim.engine import constants as C
 from esesim.engine.streaming_io import LogInfo
 from esesim.native.dbinfo import ULVERSION_ESE
 
-# The Jet methods whose esent.dll call EsentApi.cs does not wrap yet (see the module docstring).
-NOT_IN_ESENTAPI_CS = ("get_parameter", "get_instance_info", "get_instance_log_signature", "get_instance_checkpoint_info", "open_database",
-                      "get_open_database_info")
+JET_errInvalidParameter = catalogue.code_of("JET_errInvalidParameter")
+
+# The Jet methods with no EsentApi.cs method of the same name (see the module docstring).
+NOT_IN_ESENTAPI_CS = ("get_parameter",)
 
 __all__ = ["NOT_IN_ESENTAPI_CS", "BackupFile", "BackupInfo", "CheckpointInfo", "DatabaseInfo", "InstanceInfo", "Jet", "JetException", "LogInfo",
            "backup_info", "database_info"]
@@ -163,8 +162,8 @@ class DatabaseInfo:
     full_current: BackupInfo | None
     copy_prev: BackupInfo | None
     differential_prev: BackupInfo | None
-    signature: str  # signDb as esentutl prints it (not decoded by EsentApi.cs yet)
-    log_signature: str | None  # signLog, None for a database that never had logs (not decoded by EsentApi.cs yet)
+    signature: str  # signDb as esentutl prints it
+    log_signature: str | None  # signLog, None for a database that never had logs
 
 
 @dataclass(frozen=True)
@@ -249,8 +248,32 @@ class Jet:
     def set_global_parameter(self, paramid: int, value: int) -> None:
         self._check(self._proc.jet_set_system_parameter(0, 0, paramid, value), "JetSetSystemParameterW")
 
+    def set_snapshot_timeout(self, timeout: float) -> None:
+        """JET_paramOSSnapshotTimeout from seconds: the parameter is in milliseconds (rounded up), at most 0x7FFFFFFF.
+
+        As C# does it: the seconds as a TimeSpan (100 ns ticks), then whole milliseconds rounded up
+        (``1.1`` is 1100 ms, not the 1101 that ``ceil(1.1 * 1000)`` gives).
+        """
+        ticks = round(timeout * 10_000_000)
+        ms = -(-ticks // 10_000)
+        if not 0 <= ms <= 0x7FFFFFFF:
+            raise ValueError("timeout: between 0 and 0x7FFFFFFF milliseconds")
+        self.set_global_parameter(C.JET_paramOSSnapshotTimeout, ms)
+
+    def get_parameter_long(self, instance: int, paramid: int) -> int:
+        """JetGetSystemParameterW of an integer parameter (a string parameter is -1003: no buffer for it)."""
+        value = self.get_parameter(instance, paramid)
+        if isinstance(value, str):
+            raise JetException(JET_errInvalidParameter, "JetGetSystemParameterW", f"parameter {paramid} is a string")
+        return int(value)
+
+    def get_parameter_string(self, instance: int, paramid: int) -> str:
+        """JetGetSystemParameterW of a string parameter ("" for an integer one: only *plParam is written)."""
+        value = self.get_parameter(instance, paramid)
+        return value if isinstance(value, str) else ""
+
     def get_parameter(self, instance: int, paramid: int) -> int | str:
-        """JetGetSystemParameterW (not in EsentApi.cs yet); instance 0 for a global parameter."""
+        """JetGetSystemParameterW, either type (C#: GetParameterLong or GetParameterString); instance 0 for a global parameter."""
         err, value = self._proc.jet_get_system_parameter(instance, 0, paramid)
         self._check(err, "JetGetSystemParameterW")
         assert value is not None
@@ -263,19 +286,19 @@ class Jet:
         self._check(self._proc.jet_term2(instance, grbit), "JetTerm2")
 
     def get_instance_info(self) -> list[InstanceInfo]:
-        """JetGetInstanceInfoW (not in EsentApi.cs yet): the running instances of this process and their databases."""
+        """JetGetInstanceInfoW: the running instances of this process and their databases."""
         err, infos = self._proc.jet_get_instance_info()
         self._check(err, "JetGetInstanceInfoW")
         return [_instance_info(i) for i in infos or []]
 
     def get_instance_log_signature(self, instance: int) -> str | None:
-        """JetGetInstanceMiscInfo(JET_InstanceMiscInfoLogSignature) (not in EsentApi.cs yet): the log stream's signature as esentutl prints it."""
+        """JetGetInstanceMiscInfo(JET_InstanceMiscInfoLogSignature): the log stream's signature as esentutl prints it."""
         err, sign = self._proc.jet_get_instance_misc_info(instance, C.JET_InstanceMiscInfoLogSignature)
         self._check(err, "JetGetInstanceMiscInfo")
         return str(sign) if sign else None
 
     def get_instance_checkpoint_info(self, instance: int) -> CheckpointInfo:
-        """JetGetInstanceMiscInfo(JET_InstanceMiscInfoCheckpoint) (not in EsentApi.cs yet): checkpoint and current generation."""
+        """JetGetInstanceMiscInfo(JET_InstanceMiscInfoCheckpoint): checkpoint and current generation."""
         err, info = self._proc.jet_get_instance_misc_info(instance, C.JET_InstanceMiscInfoCheckpoint)
         self._check(err, "JetGetInstanceMiscInfo")
         return CheckpointInfo(info.gen_min, info.gen_max)
@@ -296,7 +319,7 @@ class Jet:
         self._check(self._proc.jet_detach_database(sesid, path), "JetDetachDatabase2W")
 
     def open_database(self, sesid: int, path: str) -> int:
-        """JetOpenDatabaseW (not in EsentApi.cs yet): the dbid of an attached database."""
+        """JetOpenDatabaseW: the dbid of an attached database."""
         err, dbid = self._proc.jet_open_database(sesid, path)
         self._check(err, "JetOpenDatabaseW")
         return dbid
@@ -309,7 +332,7 @@ class Jet:
         return database_info(header)
 
     def get_open_database_info(self, sesid: int, dbid: int) -> DatabaseInfo:
-        """JetGetDatabaseInfoW(JET_DbInfoMisc) (not in EsentApi.cs yet): the header of a database open in the session."""
+        """JetGetDatabaseInfoW(JET_DbInfoMisc): the header of a database open in the session."""
         err, header = self._proc.jet_get_database_info(sesid, dbid)
         self._check(err, "JetGetDatabaseInfoW")
         assert header is not None

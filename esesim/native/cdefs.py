@@ -20,6 +20,7 @@ typedef uintptr_t JET_OSSNAPID;
 typedef uintptr_t JET_HANDLE;
 typedef uint32_t JET_SNP;
 typedef uint32_t JET_SNT;
+typedef uint32_t JET_DBID;
 
 typedef struct {
     JET_INSTANCE hInstanceId;
@@ -49,7 +50,7 @@ typedef struct {
 } JET_SNPROG;
 """
 
-# jethdr.w's pshpack1 region: LOGTIME, BKLOGTIME, LGPOS, SIGNATURE, BKINFO are byte packed.
+# jethdr.w's pshpack1 region: LOGTIME, BKLOGTIME, LGPOS, SIGNATURE, BKINFO, CHECKPOINTINFO are byte packed.
 CDEF_PACKED = """
 typedef struct {
     uint8_t bSeconds;
@@ -80,6 +81,12 @@ typedef struct {
     uint32_t genLow;
     uint32_t genHigh;
 } JET_BKINFO;
+
+typedef struct {
+    uint32_t genMin;
+    uint32_t genMax;
+    JET_LOGTIME logtimeGenMaxCreate;
+} JET_CHECKPOINTINFO;
 """
 
 # Structures built from the packed ones (back in the pshpack8 region).
@@ -147,10 +154,15 @@ JET_ERR JetCreateInstance2W(JET_INSTANCE *pinstance, const char16_t *szInstanceN
 JET_ERR JetSetSystemParameterW(JET_INSTANCE *pinstance, JET_SESID sesid, uint32_t paramid, JET_API_PTR lParam, const char16_t *szParam);
 JET_ERR JetInit3W(JET_INSTANCE *pinstance, JET_RSTINFO_W *prstInfo, JET_GRBIT grbit);
 JET_ERR JetTerm2(JET_INSTANCE instance, JET_GRBIT grbit);
+JET_ERR JetGetSystemParameterW(JET_INSTANCE instance, JET_SESID sesid, uint32_t paramid, JET_API_PTR *plParam, char16_t *szParam, uint32_t cbMax);
+JET_ERR JetGetInstanceInfoW(uint32_t *pcInstanceInfo, JET_INSTANCE_INFO_W **paInstanceInfo);
+JET_ERR JetGetInstanceMiscInfo(JET_INSTANCE instance, void *pvResult, uint32_t cbMax, uint32_t InfoLevel);
 JET_ERR JetBeginSessionW(JET_INSTANCE instance, JET_SESID *psesid, const char16_t *szUserName, const char16_t *szPassword);
 JET_ERR JetEndSession(JET_SESID sesid, JET_GRBIT grbit);
 JET_ERR JetAttachDatabase2W(JET_SESID sesid, const char16_t *szFilename, const uint32_t cpgDatabaseSizeMax, JET_GRBIT grbit);
 JET_ERR JetDetachDatabase2W(JET_SESID sesid, const char16_t *szFilename, JET_GRBIT grbit);
+JET_ERR JetOpenDatabaseW(JET_SESID sesid, const char16_t *szFilename, const char16_t *szConnect, JET_DBID *pdbid, JET_GRBIT grbit);
+JET_ERR JetGetDatabaseInfoW(JET_SESID sesid, JET_DBID dbid, void *pvResult, uint32_t cbMax, uint32_t InfoLevel);
 JET_ERR JetGetDatabaseFileInfoW(const char16_t *szDatabaseName, void *pvResult, uint32_t cbMax, uint32_t InfoLevel);
 JET_ERR JetFreeBuffer(char *pbBuf);
 JET_ERR JetOSSnapshotPrepare(JET_OSSNAPID *psnapId, const JET_GRBIT grbit);

@@ -43,9 +43,12 @@ from esesim.engine.streaming_io import LogInfo
 from esesim.engine.streaming_states import SIZEOF_JET_LOGINFO_W
 
 from .dbinfo import DBINFOMISC_SIZES, dbinfomisc4
+from .dbinfo import _signature as write_signature
 
 JET_DbInfoMisc = 14
 JET_DbInfoPageSize = 17
+JET_InstanceMiscInfoLogSignature = 0
+JET_InstanceMiscInfoCheckpoint = 1
 JET_errBufferTooSmall = jet.catalogue.code_of("JET_errBufferTooSmall")
 # What an export returns when its Python code raised (a face bug, never an engine result): outside
 # the catalogue on purpose, so the helper reports "unknown JET error -11999" and the test's
@@ -65,6 +68,7 @@ STRUCTS = (
     "JET_BKINFO",
     "JET_SIGNATURE",
     "JET_DBINFOMISC4",
+    "JET_CHECKPOINTINFO",
 )
 
 
@@ -390,6 +394,73 @@ class Face:
             self._status_callback(pfn),
         )
 
+    # -- parameters, instance facts and open databases (the agent's reads, issue 21) ------------------
+
+    def JetGetSystemParameterW(self, instance: int, sesid: int, paramid: int, plparam: Any, szparam: Any, cb_max: int) -> int:
+        err, value = self.proc.jet_get_system_parameter(instance, sesid, paramid)
+        if err < 0 or value is None:
+            return err
+        if isinstance(value, str):
+            # jetapi.cxx CJetParam::GetString: the caller's buffer is required; a short one gets a
+            # truncated, terminated copy and -1038 (caller-sized buffer rules the engine cannot see).
+            if szparam == self.ffi.NULL or cb_max < 1:
+                return jet.InvalidParameter
+            raw = value.encode("utf-16-le", "surrogatepass")
+            room = max(0, (cb_max // 2 - 1) * 2)
+            if cb_max >= 2:
+                self.ffi.memmove(szparam, raw[:room] + b"\0\0", min(len(raw), room) + 2)
+            return JET_errBufferTooSmall if len(raw) > room else err
+        if plparam == self.ffi.NULL:
+            return jet.InvalidParameter  # CJetParam::GetInteger: an integer needs *plParam
+        plparam[0] = int(value) & ((1 << (8 * self.ffi.sizeof("JET_API_PTR"))) - 1)  # ULONG_PTR: the bits of the value
+        return err
+
+    def JetGetInstanceInfoW(self, pc: Any, pa: Any) -> int:
+        if pc == self.ffi.NULL or pa == self.ffi.NULL:
+            return jet.InvalidParameter  # out pointers: the engine's Python signature has none
+        pc[0], pa[0] = 0, self.ffi.NULL
+        return self._instance_infos_out(self.proc.jet_get_instance_info(), pc, pa)
+
+    def JetGetInstanceMiscInfo(self, instance: int, pv: Any, cb_max: int, level: int) -> int:
+        if pv == self.ffi.NULL:
+            return jet.InvalidParameter
+        err, info = self.proc.jet_get_instance_misc_info(instance, level)  # the instance and the level are the engine's checks
+        if err < 0:
+            return err
+        ctype = "JET_SIGNATURE" if level == JET_InstanceMiscInfoLogSignature else "JET_CHECKPOINTINFO"
+        if cb_max < self.ffi.sizeof(ctype):
+            return JET_errBufferTooSmall  # JetGetInstanceMiscInfoEx: the caller's buffer for the level
+        out = self.ffi.new(f"{ctype} *")  # zeroed: no log signature stays all zero
+        if level == JET_InstanceMiscInfoLogSignature:
+            write_signature(out, info)
+        elif info is not None:
+            out.genMin, out.genMax = info.gen_min, info.gen_max  # logtimeGenMaxCreate is not modelled (zero)
+        self.ffi.memmove(pv, self.ffi.buffer(out), self.ffi.sizeof(ctype))
+        return err
+
+    def JetOpenDatabaseW(self, sesid: int, path: Any, connect: Any, pdbid: Any, grbit: int) -> int:
+        if pdbid == self.ffi.NULL:
+            return jet.InvalidParameter
+        err, dbid = self.proc.jet_open_database(sesid, self._str(path) or "", self._str(connect), grbit)
+        pdbid[0] = dbid if err >= 0 else 0
+        return err
+
+    def JetGetDatabaseInfoW(self, sesid: int, dbid: int, pv: Any, cb_max: int, level: int) -> int:
+        # The same caller-sized-buffer checks as JetGetDatabaseFileInfoW.
+        if pv == self.ffi.NULL or level not in (JET_DbInfoMisc, JET_DbInfoPageSize):
+            return jet.InvalidParameter
+        if (level == JET_DbInfoMisc and cb_max not in DBINFOMISC_SIZES) or (level == JET_DbInfoPageSize and cb_max < 4):
+            return jet.InvalidParameter
+        err, header = self.proc.jet_get_database_info(sesid, dbid)
+        if err < 0 or header is None:
+            return err
+        if level == JET_DbInfoPageSize:
+            self.ffi.cast("uint32_t *", pv)[0] = header.page_size
+            return err
+        raw = dbinfomisc4(self.ffi, header)[:cb_max]
+        self.ffi.memmove(pv, raw.ljust(cb_max, b"\0"), cb_max)
+        return err
+
     # -- TEST-ONLY -------------------------------------------------------------------------------
 
     def layouts(self) -> dict[str, Any]:
@@ -476,10 +547,15 @@ EXPORTS = (
     "JetSetSystemParameterW",
     "JetInit3W",
     "JetTerm2",
+    "JetGetSystemParameterW",
+    "JetGetInstanceInfoW",
+    "JetGetInstanceMiscInfo",
     "JetBeginSessionW",
     "JetEndSession",
     "JetAttachDatabase2W",
     "JetDetachDatabase2W",
+    "JetOpenDatabaseW",
+    "JetGetDatabaseInfoW",
     "JetGetDatabaseFileInfoW",
     "JetFreeBuffer",
     "JetOSSnapshotPrepare",

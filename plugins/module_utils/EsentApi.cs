@@ -81,6 +81,10 @@ namespace ansible_collections.esent.backup.plugins.module_utils.EsentApi
         public BackupInfo FullCurrent;
         public BackupInfo CopyPrev;
         public BackupInfo DifferentialPrev;
+        /// <summary>signDb as esentutl prints it (FormatSignature).</summary>
+        public string Signature;
+        /// <summary>signLog as esentutl prints it; null for a database that never had logs (an empty slot).</summary>
+        public string LogSignature;
 
         /// <summary>Decode a JET_DBINFOMISC4 buffer (at least 348 bytes, little-endian as on Windows).</summary>
         public static DatabaseInfo Decode(byte[] misc)
@@ -109,7 +113,34 @@ namespace ansible_collections.esent.backup.plugins.module_utils.EsentApi
             info.FullCurrent = Bkinfo(misc, NativeHelpers.DbInfoMiscOffsetBkinfoFullCur);
             info.CopyPrev = Bkinfo(misc, NativeHelpers.DbInfoMiscOffsetBkinfoCopyPrev);
             info.DifferentialPrev = Bkinfo(misc, NativeHelpers.DbInfoMiscOffsetBkinfoDiffPrev);
+            info.Signature = FormatSignatureFields(misc, NativeHelpers.DbInfoMiscOffsetSignDb);
+            info.LogSignature = FormatSignature(misc, NativeHelpers.DbInfoMiscOffsetSignLog);
             return info;
+        }
+
+        /// <summary>A JET_SIGNATURE (28 bytes at offset at) as esentutl prints it, or null when all 28 bytes are zero (no signature).</summary>
+        /// <remarks>"Create time:MM/DD/YYYY hh:mm:ss Rand:N Computer:NAME", the text the Python agent's manifests carry.</remarks>
+        public static string FormatSignature(byte[] b, int at)
+        {
+            if (b == null || at < 0 || b.Length < at + NativeHelpers.SignatureSize)
+                throw new ArgumentException("a JET_SIGNATURE is 28 bytes", "b");
+            bool empty = true;
+            for (int i = 0; i < NativeHelpers.SignatureSize; i++)
+                empty &= b[at + i] == 0;
+            return empty ? null : FormatSignatureFields(b, at);
+        }
+
+        // ulRandom (4), logtimeCreate (8: seconds, minutes, hours, day, month, year - 1900, fillers), then the ANSI name.
+        private static string FormatSignatureFields(byte[] b, int at)
+        {
+            uint random = BitConverter.ToUInt32(b, at);
+            int t = at + 4;
+            int nameAt = at + 12;
+            int nameLength = 0;
+            while (nameLength < 16 && b[nameAt + nameLength] != 0)
+                nameLength++;
+            return String.Format("Create time:{0:00}/{1:00}/{2:0000} {3:00}:{4:00}:{5:00} Rand:{6} Computer:{7}",
+                b[t + 4], b[t + 3], b[t + 5] + 1900, b[t + 2], b[t + 1], b[t], random, Encoding.ASCII.GetString(b, nameAt, nameLength));
         }
 
         // JET_LGPOS: ib (u16), isec (u16), lGeneration (i32); returned as generation, sector, byte.
@@ -139,6 +170,24 @@ namespace ansible_collections.esent.backup.plugins.module_utils.EsentApi
             bk.GenLow = BitConverter.ToUInt32(b, at + 16);
             bk.GenHigh = BitConverter.ToUInt32(b, at + 20);
             return bk;
+        }
+    }
+
+    /// <summary>JET_CHECKPOINTINFO of a running instance: the generation the checkpoint points at, and the current one.</summary>
+    public sealed class CheckpointInfo
+    {
+        public uint GenMin;
+        public uint GenMax;
+
+        /// <summary>Decode JET_CHECKPOINTINFO (at least 16 bytes: genMin, genMax, logtimeGenMaxCreate).</summary>
+        public static CheckpointInfo Decode(byte[] raw)
+        {
+            if (raw == null || raw.Length < NativeHelpers.CheckpointInfoSize)
+                throw new ArgumentException("a JET_CHECKPOINTINFO is 16 bytes", "raw");
+            CheckpointInfo info = new CheckpointInfo();
+            info.GenMin = BitConverter.ToUInt32(raw, 0);
+            info.GenMax = BitConverter.ToUInt32(raw, 4);
+            return info;
         }
     }
 
@@ -264,6 +313,24 @@ namespace ansible_collections.esent.backup.plugins.module_utils.EsentApi
         }
     }
 
+    /// <summary>Read sizes JetReadFileInstance accepts (docs/dev/ese-facts.md P13).</summary>
+    public static class BackupReads
+    {
+        /// <summary>The read size nearest preferredBytes that ESE accepts for every read of a file.</summary>
+        /// <remarks>A multiple of the database page size (rounded down), and at least 3 pages, so the first
+        /// read of a database (3 pages) and of a log (2) pass too: a 64 KiB buffer is 2 pages of a 32 KiB-page
+        /// store, which ESE refuses with -1003; this gives 96 KiB there.</remarks>
+        public static int ReadSize(int preferredBytes, uint pageSize)
+        {
+            if (pageSize == 0 || (pageSize & (pageSize - 1)) != 0 || pageSize > 65536)
+                throw new ArgumentOutOfRangeException("pageSize", "a database page size is a power of two up to 64 KiB");
+            if (preferredBytes <= 0)
+                throw new ArgumentOutOfRangeException("preferredBytes", "at least one byte");
+            long pages = Math.Max(preferredBytes / pageSize, NativeHelpers.MinFirstReadPagesDatabase);
+            return checked((int)(pages * pageSize));
+        }
+    }
+
     /// <summary>The esent.dll calls the agent makes, checked.</summary>
     public static class Jet
     {
@@ -284,9 +351,10 @@ namespace ansible_collections.esent.backup.plugins.module_utils.EsentApi
             return instance;
         }
 
+        /// <summary>An integer parameter of an instance; value must fit JET_API_PTR (32 bits in an x86 process).</summary>
         public static void SetParameter(ref IntPtr instance, uint paramid, long value)
         {
-            Check(NativeMethods.JetSetSystemParameterW(ref instance, IntPtr.Zero, paramid, new IntPtr(value), null), "JetSetSystemParameterW");
+            Check(NativeMethods.JetSetSystemParameterW(ref instance, IntPtr.Zero, paramid, ToApiPtr(value), null), "JetSetSystemParameterW");
         }
 
         public static void SetParameter(ref IntPtr instance, uint paramid, string value)
@@ -296,7 +364,60 @@ namespace ansible_collections.esent.backup.plugins.module_utils.EsentApi
 
         public static void SetGlobalParameter(uint paramid, long value)
         {
-            Check(NativeMethods.JetSetSystemParameterGlobalW(IntPtr.Zero, IntPtr.Zero, paramid, new IntPtr(value), null), "JetSetSystemParameterW");
+            Check(NativeMethods.JetSetSystemParameterGlobalW(IntPtr.Zero, IntPtr.Zero, paramid, ToApiPtr(value), null), "JetSetSystemParameterW");
+        }
+
+        /// <summary>JET_paramOSSnapshotTimeout (global): how long ESE keeps a freeze before it thaws by itself.</summary>
+        /// <remarks>The parameter is in milliseconds (a lease in seconds passed as is would expire a thousand
+        /// times too early); rounded up to a whole millisecond, at most 0x7FFFFFFF ms (about 24.8 days).</remarks>
+        public static void SetSnapshotTimeout(TimeSpan timeout)
+        {
+            double ms = Math.Ceiling(timeout.TotalMilliseconds);
+            if (ms < 0 || ms > Int32.MaxValue)
+                throw new ArgumentOutOfRangeException("timeout", "between 0 and 0x7FFFFFFF milliseconds");
+            SetGlobalParameter(NativeHelpers.JET_paramOSSnapshotTimeout, (long)ms);
+        }
+
+        /// <summary>An integer parameter (instance IntPtr.Zero: a global one, such as the page size).</summary>
+        public static long GetParameterLong(IntPtr instance, uint paramid)
+        {
+            IntPtr value = IntPtr.Zero;
+            Check(NativeMethods.JetGetSystemParameterW(instance, IntPtr.Zero, paramid, ref value, null, 0), "JetGetSystemParameterW");
+            return FromApiPtr(value);
+        }
+
+        /// <summary>A string parameter (paths, the base name); a longer value is read again with a bigger buffer.</summary>
+        public static string GetParameterString(IntPtr instance, uint paramid)
+        {
+            for (int chars = 1024; ; chars *= 2)
+            {
+                byte[] buffer = new byte[chars * 2];
+                IntPtr unused = IntPtr.Zero;
+                int err = NativeMethods.JetGetSystemParameterW(instance, IntPtr.Zero, paramid, ref unused, buffer, checked((uint)buffer.Length));
+                if (err == NativeHelpers.JET_errBufferTooSmall && chars < 32768)
+                    continue;  // the engine copied a truncated value: 32767 characters is the longest Windows path
+                Check(err, "JetGetSystemParameterW");
+                string all = Encoding.Unicode.GetString(buffer);
+                int end = all.IndexOf('\0');
+                return end < 0 ? all : all.Substring(0, end);
+            }
+        }
+
+        // JET_API_PTR is ULONG_PTR: 64 bits in an x64 process, 32 in an x86 one, where values up to
+        // 0xFFFFFFFF are passed by their bits (new IntPtr(long) would throw above 0x7FFFFFFF there).
+        private static IntPtr ToApiPtr(long value)
+        {
+            if (IntPtr.Size == 8)
+                return new IntPtr(value);
+            if (value < Int32.MinValue || value > UInt32.MaxValue)
+                throw new ArgumentOutOfRangeException("value", "JET_API_PTR is 32 bits in an x86 process");
+            return new IntPtr(unchecked((int)value));
+        }
+
+        // The reverse: unsigned in an x86 process (ULONG_PTR), as is in an x64 one.
+        private static long FromApiPtr(IntPtr value)
+        {
+            return IntPtr.Size == 8 ? value.ToInt64() : unchecked((uint)value.ToInt32());
         }
 
         public static int Init3(ref IntPtr instance, uint grbit)
@@ -351,6 +472,33 @@ namespace ansible_collections.esent.backup.plugins.module_utils.EsentApi
             Check(NativeMethods.JetTerm2(instance, grbit), "JetTerm2");
         }
 
+        /// <summary>The running instances of this process and their databases (JetGetInstanceInfoW).</summary>
+        public static InstanceInfo[] GetInstanceInfo()
+        {
+            uint count;
+            IntPtr array;
+            Check(NativeMethods.JetGetInstanceInfoW(out count, out array), "JetGetInstanceInfoW");
+            return ConsumeInstanceInfo(count, array);
+        }
+
+        /// <summary>The signature of the instance's log stream as esentutl prints it; null when it has none (all zero).</summary>
+        public static string GetInstanceLogSignature(IntPtr instance)
+        {
+            byte[] buffer = new byte[NativeHelpers.SignatureSize];
+            Check(NativeMethods.JetGetInstanceMiscInfo(instance, buffer, checked((uint)buffer.Length), NativeHelpers.JET_InstanceMiscInfoLogSignature),
+                "JetGetInstanceMiscInfo");
+            return DatabaseInfo.FormatSignature(buffer, 0);
+        }
+
+        /// <summary>The checkpoint's generation and the current one (JET_InstanceMiscInfoCheckpoint: outside the public esent.h).</summary>
+        public static CheckpointInfo GetInstanceCheckpointInfo(IntPtr instance)
+        {
+            byte[] buffer = new byte[NativeHelpers.CheckpointInfoSize];
+            Check(NativeMethods.JetGetInstanceMiscInfo(instance, buffer, checked((uint)buffer.Length), NativeHelpers.JET_InstanceMiscInfoCheckpoint),
+                "JetGetInstanceMiscInfo");
+            return CheckpointInfo.Decode(buffer);
+        }
+
         public static IntPtr BeginSession(IntPtr instance)
         {
             IntPtr sesid;
@@ -371,6 +519,27 @@ namespace ansible_collections.esent.backup.plugins.module_utils.EsentApi
         public static void DetachDatabase2(IntPtr sesid, string path, uint grbit)
         {
             Check(NativeMethods.JetDetachDatabase2W(sesid, path, grbit), "JetDetachDatabase2W");
+        }
+
+        /// <summary>The dbid of a database attached to the session's instance (JetOpenDatabaseW).</summary>
+        /// <remarks>JET_DBID is a 32-bit `unsigned long`; it travels as an IntPtr with the other handles and
+        /// GetOpenDatabaseInfo takes its low 32 bits back.</remarks>
+        public static IntPtr OpenDatabase(IntPtr sesid, string path)
+        {
+            if (String.IsNullOrEmpty(path))
+                throw new ArgumentException("a database path is required", "path");
+            uint dbid;
+            Check(NativeMethods.JetOpenDatabaseW(sesid, path, null, out dbid, 0), "JetOpenDatabaseW");
+            return new IntPtr(unchecked((int)dbid));
+        }
+
+        /// <summary>The header of a database open in the session, as the engine holds it (readable while attached).</summary>
+        public static DatabaseInfo GetOpenDatabaseInfo(IntPtr sesid, IntPtr dbid)
+        {
+            byte[] buffer = new byte[NativeHelpers.DbInfoMisc4Size];
+            Check(NativeMethods.JetGetDatabaseInfoW(sesid, unchecked((uint)dbid.ToInt64()), buffer, checked((uint)buffer.Length), NativeHelpers.JET_DbInfoMisc),
+                "JetGetDatabaseInfoW");
+            return DatabaseInfo.Decode(buffer);
         }
 
         /// <summary>The header facts of a database file on disk (needs no instance).</summary>
@@ -409,11 +578,12 @@ namespace ansible_collections.esent.backup.plugins.module_utils.EsentApi
             Check(NativeMethods.JetOSSnapshotPrepareInstance(snapId, instance, 0), "JetOSSnapshotPrepareInstance");
         }
 
-        public static InstanceInfo[] OSSnapshotFreeze(IntPtr snapId, uint grbit)
+        /// <summary>Freeze every instance of the session (JetOSSnapshotFreezeW's grbit is reserved: always 0).</summary>
+        public static InstanceInfo[] OSSnapshotFreeze(IntPtr snapId)
         {
             uint count;
             IntPtr array;
-            Check(NativeMethods.JetOSSnapshotFreezeW(snapId, out count, out array, grbit), "JetOSSnapshotFreezeW");
+            Check(NativeMethods.JetOSSnapshotFreezeW(snapId, out count, out array, 0), "JetOSSnapshotFreezeW");
             return ConsumeInstanceInfo(count, array);
         }
 
@@ -430,9 +600,11 @@ namespace ansible_collections.esent.backup.plugins.module_utils.EsentApi
             Check(NativeMethods.JetOSSnapshotThaw(snapId, 0), "JetOSSnapshotThaw");
         }
 
-        public static void OSSnapshotTruncateLog(IntPtr snapId, uint grbit)
+        /// <summary>Delete the logs the snapshot made unnecessary, for every instance of the session.</summary>
+        /// <remarks>Always with JET_bitAllDatabasesSnapshot: with 0 ESE succeeds and deletes nothing.</remarks>
+        public static void OSSnapshotTruncateLog(IntPtr snapId)
         {
-            Check(NativeMethods.JetOSSnapshotTruncateLog(snapId, grbit), "JetOSSnapshotTruncateLog");
+            Check(NativeMethods.JetOSSnapshotTruncateLog(snapId, NativeHelpers.JET_bitAllDatabasesSnapshot), "JetOSSnapshotTruncateLog");
         }
 
         public static void OSSnapshotTruncateLogInstance(IntPtr snapId, IntPtr instance, uint grbit)
@@ -504,30 +676,52 @@ namespace ansible_collections.esent.backup.plugins.module_utils.EsentApi
             Check(NativeMethods.JetCloseFileInstance(instance, handle), "JetCloseFileInstance");
         }
 
-        /// <summary>Open, read to the end through a page-aligned buffer of bufferBytes, write to destination, close.</summary>
-        /// <returns>The bytes copied (the size JetOpenFileInstanceW reported).</returns>
+        /// <summary>StreamFile with the engine's page size (JET_paramDatabasePageSize, global).</summary>
         public static long StreamFile(IntPtr instance, string path, Stream destination, int bufferBytes)
+        {
+            return StreamFile(instance, path, destination, bufferBytes,
+                checked((uint)GetParameterLong(IntPtr.Zero, NativeHelpers.JET_paramDatabasePageSize)));
+        }
+
+        /// <summary>Open, read to the end through a page-aligned buffer, write to destination, close (always).</summary>
+        /// <param name="bufferBytes">The preferred read size; BackupReads.ReadSize makes it one ESE accepts.</param>
+        /// <param name="pageSize">The database page size of the engine (JET_paramDatabasePageSize).</param>
+        /// <returns>The bytes copied (the size JetOpenFileInstanceW reported).</returns>
+        public static long StreamFile(IntPtr instance, string path, Stream destination, int bufferBytes, uint pageSize)
         {
             if (destination == null)
                 throw new ArgumentNullException("destination");
+            int chunk = BackupReads.ReadSize(bufferBytes, pageSize);
             BackupFile file = OpenFile(instance, path);
             long copied = 0;
-            using (IAlignedBuffer buffer = AlignedBuffer.Allocate(bufferBytes))
+            bool completed = false;
+            try
             {
-                byte[] managed = new byte[bufferBytes];
-                while (true)
+                using (IAlignedBuffer buffer = AlignedBuffer.Allocate(chunk))
                 {
-                    int n = ReadFile(instance, file.Handle, buffer, bufferBytes);
-                    if (n == 0)
-                        break;
-                    Marshal.Copy(buffer.Pointer, managed, 0, n);
-                    destination.Write(managed, 0, n);
-                    copied += n;
+                    byte[] managed = new byte[chunk];
+                    while (true)
+                    {
+                        int n = ReadFile(instance, file.Handle, buffer, chunk);
+                        if (n == 0)
+                            break;
+                        Marshal.Copy(buffer.Pointer, managed, 0, n);
+                        destination.Write(managed, 0, n);
+                        copied += n;
+                    }
                 }
+                completed = true;
+            }
+            finally
+            {
+                // ESE has one backup file slot: a file left open makes every later JetOpenFileInstanceW
+                // fail with -1011. After an earlier error the close result must not hide that error.
+                int closed = NativeMethods.JetCloseFileInstance(instance, file.Handle);
+                if (completed)
+                    Check(closed, "JetCloseFileInstance");
             }
             if (copied != file.Size)
                 throw new IOException(String.Format("{0}: read {1} bytes, JetOpenFileInstanceW reported {2}", path, copied, file.Size));
-            CloseFile(instance, file.Handle);
             return copied;
         }
 

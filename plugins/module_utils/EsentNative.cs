@@ -121,6 +121,22 @@ namespace ansible_collections.esent.backup.plugins.module_utils.EsentNative
             public IntPtr pfnStatus;
         }
 
+        // JET_CHECKPOINTINFO, packed 1 (16 bytes): what JetGetInstanceMiscInfo returns at
+        // JET_InstanceMiscInfoCheckpoint (outside the public esent.h: ESE's jethdr.w, Vista+).
+        [StructLayout(LayoutKind.Sequential, Pack = 1)]
+        public struct JET_CHECKPOINTINFO
+        {
+            public uint genMin;
+            public uint genMax;
+            public JET_LOGTIME logtimeGenMaxCreate;
+        }
+
+        // JetGetInstanceMiscInfo levels (jethdr.w) and the sizes it needs (a shorter buffer is -1038).
+        public const uint JET_InstanceMiscInfoLogSignature = 0;
+        public const uint JET_InstanceMiscInfoCheckpoint = 1;
+        public const int SignatureSize = 28;
+        public const int CheckpointInfoSize = 16;
+
         // JET_DBINFOMISC4 is 348 bytes; the agent passes a byte buffer of exactly that size and
         // decodes by offset (the layout is bitness-independent). Offsets: docs/dev/windows-facts.md section 3.8.
         public const int DbInfoMisc4Size = 348;
@@ -132,6 +148,7 @@ namespace ansible_collections.esent.backup.plugins.module_utils.EsentNative
         public const int DbInfoMiscOffsetLgposConsistent = 40;
         public const int DbInfoMiscOffsetLgposAttach = 64;
         public const int DbInfoMiscOffsetLgposDetach = 80;
+        public const int DbInfoMiscOffsetSignLog = 88;
         public const int DbInfoMiscOffsetBkinfoFullPrev = 116;
         public const int DbInfoMiscOffsetBkinfoIncPrev = 140;
         public const int DbInfoMiscOffsetBkinfoFullCur = 164;
@@ -188,6 +205,15 @@ namespace ansible_collections.esent.backup.plugins.module_utils.EsentNative
         // x86/x64), which VirtualAlloc guarantees; JetExternalRestore2 takes at most 2 x dbidMax maps.
         public const int BackupBufferAlignment = 4096;
         public const int MaxRestoreMap = 14;
+
+        // JetReadFileInstance sizes: a multiple of the database page size (JET_paramDatabasePageSize,
+        // global), the first read of a database at least 3 pages (two header copies and a data page),
+        // of a log at least 2; anything else is -1003 (docs/dev/ese-facts.md P13).
+        public const int MinFirstReadPagesDatabase = 3;
+        public const int MinFirstReadPagesLog = 2;
+
+        // JET_errBufferTooSmall: a caller-sized buffer was short (JetGetSystemParameterW strings).
+        public const int JET_errBufferTooSmall = -1038;
     }
 
     /// <summary>The one table of esent.dll imports (W entry points, exact names, raw JET_ERR).</summary>
@@ -218,6 +244,22 @@ namespace ansible_collections.esent.backup.plugins.module_utils.EsentNative
         [DllImport(EsentDll, ExactSpelling = true)]
         public static extern int JetTerm2(IntPtr instance, uint grbit);
 
+        // Vista+ (W). instance by value (IntPtr.Zero: a global parameter). *plParam is JET_API_PTR,
+        // pointer-sized (ref IntPtr, never long); an integer parameter needs it (else -1003). A string
+        // parameter needs szParam (cbMax in bytes, else -1003); a short buffer is -1038.
+        [DllImport(EsentDll, CharSet = CharSet.Unicode, ExactSpelling = true)]
+        public static extern int JetGetSystemParameterW(IntPtr instance, IntPtr sesid, uint paramid, ref IntPtr plParam, [Out] byte[] szParam, uint cbMax);
+
+        // Vista+ (W). The running instances of this process; same buffer rules as JetOSSnapshotFreezeW
+        // (one engine allocation, one JetFreeBuffer; a count of 0 may come with NULL).
+        [DllImport(EsentDll, ExactSpelling = true)]
+        public static extern int JetGetInstanceInfoW(out uint pcInstanceInfo, out IntPtr paInstanceInfo);
+
+        // Vista+. pvResult: JET_SIGNATURE (level 0, 28 bytes) or JET_CHECKPOINTINFO (level 1, 16 bytes),
+        // decoded by offset; another level is -1003, a shorter buffer -1038.
+        [DllImport(EsentDll, ExactSpelling = true)]
+        public static extern int JetGetInstanceMiscInfo(IntPtr instance, [Out] byte[] pvResult, uint cbMax, uint InfoLevel);
+
         #endregion
 
         #region Sessions and databases
@@ -233,6 +275,16 @@ namespace ansible_collections.esent.backup.plugins.module_utils.EsentNative
 
         [DllImport(EsentDll, CharSet = CharSet.Unicode, ExactSpelling = true)]
         public static extern int JetDetachDatabase2W(IntPtr sesid, string szFilename, uint grbit);
+
+        // Vista+ (W). JET_DBID is `unsigned long`: uint on every platform (not pointer-sized).
+        // szConnect is unused by ESE (null); -1203 for a database not attached to the instance.
+        [DllImport(EsentDll, CharSet = CharSet.Unicode, ExactSpelling = true)]
+        public static extern int JetOpenDatabaseW(IntPtr sesid, string szFilename, string szConnect, out uint dbid, uint grbit);
+
+        // Vista+ (W). The header ESE holds in memory for a database open in the session (readable while
+        // attached, unlike JetGetDatabaseFileInfoW); JET_DbInfoMisc with a 348-byte buffer decodes by offset.
+        [DllImport(EsentDll, CharSet = CharSet.Unicode, ExactSpelling = true)]
+        public static extern int JetGetDatabaseInfoW(IntPtr sesid, uint dbid, [Out] byte[] pvResult, uint cbMax, uint InfoLevel);
 
         // Needs no instance: reads the header from disk. [Out]: the engine fills the caller's buffer.
         [DllImport(EsentDll, CharSet = CharSet.Unicode, ExactSpelling = true)]

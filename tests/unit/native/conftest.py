@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 
+from esesim.agent.esent_api import Jet as MirrorJet
+from esesim.agent.esent_api import JetException
 from esesim.engine import EngineProcess, Ledger, StoreSpec, Workload, close_store, open_store
 from esesim.engine.database import BkInfo, DbHeader
 from esesim.engine.streaming_io import LogInfo, buffer_address
@@ -35,6 +37,9 @@ REPO = Path(__file__).resolve().parents[3]
 MODULE_UTILS = REPO / "plugins" / "module_utils"
 DRIVER_SOURCE = Path(__file__).resolve().parent / "csharp" / "FaceDriver.cs"
 MONO_TIMEOUT = 120
+ALL_DATABASES_SNAPSHOT = 0x1  # JET_bitAllDatabasesSnapshot
+BUFFER_TOO_SMALL = -1038  # JET_errBufferTooSmall
+AGENT_READS = frozenset({"getparam", "getsparam", "rawgetsparam", "snaptimeout", "instinfo", "logsig", "ckpt", "rawmisc", "opendb", "opendbinfo", "ls"})
 
 # Two stores, two instances, two databases each: the freeze result spans several of both.
 STORES = (
@@ -160,6 +165,8 @@ def header_facts(h: DbHeader) -> dict[str, Any]:
         "lgpos_consistent": h.lgpos_consistent.to_list(),
         "lgpos_attach": h.lgpos_attach.to_list(),
         "lgpos_detach": h.lgpos_detach.to_list(),
+        "signature": str(h.sign_db),
+        "log_signature": str(h.sign_log) if h.sign_log else None,
         **{slot: bkinfo_facts(getattr(h, slot)) for slot in ("bkinfo_full_prev", "bkinfo_inc_prev", "bkinfo_full_cur", "bkinfo_copy_prev", "bkinfo_diff_prev")},
     }
 
@@ -234,6 +241,8 @@ class DirectRunner:
         if op == "rawprepinst":
             return p.jet_os_snapshot_prepare_instance(h(t[1]), h(t[2]), int(t[3], 0)), {}
         if op == "freeze":
+            return self._infos(p.jet_os_snapshot_freeze(h(t[1]), 0))  # Jet.OSSnapshotFreeze: the reserved grbit is 0
+        if op == "rawfreeze":
             return self._infos(p.jet_os_snapshot_freeze(h(t[1]), int(t[2], 0)))
         if op == "freezeinfo":
             return self._infos(p.jet_os_snapshot_get_freeze_info(h(t[1]), 0))
@@ -244,6 +253,8 @@ class DirectRunner:
         if op == "rawthaw":
             return p.jet_os_snapshot_thaw(h(t[1]), int(t[2], 0)), {}
         if op == "trunc":
+            return p.jet_os_snapshot_truncate_log(h(t[1]), ALL_DATABASES_SNAPSHOT), {}  # Jet.OSSnapshotTruncateLog's only grbit
+        if op == "rawtrunc":
             return p.jet_os_snapshot_truncate_log(h(t[1]), int(t[2], 0)), {}
         if op == "truncinst":
             return p.jet_os_snapshot_truncate_log_instance(h(t[1]), h(t[2]), int(t[3], 0)), {}
@@ -256,7 +267,62 @@ class DirectRunner:
         if op == "advance":
             p.host.clock.advance(float(t[1]))  # type: ignore[attr-defined]
             return 0, {}
+        if op in AGENT_READS:
+            return self._agent_reads(t)
         return self._streaming(t)
+
+    # -- the agent's reads (issue 21): through the Python mirror of EsentApi.cs -----------------
+
+    def _agent_reads(self, t: list[str]) -> tuple[int, dict[str, Any]]:
+        """Through esent_api.Jet, the Python mirror of the wrappers: a JetException becomes its code."""
+        try:
+            return 0, self._agent_read(t)
+        except JetException as exc:
+            return exc.code, {}
+
+    def _agent_read(self, t: list[str]) -> dict[str, Any]:
+        p, op, h = self.proc, t[0], self.handle
+        api = MirrorJet(p)
+        if op == "getparam":
+            return {"value": api.get_parameter_long(h(t[1]), int(t[2], 0))}
+        if op == "getsparam":
+            return {"value": api.get_parameter_string(h(t[1]), int(t[2], 0))}
+        if op == "rawgetsparam":
+            value = api.get_parameter(h(t[1]), int(t[2], 0))
+            # The face's caller-buffer rule: a string longer than the buffer holds (with its NUL) is -1038.
+            if isinstance(value, str) and 2 * (len(value.encode("utf-16-le", "surrogatepass")) // 2 + 1) > int(t[3]):
+                raise JetException(BUFFER_TOO_SMALL, "JetGetSystemParameterW")
+            return {}
+        if op == "snaptimeout":
+            api.set_snapshot_timeout(float(t[1]))
+            return {}
+        if op == "instinfo":
+            return {"instances": [{"handle": i.instance, "name": i.name or None, "databases": list(i.databases)} for i in api.get_instance_info()]}
+        if op == "logsig":
+            return {"signature": api.get_instance_log_signature(h(t[1]))}
+        if op == "ckpt":
+            c = api.get_instance_checkpoint_info(h(t[1]))
+            return {"gen_min": c.gen_min, "gen_max": c.gen_max}
+        if op == "rawmisc":
+            err, _ = p.jet_get_instance_misc_info(h(t[1]), int(t[2], 0))
+            if err < 0:
+                raise JetException(err, "JetGetInstanceMiscInfo")
+            # The face's caller-buffer rule: JET_SIGNATURE is 28 bytes, JET_CHECKPOINTINFO 16.
+            if int(t[3]) < (28 if int(t[2], 0) == 0 else 16):
+                raise JetException(BUFFER_TOO_SMALL, "JetGetInstanceMiscInfo")
+            return {}
+        if op == "opendb":
+            dbid = api.open_database(h(t[2]), t[3])
+            self.vars[t[1]] = dbid
+            return {"dbid": dbid}
+        if op == "opendbinfo":
+            err, header = p.jet_get_database_info(h(t[1]), h(t[2]))
+            if err < 0 or header is None:
+                raise JetException(err, "JetGetDatabaseInfoW")
+            return header_facts(header)
+        if op == "ls":
+            return {"files": sorted(f.name for f in self._real(t[1]).iterdir() if f.is_file())}
+        raise ValueError(f"no direct equivalent for {op!r}")
 
     # -- streaming backup and restore -------------------------------------------------------------
 
@@ -450,6 +516,14 @@ def native_streaming_run(native_run_both: Callable[..., ScenarioRun], native_str
     from streaming_scenario import LINES  # the scenario lives next to its tests (imported by name)
 
     return native_run_both(tmp_path_factory.mktemp("streaming"), LINES, template=native_streaming_template)
+
+
+@pytest.fixture(scope="session")
+def native_api_run(native_run_both: Callable[..., ScenarioRun], native_streaming_template: Path, tmp_path_factory: pytest.TempPathFactory) -> ScenarioRun:
+    """The agent's reads (``api_scenario.py``) run both ways once per session (read by two test modules, like the streaming run)."""
+    from api_scenario import LINES  # the scenario lives next to its tests (imported by name)
+
+    return native_run_both(tmp_path_factory.mktemp("api"), LINES, template=native_streaming_template)
 
 
 def driver_layouts(driver: Driver, workdir: Path) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from api_scenario import OP_API as API_OP_API
 from streaming_scenario import MULTI_API as STREAMING_MULTI_API
 from streaming_scenario import OP_API as STREAMING_OP_API
 
@@ -91,7 +92,7 @@ SCENARIO: list[tuple[str, tuple[str, str] | None, int | None]] = [
     ("prepare $x 0x10", ("grbit", "Prepare"), INVALID_GRBIT),
     # session 1: incremental before any full snapshot -> the freeze fails and the session stays in Prepare
     ("prepare $p0 0x1", None, 0),
-    ("freeze $p0 0", ("Prepare", "Freeze"), MISSING_FULL_BACKUP),
+    ("freeze $p0", ("Prepare", "Freeze"), MISSING_FULL_BACKUP),
     ("freezeinfo $p0", None, 0),
     ("end $p0 0", None, 0),
     # session 2: full, no ContinueAfterThaw; both instances, two databases each
@@ -100,13 +101,13 @@ SCENARIO: list[tuple[str, tuple[str, str] | None, int | None]] = [
     ("rawprepinst $p1 $a 1", ("grbit", "PrepareInstance"), INVALID_GRBIT),
     ("freezeinfo $p1", None, 0),
     ("thaw $p1", ("Prepare", "Thaw"), NOT_INIT_SEQ),
-    ("trunc $p1 0", ("Prepare", "TruncateLog"), NOT_INIT_SEQ),
+    ("trunc $p1", ("Prepare", "TruncateLog"), NOT_INIT_SEQ),
     ("truncinst $p1 $a 0", ("Prepare", "TruncateLogInstance"), NOT_INIT_SEQ),
-    ("freeze $p1 1", ("grbit", "Freeze"), INVALID_GRBIT),
-    ("freeze $p1 0", None, 0),
+    ("rawfreeze $p1 1", ("grbit", "Freeze"), INVALID_GRBIT),
+    ("freeze $p1", None, 0),
     ("prepinst $p1 $a", ("Freeze", "PrepareInstance"), NOT_INIT_SEQ),
-    ("freeze $p1 0", ("Freeze", "Freeze"), NOT_INIT_SEQ),
-    ("trunc $p1 1", ("Freeze", "TruncateLog"), NOT_INIT_SEQ),
+    ("freeze $p1", ("Freeze", "Freeze"), NOT_INIT_SEQ),
+    ("trunc $p1", ("Freeze", "TruncateLog"), NOT_INIT_SEQ),
     ("end $p1 0", ("Freeze", "End(0)"), NOT_INIT_SEQ),
     ("rawfreezeinfo $p1 1", ("grbit", "GetFreezeInfo"), INVALID_GRBIT),
     ("freezeinfo $p1", None, 0),
@@ -115,28 +116,28 @@ SCENARIO: list[tuple[str, tuple[str, str] | None, int | None]] = [
     ("rawthaw $p1 1", ("grbit", "Thaw"), INVALID_GRBIT),
     ("thaw $p1", None, 0),  # no CAT: the thaw ends the session, headers stamped
     ("prepinst $p1 $a", ("GONE", "PrepareInstance"), INVALID_SNAPID),
-    ("freeze $p1 0", ("GONE", "Freeze"), INVALID_SNAPID),
+    ("freeze $p1", ("GONE", "Freeze"), INVALID_SNAPID),
     ("thaw $p1", ("GONE", "Thaw"), INVALID_SNAPID),
-    ("trunc $p1 1", ("GONE", "TruncateLog"), INVALID_SNAPID),
+    ("trunc $p1", ("GONE", "TruncateLog"), INVALID_SNAPID),
     ("truncinst $p1 $a 1", ("GONE", "TruncateLogInstance"), INVALID_SNAPID),
     ("freezeinfo $p1", ("GONE", "GetFreezeInfo"), INVALID_SNAPID),
     ("end $p1 0", ("GONE", "End(0)"), INVALID_SNAPID),
     ("end $p1 1", ("GONE", "End(Abort)"), INVALID_SNAPID),
     ("abort $p1", ("GONE", "Abort"), INVALID_SNAPID),
-    ("freeze 99 0", ("never existed", "Freeze"), INVALID_SNAPID),
+    ("freeze 99", ("never existed", "Freeze"), INVALID_SNAPID),
     # session 3: ContinueAfterThaw -> AllowLogTruncate -> LogTruncated -> End(0)
     (f"prepare $p2 {CAT}", None, 0),
-    ("freeze $p2 0", None, 0),
+    ("freeze $p2", None, 0),
     ("thaw $p2", None, 0),
     ("prepinst $p2 $a", ("AllowLogTruncate", "PrepareInstance"), NOT_INIT_SEQ),
-    ("freeze $p2 0", ("AllowLogTruncate", "Freeze"), NOT_INIT_SEQ),
+    ("freeze $p2", ("AllowLogTruncate", "Freeze"), NOT_INIT_SEQ),
     ("thaw $p2", ("AllowLogTruncate", "Thaw"), NOT_INIT_SEQ),
     ("freezeinfo $p2", None, 0),
     (f"detach $sb {B4} 0", None, BACKUP_IN_PROGRESS),  # thawed but not ended: still in backup
-    ("trunc $p2 2", ("grbit", "TruncateLog"), INVALID_GRBIT),
-    (f"trunc $p2 {ALL_DBS}", None, 0),
+    ("rawtrunc $p2 2", ("grbit", "TruncateLog"), INVALID_GRBIT),
+    ("trunc $p2", None, 0),
     ("prepinst $p2 $a", ("LogTruncated", "PrepareInstance"), NOT_INIT_SEQ),
-    ("freeze $p2 0", ("LogTruncated", "Freeze"), NOT_INIT_SEQ),
+    ("freeze $p2", ("LogTruncated", "Freeze"), NOT_INIT_SEQ),
     ("thaw $p2", ("LogTruncated", "Thaw"), NOT_INIT_SEQ),
     (f"truncinst $p2 $a {ALL_DBS}", None, 0),
     ("end $p2 2", ("grbit", "End"), INVALID_GRBIT),
@@ -144,30 +145,30 @@ SCENARIO: list[tuple[str, tuple[str, str] | None, int | None]] = [
     # session 4: explicit prepare of one instance, CAT; TruncateLogInstance outside the session gives -1
     (f"prepare $p3 {CAT | EXPLICIT}", None, 0),
     ("prepinst $p3 $a", None, 0),
-    ("freeze $p3 0", None, 0),
+    ("freeze $p3", None, 0),
     ("thaw $p3", None, 0),
     (f"truncinst $p3 $b {ALL_DBS}", ("AllowLogTruncate", "TruncateLogInstance outside"), WRN_NYI),
     ("truncinst $p3 $a 0", None, 0),
     ("end $p3 0", None, 0),
     # session 5: incremental copy with CAT: a copy snapshot never truncates; End(Abort) stamps nothing
     (f"prepare $p4 {CAT | COPY | INCREMENTAL}", None, 0),
-    ("freeze $p4 0", None, 0),
+    ("freeze $p4", None, 0),
     ("thaw $p4", None, 0),
-    (f"trunc $p4 {ALL_DBS}", ("AllowLogTruncate", "TruncateLog copy"), NOT_INIT_SEQ),
+    ("trunc $p4", ("AllowLogTruncate", "TruncateLog copy"), NOT_INIT_SEQ),
     (f"end $p4 {ABORT_BIT}", None, 0),
     # session 6: full copy without CAT: Abort while frozen thaws and ends normally (stamped, docs/dev/ese-facts.md P3)
     (f"prepare $p5 {COPY}", None, 0),
-    ("freeze $p5 0", None, 0),
+    ("freeze $p5", None, 0),
     ("rawabort $p5 1", ("grbit", "Abort"), INVALID_GRBIT),
     ("abort $p5", None, 0),
     # session 7: the freeze times out (timeout 0 ms fires at the next call), CAT keeps the session
     ("gparam 82 0", None, 0),
     (f"prepare $p6 {CAT}", None, 0),
-    ("freeze $p6 0", None, 0),
+    ("freeze $p6", None, 0),
     ("advance 1", None, 0),
     ("prepinst $p6 $a", ("TimeOut", "PrepareInstance"), NOT_INIT_SEQ),
-    ("freeze $p6 0", ("TimeOut", "Freeze"), NOT_INIT_SEQ),
-    (f"trunc $p6 {ALL_DBS}", ("TimeOut", "TruncateLog"), NOT_INIT_SEQ),
+    ("freeze $p6", ("TimeOut", "Freeze"), NOT_INIT_SEQ),
+    ("trunc $p6", ("TimeOut", "TruncateLog"), NOT_INIT_SEQ),
     (f"truncinst $p6 $a {ALL_DBS}", ("TimeOut", "TruncateLogInstance"), NOT_INIT_SEQ),
     ("end $p6 0", ("TimeOut", "End(0)"), NOT_INIT_SEQ),
     ("freezeinfo $p6", None, 0),  # 0 instances: NULL array, nothing to free
@@ -176,14 +177,14 @@ SCENARIO: list[tuple[str, tuple[str, str] | None, int | None]] = [
     ("abort $p6", None, 0),
     # session 8: timeout without CAT: the thaw reports it and aborts the session
     ("prepare $p7 0", None, 0),
-    ("freeze $p7 0", None, 0),
+    ("freeze $p7", None, 0),
     ("advance 1", None, 0),
     ("thaw $p7", ("TimeOut", "Thaw no CAT"), TIMEOUT),
     ("abort $p7", None, INVALID_SNAPID),
     ("gparam 82 70000", None, 0),
     # session 9: incremental, normal, no CAT: stamps bkinfoIncPrev
     (f"prepare $p8 {INCREMENTAL}", None, 0),
-    ("freeze $p8 0", None, 0),
+    ("freeze $p8", None, 0),
     ("thaw $p8", None, 0),
     # detach everything, then read the headers offline
     (f"detach $sa {A2} 0", None, 0),
@@ -214,11 +215,13 @@ OP_API = {
     "prepinst": "JetOSSnapshotPrepareInstance",
     "rawprepinst": "JetOSSnapshotPrepareInstance",
     "freeze": "JetOSSnapshotFreezeW",
+    "rawfreeze": "JetOSSnapshotFreezeW",
     "freezeinfo": "JetOSSnapshotGetFreezeInfoW",
     "rawfreezeinfo": "JetOSSnapshotGetFreezeInfoW",
     "thaw": "JetOSSnapshotThaw",
     "rawthaw": "JetOSSnapshotThaw",
     "trunc": "JetOSSnapshotTruncateLog",
+    "rawtrunc": "JetOSSnapshotTruncateLog",
     "truncinst": "JetOSSnapshotTruncateLogInstance",
     "end": "JetOSSnapshotEnd",
     "abort": "JetOSSnapshotAbort",
@@ -236,6 +239,7 @@ SPEC_SIZES = {
     "JET_LOGTIME": 8,
     "JET_BKINFO": 24,
     "JET_SIGNATURE": 28,
+    "JET_CHECKPOINTINFO": 16,
 }
 
 LINES = [line.replace(" ", "\t") for line, _, _ in SCENARIO]
@@ -306,6 +310,7 @@ def _layout_mismatches(csharp: dict[str, Any], c_side: dict[str, Any]) -> list[s
         "LgposConsistent": fields["lgposConsistent"][0],
         "LgposAttach": fields["lgposAttach"][0],
         "LgposDetach": fields["lgposDetach"][0],
+        "SignLog": fields["signLog"][0],
         "BkinfoFullPrev": fields["bkinfoFullPrev"][0],
         "BkinfoIncPrev": fields["bkinfoIncPrev"][0],
         "BkinfoFullCur": fields["bkinfoFullCur"][0],
@@ -321,7 +326,7 @@ def _layout_mismatches(csharp: dict[str, Any], c_side: dict[str, Any]) -> list[s
     if c_offsets_named != csharp["DbInfoMisc"]:
         out.append(f"JET_DBINFOMISC4 offsets: C# {csharp['DbInfoMisc']}, C {c_offsets_named}")
     # docs/dev/windows-facts.md section 3.8
-    spec = {"DbState": 36, "BkinfoFullPrev": 116, "BkinfoIncPrev": 140, "PageSize": 212, "GenMinRequired": 216, "GenMaxRequired": 220}
+    spec = {"DbState": 36, "SignLog": 88, "BkinfoFullPrev": 116, "BkinfoIncPrev": 140, "PageSize": 212, "GenMinRequired": 216, "GenMaxRequired": 220}
     spec |= {"GenCommitted": 296, "BkinfoCopyPrev": 300, "BkinfoDiffPrev": 324}
     if {k: c_offsets[k] for k in spec} != spec or c_side["JET_DBINFOMISC4"]["size"] != 348:
         out.append(f"JET_DBINFOMISC4 against the spec: {c_offsets}")
@@ -362,7 +367,7 @@ def test_every_state_table_error_is_reached_through_the_face(scenario: Any) -> N
 def test_snapshot_ids_and_freeze_result_span_instances_and_databases(scenario: Any) -> None:
     face_recs = {line: rec for (line, _, _), rec in reversed(list(zip(SCENARIO, scenario.face, strict=True))) if rec["err"] >= 0}
     assert [face_recs[f"prepare $p{n} {g}"]["snapid"] for n, g in ((0, "0x1"), (1, "0"))] == [1, 2]
-    freeze = face_recs["freeze $p1 0"]
+    freeze = face_recs["freeze $p1"]
     assert [(i["name"], i["databases"]) for i in freeze["instances"]] == [("alpha", [A1, A2]), (BETA, [B3, B4])]
     assert {i["handle"] for i in freeze["instances"]} == {face_recs["create $a alpha"]["handle"], face_recs[f"create $b {BETA}"]["handle"]}
     assert face_recs["freezeinfo $p6"]["instances"] == []
@@ -390,13 +395,15 @@ def test_every_engine_block_is_freed_exactly_once(scenario: Any) -> None:
     assert scenario.face_answers["errors"] == {"ok": True, "result": []}
 
 
-def test_every_import_is_exercised_through_the_face(scenario: Any, native_streaming_run: Any) -> None:
+def test_every_import_is_exercised_through_the_face(scenario: Any, native_streaming_run: Any, native_api_run: Any) -> None:
     exercised = {OP_API[r["op"]] for r in scenario.face if r["op"] in OP_API} | {"JetFreeBuffer"}
     exercised |= {"JetSetSystemParameterW"}  # both C# declarations bind this one export
     # The streaming and restore family runs in its own scenario (streaming_scenario.py); a step
     # counts only when it succeeded or failed inside the call, i.e. it reached the export.
     for rec in native_streaming_run.face:
         exercised |= {STREAMING_OP_API[rec["op"]]} if rec["op"] in STREAMING_OP_API else STREAMING_MULTI_API.get(rec["op"], set())
+    # The agent's reads (api_scenario.py, test_native_api.py).
+    exercised |= {API_OP_API[rec["op"]] for rec in native_api_run.face if rec["op"] in API_OP_API}
     assert set(_imports().values()) == exercised
 
 

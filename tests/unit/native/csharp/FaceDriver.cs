@@ -5,6 +5,7 @@
 //
 //   mono FaceDriver.exe layouts          struct layouts as Marshal sees them, and as the C side does
 //   mono FaceDriver.exe run SCRIPT       execute SCRIPT (one tab-separated step per line)
+//   mono FaceDriver.exe signatures DLL   parameter types of the imports and of chosen wrappers in DLL
 //
 // Windows paths in copy steps ("C:\\bk\\one.edb") map to the face's volume folders
 // (<ESESIM_FACE_ROOT>/vol_C/bk/one.edb), as the engine's Host maps them.
@@ -49,7 +50,12 @@ public static class FaceDriver
             Console.WriteLine("{\"face\": \"errors\", \"answer\": " + Query("{\"op\": \"errors\"}") + "}");
             return 0;
         }
-        Console.Error.WriteLine("usage: FaceDriver layouts | run SCRIPT");
+        if (args.Length == 2 && args[0] == "signatures")
+        {
+            Console.WriteLine(Signatures(args[1]));
+            return 0;
+        }
+        Console.Error.WriteLine("usage: FaceDriver layouts | run SCRIPT | signatures DLL");
         return 2;
     }
 
@@ -159,7 +165,7 @@ public static class FaceDriver
                 Jet.OSSnapshotPrepareInstance(Handle(t[1]), Handle(t[2]));
                 break;
             case "freeze":
-                Instances(Jet.OSSnapshotFreeze(Handle(t[1]), U(t[2])), j);
+                Instances(Jet.OSSnapshotFreeze(Handle(t[1])), j);
                 break;
             case "freezeinfo":
                 Instances(Jet.OSSnapshotGetFreezeInfo(Handle(t[1])), j);
@@ -168,7 +174,7 @@ public static class FaceDriver
                 Jet.OSSnapshotThaw(Handle(t[1]));
                 break;
             case "trunc":
-                Jet.OSSnapshotTruncateLog(Handle(t[1]), U(t[2]));
+                Jet.OSSnapshotTruncateLog(Handle(t[1]));
                 break;
             case "truncinst":
                 Jet.OSSnapshotTruncateLogInstance(Handle(t[1]), Handle(t[2]), U(t[3]));
@@ -188,6 +194,17 @@ public static class FaceDriver
                 break;
             case "rawprepinst":
                 j.Add("err", Jet.Check(NativeMethods.JetOSSnapshotPrepareInstance(Handle(t[1]), Handle(t[2]), U(t[3])), "JetOSSnapshotPrepareInstance"));
+                break;
+            case "rawtrunc":
+                j.Add("err", Jet.Check(NativeMethods.JetOSSnapshotTruncateLog(Handle(t[1]), U(t[2])), "JetOSSnapshotTruncateLog"));
+                break;
+            case "rawfreeze":
+                {
+                    uint frozen;
+                    IntPtr block;
+                    Jet.Check(NativeMethods.JetOSSnapshotFreezeW(Handle(t[1]), out frozen, out block, U(t[2])), "JetOSSnapshotFreezeW");
+                    Instances(Jet.ConsumeInstanceInfo(frozen, block), j);
+                }
                 break;
             case "rawfreezeinfo":
                 uint count;
@@ -328,6 +345,78 @@ public static class FaceDriver
             case "advance":
                 Query("{\"op\": \"advance\", \"seconds\": " + t[1] + "}");
                 break;
+            // -- parameters, instance facts, open databases (issue 21) ---------------------------------
+            case "getparam":
+                j.Add("value", Jet.GetParameterLong(Handle(t[1]), U(t[2])));
+                break;
+            case "getsparam":
+                j.Add("value", Jet.GetParameterString(Handle(t[1]), U(t[2])));
+                break;
+            case "rawgetsparam":
+                // Raw: a string parameter into a caller buffer of t[3] bytes (-1038 and a truncated copy when short).
+                {
+                    byte[] sz = new byte[U(t[3])];
+                    IntPtr unused = IntPtr.Zero;
+                    j.Add("err", Jet.Check(NativeMethods.JetGetSystemParameterW(Handle(t[1]), IntPtr.Zero, U(t[2]), ref unused, sz, U(t[3])),
+                        "JetGetSystemParameterW"));
+                }
+                break;
+            case "snaptimeout":
+                // From ticks: TimeSpan.FromSeconds rounds to whole milliseconds, which would hide the wrapper's rounding.
+                Jet.SetSnapshotTimeout(TimeSpan.FromTicks((long)Math.Round(
+                    Convert.ToDouble(t[1], System.Globalization.CultureInfo.InvariantCulture) * TimeSpan.TicksPerSecond)));
+                break;
+            case "instinfo":
+                Instances(Jet.GetInstanceInfo(), j);
+                break;
+            case "logsig":
+                j.Add("signature", Jet.GetInstanceLogSignature(Handle(t[1])));
+                break;
+            case "ckpt":
+                {
+                    CheckpointInfo c = Jet.GetInstanceCheckpointInfo(Handle(t[1]));
+                    j.Add("gen_min", c.GenMin).Add("gen_max", c.GenMax);
+                }
+                break;
+            case "rawmisc":
+                // Raw: JetGetInstanceMiscInfo with a given level and buffer size.
+                {
+                    byte[] raw = new byte[Math.Max(1, U(t[3]))];
+                    j.Add("err", Jet.Check(NativeMethods.JetGetInstanceMiscInfo(Handle(t[1]), raw, U(t[3]), U(t[2])), "JetGetInstanceMiscInfo"));
+                }
+                break;
+            case "opendb":
+                Vars[t[1]] = Jet.OpenDatabase(Handle(t[2]), t[3]);
+                j.Add("dbid", Vars[t[1]].ToInt64());
+                break;
+            case "opendbinfo":
+                DatabaseInfo(Jet.GetOpenDatabaseInfo(Handle(t[1]), Handle(t[2])), j);
+                break;
+            case "ls":
+                {
+                    List<string> names = new List<string>();
+                    foreach (string f in Directory.GetFiles(RealPath(t[1])))
+                        names.Add(Path.GetFileName(f));
+                    names.Sort(StringComparer.Ordinal);
+                    j.Add("files", names.ToArray());
+                }
+                break;
+            // -- wrapper behaviour only (no direct equivalent) -------------------------------------
+            case "readsize":
+                j.Add("size", BackupReads.ReadSize(checked((int)U(t[1])), U(t[2])));
+                break;
+            case "copyfail":
+                // StreamFile into a destination that throws on write number t[4]: the file must still be closed.
+                try
+                {
+                    Jet.StreamFile(Handle(t[1]), t[2], new FailingStream(checked((int)U(t[4]))), checked((int)U(t[3])));
+                    j.Add("thrown", (string)null);
+                }
+                catch (IOException ex)
+                {
+                    j.Add("thrown", ex.Message);
+                }
+                break;
             default:
                 throw new ArgumentException("unknown step " + t[0]);
         }
@@ -425,6 +514,59 @@ public static class FaceDriver
         j.Raw("status", "[" + String.Join(", ", calls.ToArray()) + "]");
     }
 
+    // A destination that fails the way a full disk does, on the given write.
+    private sealed class FailingStream : MemoryStream
+    {
+        private int writesLeft;
+
+        public FailingStream(int failOnWrite)
+        {
+            writesLeft = failOnWrite;
+        }
+
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            if (--writesLeft <= 0)
+                throw new IOException("simulated: no space left on the destination");
+            base.Write(buffer, offset, count);
+        }
+    }
+
+    // -- signatures (the x86 build's reflection check) ---------------------------------------------
+
+    private static string Signatures(string path)
+    {
+        Assembly asm = Assembly.LoadFrom(path);
+        PortableExecutableKinds kind;
+        ImageFileMachine machine;
+        asm.ManifestModule.GetPEKind(out kind, out machine);
+        Json all = new Json().Add("machine", machine.ToString()).Add("required32", (kind & PortableExecutableKinds.Required32Bit) != 0);
+        Json imports = new Json();
+        Type native = asm.GetType(typeof(NativeMethods).FullName, true);
+        foreach (MethodInfo m in native.GetMethods(BindingFlags.Public | BindingFlags.Static | BindingFlags.DeclaredOnly))
+            imports.Add(m.Name, ParameterTypes(m));
+        all.Raw("imports", imports.ToString());
+        Json wrappers = new Json();
+        Type jet = asm.GetType(typeof(Jet).FullName, true);
+        foreach (MethodInfo m in jet.GetMethods(BindingFlags.Public | BindingFlags.Static | BindingFlags.DeclaredOnly))
+        {
+            string key = m.Name;
+            for (int n = 2; wrappers.Has(key); n++)
+                key = m.Name + "#" + n;  // overloads
+            wrappers.Add(key, ParameterTypes(m));
+        }
+        all.Raw("wrappers", wrappers.ToString());
+        return all.ToString();
+    }
+
+    private static string[] ParameterTypes(MethodInfo m)
+    {
+        List<string> types = new List<string>();
+        foreach (ParameterInfo p in m.GetParameters())
+            types.Add(p.Name + ":" + p.ParameterType.FullName);
+        return types.ToArray();
+    }
+
     private static string Null(string token)
     {
         return token == "-" ? null : token;
@@ -443,7 +585,7 @@ public static class FaceDriver
         j.Add("version", d.Version).Add("sign_random", d.SignatureRandom).Add("computer", d.ComputerName).Add("dbstate", d.DbState);
         j.Add("page_size", d.PageSize).Add("gen_min_required", d.GenMinRequired).Add("gen_max_required", d.GenMaxRequired);
         j.Add("gen_committed", d.GenCommitted).Add("lgpos_consistent", d.LgposConsistent).Add("lgpos_attach", d.LgposAttach);
-        j.Add("lgpos_detach", d.LgposDetach);
+        j.Add("lgpos_detach", d.LgposDetach).Add("signature", d.Signature).Add("log_signature", d.LogSignature);
         Backup(j, "bkinfo_full_prev", d.FullPrev);
         Backup(j, "bkinfo_inc_prev", d.IncrementalPrev);
         Backup(j, "bkinfo_full_cur", d.FullCurrent);
