@@ -210,3 +210,22 @@ def test_a_standalone_face_has_no_platform(tmp_path: Path) -> None:
     assert json.loads(ffi.string(out))["ok"] is False
     assert local.EsesimReadShadowW(ffi.new("char16_t[]", "x"), ffi.new("char16_t[]", "D:\\x"), 0, ffi.new("char[]", 4), 4,
                                    ffi.new("int32_t *")) == face.ERROR_NOT_SUPPORTED
+
+
+def test_the_agents_reads_travel_back(fleet: Fleet) -> None:
+    ffi, f = fleet.ffi, fleet.face
+    inst, sesid = _attach(fleet)
+    pl, sz = ffi.new("JET_API_PTR *"), ffi.new("char16_t[]", 260)
+    assert f.JetGetSystemParameterW(inst, 0, C.JET_paramLogFilePath, pl, sz, 520) == 0
+    assert ffi.string(sz).rstrip("\\").lower() == AGENT_STORE["log_path"].lower()
+    pc, pa = ffi.new("uint32_t *"), ffi.new("JET_INSTANCE_INFO_W **")
+    assert f.JetGetInstanceInfoW(pc, pa) == 0 and pc[0] == 1 and pa[0][0].hInstanceId == inst
+    assert f.JetFreeBuffer(pa[0]) == 0
+    sign, ckpt = ffi.new("JET_SIGNATURE *"), ffi.new("JET_CHECKPOINTINFO *")
+    assert f.JetGetInstanceMiscInfo(inst, sign, ffi.sizeof("JET_SIGNATURE"), 0) == 0 and sign.ulRandom != 0
+    assert f.JetGetInstanceMiscInfo(inst, ckpt, ffi.sizeof("JET_CHECKPOINTINFO"), 1) == 0 and ckpt.genMax >= ckpt.genMin > 0
+    pdbid = ffi.new("JET_DBID *")
+    assert f.JetOpenDatabaseW(sesid, fleet.s(DB), ffi.NULL, pdbid, 0) >= 0
+    misc = ffi.new("char[]", max(face.DBINFOMISC_SIZES))
+    assert f.JetGetDatabaseInfoW(sesid, pdbid[0], misc, max(face.DBINFOMISC_SIZES), face.JET_DbInfoMisc) == 0
+    assert f.JetTerm2(inst, 0) == 0
