@@ -49,7 +49,9 @@ from pathlib import Path
 from typing import Any
 
 from esesim._collection import protocol
-from esesim.engine import EngineProcess
+from esesim.engine import EngineProcess, jet
+from esesim.engine.entry import TUPLE_APIS, EngineHang
+from esesim.engine.faults import ProcessCrash
 from esesim.native import remote
 from esesim.native.build import REPO_ROOT
 
@@ -234,14 +236,18 @@ class AgentFace:
                 elif isinstance(a, remote.Callback):
                     a = _recorder(events)
                 call_args.append(a)
+            dead = (jet.InstanceUnavailable, None) if name in TUPLE_APIS else jet.InstanceUnavailable  # the engine's answer to a dead process
             with self.ahost.lock:
-                if not proc.alive:
-                    raise ProcessGone(f"process {proc.pid} is dead")
-                result = getattr(proc, name)(*call_args, **kwargs)
+                try:
+                    result = getattr(proc, name)(*call_args, **kwargs) if proc.alive else dead
+                except (ProcessCrash, EngineHang):
+                    # An engine fault crashed (or hung) the process inside esent.dll. The Python agent answers "the
+                    # engine failed" (-1090); here the call returns what the dead engine returns to every later call.
+                    result = dead
             outs = [bytes(b) for b in buffers]
             if name in remote.TRIM_TO_RESULT and outs:
                 err, n = result
-                outs[0] = outs[0][: n if err >= 0 else 0]
+                outs[0] = outs[0][: n if err >= 0 and n else 0]
             return ("ok", result, outs, events)
         except Exception as exc:  # noqa: BLE001 - raised again in the agent's face, which reports it
             return ("err", _travel(exc))

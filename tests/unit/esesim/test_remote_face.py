@@ -183,8 +183,9 @@ def test_a_dead_process_is_refused_and_its_connection_end_kills_it(fleet: Fleet)
     pid = fleet.binding.pid
     fleet.binding.close()  # what ExternalAgent.kill does after SIGKILL
     assert not fleet.ahost.engine.process_alive(pid)
+    assert fleet.face.proc.jet_create_instance("late") == (-1090, None)  # the dead engine's answer, nothing run
     with pytest.raises(ProcessGone):
-        fleet.face.proc.jet_create_instance("late")
+        fleet.face.proc.platform('{"call": "CreateShadow", "args": {"volume": "D"}}')  # no side effect for a dead process
     other = AgentFace(fleet.ahost, "route2")
     fleet.server.register("token2", other)
     client = RemoteProcess(fleet.server.path, "token2")
@@ -229,3 +230,13 @@ def test_the_agents_reads_travel_back(fleet: Fleet) -> None:
     misc = ffi.new("char[]", max(face.DBINFOMISC_SIZES))
     assert f.JetGetDatabaseInfoW(sesid, pdbid[0], misc, max(face.DBINFOMISC_SIZES), face.JET_DbInfoMisc) == 0
     assert f.JetTerm2(inst, 0) == 0
+
+
+def test_a_crash_inside_the_engine_answers_as_the_dead_engine_does(fleet: Fleet) -> None:
+    ffi, f = fleet.ffi, fleet.face
+    inst, _sesid = _attach(fleet)
+    fleet.ahost.engine.faults.arm("process.crash", match={"pid": fleet.binding.pid})
+    assert f.JetTerm2(inst, 0) == -1090  # the crash point of the clean shutdown (checkpoint or header write)
+    assert not fleet.ahost.engine.process_alive(fleet.binding.pid)
+    pinst = ffi.new("JET_INSTANCE *")
+    assert f.JetCreateInstance2W(pinst, fleet.s("again"), ffi.NULL, 0) == -1090  # every later call: the process is dead
