@@ -136,6 +136,7 @@ class FaceServer:
     def _serve(self, conn: socket.socket) -> None:
         agent: AgentFace | None = None
         try:
+            remote.tune(conn)
             conn.settimeout(remote.CONNECT_TIMEOUT_SECONDS)
             name, args, _kwargs = remote.recv_frame(conn)
             with self._lock:
@@ -161,6 +162,11 @@ class FaceServer:
 
 
 def _send_answer(conn: socket.socket, answer: tuple[Any, ...]) -> None:
+    if answer[0] in ("raw", "rawcall"):  # the bytes follow the answer unpickled (remote.RemoteProcess.read_shadow, .call)
+        kind, head, data = answer
+        remote.send_frame(conn, (kind, head, len(data)))
+        conn.sendall(data)
+        return
     try:
         remote.send_frame(conn, answer)
     except (pickle.PickleError, TypeError, AttributeError) as exc:  # a result that cannot travel: a face bug, reported there
@@ -191,6 +197,7 @@ class AgentFace:
         self.platform_server: SimPlatformServer | None = None
         self.pid = 0
         self.refuse = False  # set once the process is gone: a late hello is refused
+        self._read_buffer = bytearray(0)  # JetReadFileInstance's bytes (one call at a time per connection)
 
     def connect(self) -> bool:
         """The agent's face said hello: make its EngineProcess (once). False for a second connection."""
@@ -222,15 +229,20 @@ class AgentFace:
                 with self.ahost.lock:
                     if not proc.alive:
                         raise ProcessGone(f"process {proc.pid} is dead")
-                    result = platform.read_shadow(str(args[0]), str(args[1]), int(args[2]), int(args[3]))
-                return ("ok", result, [], [])
+                    err, data = platform.read_shadow(str(args[0]), str(args[1]), int(args[2]), int(args[3]))
+                return ("raw", int(err), data)
             if name.startswith("_") or not callable(getattr(proc, name, None)):
                 raise AttributeError(f"the engine has no call {name!r}")
             buffers: list[bytearray] = []
             events: list[tuple[Any, ...]] = []
             call_args = []
             for a in args:
-                if isinstance(a, remote.OutBuffer):
+                if isinstance(a, remote.OutBuffer) and name in remote.TRIM_TO_RESULT:
+                    if len(self._read_buffer) < a.size:  # the streaming read: one buffer of this process, reused
+                        self._read_buffer = bytearray(a.size)
+                    buffers.append(self._read_buffer)
+                    a = memoryview(self._read_buffer)[: a.size]
+                elif isinstance(a, remote.OutBuffer):
                     buffers.append(bytearray(a.size))
                     a = buffers[-1]
                 elif isinstance(a, remote.Callback):
@@ -244,11 +256,10 @@ class AgentFace:
                     # An engine fault crashed (or hung) the process inside esent.dll. The Python agent answers "the
                     # engine failed" (-1090); here the call returns what the dead engine returns to every later call.
                     result = dead
-            outs = [bytes(b) for b in buffers]
-            if name in remote.TRIM_TO_RESULT and outs:
+            if name in remote.TRIM_TO_RESULT and len(buffers) == 1 and not events:
                 err, n = result
-                outs[0] = outs[0][: n if err >= 0 and n else 0]
-            return ("ok", result, outs, events)
+                return ("rawcall", result, memoryview(buffers[0])[: n if err >= 0 and n else 0])
+            return ("ok", result, [bytes(b) for b in buffers], events)
         except Exception as exc:  # noqa: BLE001 - raised again in the agent's face, which reports it
             return ("err", _travel(exc))
 
