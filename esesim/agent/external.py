@@ -318,7 +318,9 @@ class ExternalAgent:
         self._io = threading.Lock()  # one frame and its answer at a time on the agent's stdio
         self._frames: queue.Queue[tuple[str, bytes] | None] = queue.Queue()
         self.server.register(self.token, self.face)
-        log_dir = Path(ahost.root) / "csharp-agents"
+        # Beside the host's folder, not in it: control.state's all_files lists every file under the host.
+        host_dir = Path(ahost.root).parent
+        log_dir = host_dir.with_name(f"{host_dir.name}.csharp-agents")
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = log_dir / f"{route}-{self.token[-16:]}.log"
         mono = shutil.which("mono")
