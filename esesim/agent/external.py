@@ -43,6 +43,7 @@ import site
 import socket
 import struct
 import subprocess
+import sys
 import tempfile
 import threading
 from pathlib import Path
@@ -285,6 +286,21 @@ def _agent_env(server: FaceServer, token: str) -> dict[str, str]:
     return env
 
 
+def agent_argv(exe: Path) -> list[str]:
+    """The agent's command line before ``--route R``: mono for the built agent; a ``.py`` stand-in of the
+    tests (tests/unit/esesim/fake_agent.py, which speaks the same frames) runs under this interpreter.
+
+    Raises:
+        AgentStartError: mono is not installed.
+    """
+    if exe.suffix == ".py":
+        return [sys.executable, str(exe)]
+    mono = shutil.which("mono")
+    if mono is None:
+        raise AgentStartError("mono not found")
+    return [mono, "--debug", str(exe)]
+
+
 class ExternalAgent:
     """One C# agent process (mono) of a host and route; see the module docstring.
 
@@ -292,7 +308,7 @@ class ExternalAgent:
         ahost: the ``simhost.AgentHost``.
         route: the routing key.
         instance: the instance block of the request that started it (the agent serves only it).
-        exe: the built agent (``csharp_agent.build_agent()``).
+        exe: the built agent (``csharp_agent.build_agent()``; see ``agent_argv``).
         server: the face server (default: the process's shared one).
 
     Raises:
@@ -323,12 +339,13 @@ class ExternalAgent:
         log_dir = host_dir.with_name(f"{host_dir.name}.csharp-agents")
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = log_dir / f"{route}-{self.token[-16:]}.log"
-        mono = shutil.which("mono")
-        if mono is None:
+        try:
+            argv = agent_argv(exe)
+        except AgentStartError:
             self.server.unregister(self.token)
-            raise AgentStartError("mono not found")
+            raise
         with open(self.log_path, "ab") as log:
-            self._popen = subprocess.Popen([mono, "--debug", str(exe), "--route", route], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            self._popen = subprocess.Popen([*argv, "--route", route], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                            stderr=log, env=_agent_env(self.server, self.token), start_new_session=True)
         threading.Thread(target=self._read_frames, name=f"agent-{route}-stdout", daemon=True).start()
         try:
