@@ -13,7 +13,8 @@ Test and demo tool: do not use in production.
                                              --agent csharp: the bootstrap starts the C# agent
                                              under mono (one process per host and route, on the
                                              fleet's engine: esesim/agent/external.py) instead of
-                                             the Python reference agent (the default)
+                                             the Python reference agent (the default; the
+                                             environment variable ESESIM_AGENT changes it)
     esesim fleet down --dir DIR              stop that process (every host, shell and command with it)
     esesim status --dir DIR                  per-host shells, request counts, armed faults and hits
     esesim fault --dir DIR [--host H] arm POINT [--action A] [--user U] [--nth N] [--times T] [--seconds S]
@@ -361,6 +362,17 @@ def _log_kb(text: str) -> int:
     return value
 
 
+def _default_agent() -> str:
+    """``--agent``'s default: ``ESESIM_AGENT`` when it names an agent (a whole test run on one agent), else the C# agent
+    (the code a Windows user runs) where mono and mcs are installed, else the Python reference agent."""
+    from esesim.native.csharp_agent import mono_available  # noqa: PLC0415 - only the CLI's default needs it
+
+    value = os.environ.get("ESESIM_AGENT", "")
+    if value in AGENTS:
+        return value
+    return "python" if mono_available() else "csharp"
+
+
 def _fleet_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sim-clock", action="store_true", help="every host on one simulated clock (control op clock_advance moves it)")
     p.add_argument("--clock-per-host", action="store_true", help="with --sim-clock: a simulated clock for each host (clock_advance moves that host's only)")
@@ -370,8 +382,9 @@ def _fleet_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--copy-throttle-kbps", type=_kib_per_second, default=0, metavar="KIB_PER_S",
                    help="pace every background copy (snapshot_copy, stream_copy) to this many KiB (1024 bytes) per second, "
                         "so a copy of the small demo stores lasts long enough to watch its progress; 0 (default): no limit")
-    p.add_argument("--agent", choices=AGENTS, default=os.environ.get("ESESIM_AGENT", "python"),
-                   help="which agent the bootstrap starts: python (the reference agent, default) or csharp (the C# agent under mono)")
+    p.add_argument("--agent", choices=AGENTS, default=_default_agent(),
+                   help="which agent the bootstrap starts: python (the reference agent) or csharp (the C# agent under mono); "
+                        f"default: $ESESIM_AGENT, else csharp where mono and mcs are installed, else python (now {_default_agent()})")
 
 
 def _kib_per_second(text: str) -> int:

@@ -43,18 +43,22 @@ import site
 import socket
 import struct
 import subprocess
+import sys
 import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
 from esesim._collection import protocol
-from esesim.engine import EngineProcess
+from esesim.engine import EngineProcess, jet
+from esesim.engine.entry import TUPLE_APIS, EngineHang
+from esesim.engine.faults import ProcessCrash
 from esesim.native import remote
 from esesim.native.build import REPO_ROOT
 
 from .journal import StateFile
 from .sim_platform import SimPlatformServer
+from .step_faults import PIPE_CLOSED
 
 START_TIMEOUT_SECONDS = 60.0  # mono's start, the JIT, the embedded interpreter and the agent's own start (reap, state file)
 REQUEST_TIMEOUT_SECONDS = float(os.environ.get("ESESIM_AGENT_TIMEOUT", "300"))  # the longest op (a restore) stays well inside
@@ -63,8 +67,6 @@ TICK_BUSY_SECONDS = 0.05
 KILL_WAIT_SECONDS = 10.0
 EXIT_WAIT_SECONDS = 10.0
 FRAME = struct.Struct("<I")
-# What the bootstrap prints when the agent's pipe closes before the reply (step_faults.PIPE_CLOSED's text).
-PIPE_CLOSED_CODE = -10023
 
 
 class AgentStartError(RuntimeError):
@@ -135,6 +137,7 @@ class FaceServer:
     def _serve(self, conn: socket.socket) -> None:
         agent: AgentFace | None = None
         try:
+            remote.tune(conn)
             conn.settimeout(remote.CONNECT_TIMEOUT_SECONDS)
             name, args, _kwargs = remote.recv_frame(conn)
             with self._lock:
@@ -160,6 +163,11 @@ class FaceServer:
 
 
 def _send_answer(conn: socket.socket, answer: tuple[Any, ...]) -> None:
+    if answer[0] in ("raw", "rawcall"):  # the bytes follow the answer unpickled (remote.RemoteProcess.read_shadow, .call)
+        kind, head, data = answer
+        remote.send_frame(conn, (kind, head, len(data)))
+        conn.sendall(data)
+        return
     try:
         remote.send_frame(conn, answer)
     except (pickle.PickleError, TypeError, AttributeError) as exc:  # a result that cannot travel: a face bug, reported there
@@ -190,6 +198,7 @@ class AgentFace:
         self.platform_server: SimPlatformServer | None = None
         self.pid = 0
         self.refuse = False  # set once the process is gone: a late hello is refused
+        self._read_buffer = bytearray(0)  # JetReadFileInstance's bytes (one call at a time per connection)
 
     def connect(self) -> bool:
         """The agent's face said hello: make its EngineProcess (once). False for a second connection."""
@@ -221,29 +230,37 @@ class AgentFace:
                 with self.ahost.lock:
                     if not proc.alive:
                         raise ProcessGone(f"process {proc.pid} is dead")
-                    result = platform.read_shadow(str(args[0]), str(args[1]), int(args[2]), int(args[3]))
-                return ("ok", result, [], [])
+                    err, data = platform.read_shadow(str(args[0]), str(args[1]), int(args[2]), int(args[3]))
+                return ("raw", int(err), data)
             if name.startswith("_") or not callable(getattr(proc, name, None)):
                 raise AttributeError(f"the engine has no call {name!r}")
             buffers: list[bytearray] = []
             events: list[tuple[Any, ...]] = []
             call_args = []
             for a in args:
-                if isinstance(a, remote.OutBuffer):
+                if isinstance(a, remote.OutBuffer) and name in remote.TRIM_TO_RESULT:
+                    if len(self._read_buffer) < a.size:  # the streaming read: one buffer of this process, reused
+                        self._read_buffer = bytearray(a.size)
+                    buffers.append(self._read_buffer)
+                    a = memoryview(self._read_buffer)[: a.size]
+                elif isinstance(a, remote.OutBuffer):
                     buffers.append(bytearray(a.size))
                     a = buffers[-1]
                 elif isinstance(a, remote.Callback):
                     a = _recorder(events)
                 call_args.append(a)
+            dead = (jet.InstanceUnavailable, None) if name in TUPLE_APIS else jet.InstanceUnavailable  # the engine's answer to a dead process
             with self.ahost.lock:
-                if not proc.alive:
-                    raise ProcessGone(f"process {proc.pid} is dead")
-                result = getattr(proc, name)(*call_args, **kwargs)
-            outs = [bytes(b) for b in buffers]
-            if name in remote.TRIM_TO_RESULT and outs:
+                try:
+                    result = getattr(proc, name)(*call_args, **kwargs) if proc.alive else dead
+                except (ProcessCrash, EngineHang):
+                    # An engine fault crashed (or hung) the process inside esent.dll. The Python agent answers "the
+                    # engine failed" (-1090); here the call returns what the dead engine returns to every later call.
+                    result = dead
+            if name in remote.TRIM_TO_RESULT and len(buffers) == 1 and not events:
                 err, n = result
-                outs[0] = outs[0][: n if err >= 0 else 0]
-            return ("ok", result, outs, events)
+                return ("rawcall", result, memoryview(buffers[0])[: n if err >= 0 and n else 0])
+            return ("ok", result, [bytes(b) for b in buffers], events)
         except Exception as exc:  # noqa: BLE001 - raised again in the agent's face, which reports it
             return ("err", _travel(exc))
 
@@ -269,6 +286,21 @@ def _agent_env(server: FaceServer, token: str) -> dict[str, str]:
     return env
 
 
+def agent_argv(exe: Path) -> list[str]:
+    """The agent's command line before ``--route R``: mono for the built agent; a ``.py`` stand-in of the
+    tests (tests/unit/esesim/fake_agent.py, which speaks the same frames) runs under this interpreter.
+
+    Raises:
+        AgentStartError: mono is not installed.
+    """
+    if exe.suffix == ".py":
+        return [sys.executable, str(exe)]
+    mono = shutil.which("mono")
+    if mono is None:
+        raise AgentStartError("mono not found")
+    return [mono, "--debug", str(exe)]
+
+
 class ExternalAgent:
     """One C# agent process (mono) of a host and route; see the module docstring.
 
@@ -276,7 +308,7 @@ class ExternalAgent:
         ahost: the ``simhost.AgentHost``.
         route: the routing key.
         instance: the instance block of the request that started it (the agent serves only it).
-        exe: the built agent (``csharp_agent.build_agent()``).
+        exe: the built agent (``csharp_agent.build_agent()``; see ``agent_argv``).
         server: the face server (default: the process's shared one).
 
     Raises:
@@ -297,19 +329,23 @@ class ExternalAgent:
         self.pipe = ""
         self.alive = True
         self.shut_down = False  # ended by a shutdown op (its state file goes), not killed (its state file stays)
+        self.pipe_failed = False  # the last request got no reply: the bootstrap exits 1
         self.state_file = StateFile(ahost.state_path(route))
         self._io = threading.Lock()  # one frame and its answer at a time on the agent's stdio
         self._frames: queue.Queue[tuple[str, bytes] | None] = queue.Queue()
         self.server.register(self.token, self.face)
-        log_dir = Path(ahost.root) / "csharp-agents"
+        # Beside the host's folder, not in it: control.state's all_files lists every file under the host.
+        host_dir = Path(ahost.root).parent
+        log_dir = host_dir.with_name(f"{host_dir.name}.csharp-agents")
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = log_dir / f"{route}-{self.token[-16:]}.log"
-        mono = shutil.which("mono")
-        if mono is None:
+        try:
+            argv = agent_argv(exe)
+        except AgentStartError:
             self.server.unregister(self.token)
-            raise AgentStartError("mono not found")
+            raise
         with open(self.log_path, "ab") as log:
-            self._popen = subprocess.Popen([mono, "--debug", str(exe), "--route", route], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            self._popen = subprocess.Popen([*argv, "--route", route], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                            stderr=log, env=_agent_env(self.server, self.token), start_new_session=True)
         threading.Thread(target=self._read_frames, name=f"agent-{route}-stdout", daemon=True).start()
         try:
@@ -392,6 +428,14 @@ class ExternalAgent:
         finally:
             self._io.release()
 
+    def _note(self, text: str) -> None:
+        """One line in the agent's log (its stderr goes there too)."""
+        try:
+            with open(self.log_path, "a", encoding="utf-8") as log:
+                log.write(f"[bridge] {text}\n")
+        except OSError:
+            pass
+
     def control(self, control: str, busy_timeout: float = CONTROL_TIMEOUT_SECONDS, **fields: Any) -> dict[str, Any] | None:
         """One control message of the simulation; None when the agent is dead, busy past ``busy_timeout``, or broke (then killed)."""
         if not self.alive:
@@ -401,7 +445,8 @@ class ExternalAgent:
                                     busy_timeout=busy_timeout)
         except AgentBusy:
             return None
-        except AgentStartError:
+        except AgentStartError as exc:
+            self._note(f"control {control} failed: {exc}")
             with self.ahost.lock:
                 self.kill()
             return None
@@ -415,16 +460,19 @@ class ExternalAgent:
     def handle(self, body: str) -> bytes:
         """Relay one request over the agent's stdin (the pipe) and return its reply bytes.
 
-        A dead or silent agent is answered as the bootstrap answers a pipe that closes before the
-        reply (-10023), and killed.
+        A dead or silent agent is killed, and the request answered as the bootstrap answers a pipe
+        that closes before the reply (-10005, exit 1: ``pipe_failed`` tells simhost to set it); why is
+        in the agent's log (``log_path``).
         """
         try:
             reply = self._exchange("Q", body.encode("utf-8"), REQUEST_TIMEOUT_SECONDS)
         except (AgentStartError, AgentBusy) as exc:
+            self._note(f"request failed: {exc}")
             with self.ahost.lock:
                 self.kill()
-            return json.dumps({"ok": False, "result": {}, "error": {"jet": PIPE_CLOSED_CODE, "name": "",
-                                                                     "message": f"pipe {self.pipe} of pid {self.pid}: {exc}", "hint": ""},
+            self.pipe_failed = True
+            code, message = PIPE_CLOSED
+            return json.dumps({"ok": False, "result": {}, "error": {"jet": code, "name": "", "message": message, "hint": ""},
                                "agent": {"version": "bootstrap", "pid": 0, "boot_id": ""}}, separators=(",", ":")).encode()
         if _is_shutdown(body, reply):
             self.alive, self.shut_down = False, True  # the process exits after this reply; the bridge reaps it (simhost._serve)

@@ -298,6 +298,8 @@ class AgentHost:
                     return started
                 agent = started
         reply = agent.handle(body)
+        if getattr(agent, "pipe_failed", False):  # a C# agent died (or hung and was killed) before replying
+            call.extra["rc"] = 1
         if not agent.alive:  # shutdown: the process exits after its reply
             with self.lock:
                 agent.kill()

@@ -537,8 +537,9 @@ class Face:
             return ERROR_NOT_SUPPORTED  # a standalone face has no simulated host
         err, data = read(self._str(shadow_id) or "", self._str(path) or "", offset, cb)
         if not err:
-            self.ffi.memmove(pv, data, len(data))
-            pcb[0] = len(data)
+            n = min(len(data), cb)
+            self.ffi.memmove(pv, data[:n], n)
+            pcb[0] = n
         return err
 
 

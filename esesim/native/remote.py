@@ -8,7 +8,9 @@ method call (``proc.jet_...(args)``) over one Unix socket to the fleet process, 
 under the host's lock. One engine then serves both the Python and the C# agents.
 
 Wire format (both directions): a 4-byte little-endian length, then a pickle. A request is
-``(name, args, kwargs)``; the answer ``("ok", result, outs)`` or ``("err", exception)``. Pickle
+``(name, args, kwargs)``; the answer ``("ok", result, outs, events)`` or ``("err", exception)``;
+a shadow read is answered ``("raw", win32_error, n)`` and a ``TRIM_TO_RESULT`` call (the streaming
+read) ``("rawcall", result, n)``, each followed by ``n`` raw bytes: a 1 MiB read is never pickled. Pickle
 is acceptable here because both ends are this repository's test code on one machine, over a
 socket in a private folder.
 
@@ -39,6 +41,7 @@ CONNECT_TIMEOUT_SECONDS = 30.0
 # stops answering makes the call fail (-11999 from the face) instead of hanging the agent.
 CALL_TIMEOUT_SECONDS = 600.0
 MAX_FRAME = 1 << 30
+SOCKET_BUFFER = 4 << 20
 
 # Special method names the server answers itself (not engine methods).
 HELLO = "__hello__"
@@ -75,7 +78,7 @@ def send_frame(sock: socket.socket, obj: Any) -> None:
         sock.sendall(data)
 
 
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
+def _recv_exact(sock: socket.socket, n: int) -> bytearray:
     buf = bytearray(n)
     view = memoryview(buf)
     got = 0
@@ -84,7 +87,7 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
         if k == 0:
             raise EOFError("connection closed")
         got += k
-    return bytes(buf)
+    return buf
 
 
 def recv_frame(sock: socket.socket) -> Any:
@@ -93,6 +96,15 @@ def recv_frame(sock: socket.socket) -> Any:
     if n > MAX_FRAME:
         raise RemoteError(f"frame of {n} bytes is larger than {MAX_FRAME}")
     return pickle.loads(_recv_exact(sock, n))  # noqa: S301 - our own test processes on one machine (module docstring)
+
+
+def tune(sock: socket.socket) -> None:
+    """Socket buffers big enough for a 1 MiB read in one go (fewer wake-ups per read; the kernel caps the size)."""
+    for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, opt, SOCKET_BUFFER)
+        except OSError:
+            pass
 
 
 class RemoteProcess:
@@ -112,8 +124,10 @@ class RemoteProcess:
             RemoteError: no server, or it refused the token.
         """
         self._lock = threading.Lock()  # several agent threads call in; one round trip at a time
+        self._read_buffer = bytearray(0)  # read_shadow's bytes land here (reused)
         self._buffer_type = buffer_type
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        tune(self._sock)
         self._sock.settimeout(CONNECT_TIMEOUT_SECONDS)
         try:
             self._sock.connect(path)
@@ -141,12 +155,16 @@ class RemoteProcess:
             try:
                 send_frame(self._sock, (name, tuple(wire_args), kwargs))
                 answer = recv_frame(self._sock)
+                if answer[0] == "rawcall":  # one caller buffer, its bytes sent raw: straight into the caller's memory
+                    _raw, result, n = answer
+                    self._recv_into(memoryview(outs_at[0][1])[:n])
+                    answer = ("ok", result, [], [])
             except (OSError, EOFError) as exc:
                 raise RemoteError(f"face server connection lost during {name}: {exc}") from None
         if answer[0] == "err":
             raise answer[1]
         _ok, result, outs, events = answer
-        for (_n, target), data in zip(outs_at, outs, strict=True):
+        for (_n, target), data in zip(outs_at, outs, strict=False):  # a raw answer filled its buffer already
             target[: len(data)] = data
         # The restore's status callback runs after the restore returned: esent.dll would stop the
         # restore on a callback's error, which a callback replayed here cannot; the agent's callback
@@ -155,6 +173,14 @@ class RemoteProcess:
             for event in events:
                 cb(*event)
         return result
+
+    def _recv_into(self, view: memoryview) -> None:
+        got = 0
+        while got < len(view):
+            k = self._sock.recv_into(view[got:], len(view) - got)
+            if k == 0:
+                raise EOFError("connection closed")
+            got += k
 
     def __getattr__(self, name: str) -> Callable[..., Any]:
         if name.startswith("_"):
@@ -170,10 +196,27 @@ class RemoteProcess:
         """One IHostPlatform call (JSON text in, JSON text out), answered by the fleet's SimPlatformServer."""
         return str(self.call(PLATFORM, request))
 
-    def read_shadow(self, shadow_id: str, path: str, offset: int, count: int) -> tuple[int, bytes]:
-        """Read up to ``count`` bytes of a file of a shadow copy: (Win32 error, bytes)."""
-        err, data = self.call(READ_SHADOW, shadow_id, path, offset, count)
-        return int(err), data
+    def read_shadow(self, shadow_id: str, path: str, offset: int, count: int) -> tuple[int, memoryview]:
+        """Read up to ``count`` bytes of a file of a shadow copy: (Win32 error, the bytes).
+
+        The bytes come raw after the answer (no pickling) into a buffer this process keeps, so a
+        copy reading 1 MiB at a time allocates nothing per read; the view is valid until the next
+        read (the caller copies it out at once).
+        """
+        with self._lock:
+            try:
+                send_frame(self._sock, (READ_SHADOW, (shadow_id, path, offset, count), {}))
+                answer = recv_frame(self._sock)
+                if answer[0] != "raw":
+                    raise answer[1] if answer[0] == "err" else RemoteError(f"unexpected answer {answer[0]!r} to a shadow read")
+                _raw, err, n = answer
+                if len(self._read_buffer) < n:
+                    self._read_buffer = bytearray(n)
+                view = memoryview(self._read_buffer)[:n]
+                self._recv_into(view)
+            except (OSError, EOFError) as exc:
+                raise RemoteError(f"face server connection lost during a shadow read: {exc}") from None
+        return int(err), view
 
     def close(self) -> None:
         try:

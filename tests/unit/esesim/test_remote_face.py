@@ -8,7 +8,6 @@ with the remote process of ``make_process`` behind it and the fleet's ``FaceServ
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -124,14 +123,15 @@ def test_engine_calls_run_on_the_fleet_engine_with_caller_buffers_filled(fleet: 
     aligned = ffi.cast("char *", block) + (-int(ffi.cast("uintptr_t", block)) % PAGE)
     # The address of the caller's memory travels (the alignment check stays the engine's): one page off is refused.
     assert f.JetReadFileInstance(inst, phf[0], aligned + 1, 32 * 1024, pcb) == JET_errInvalidParameter
-    sha, total = hashlib.sha256(), 0
+    streamed = bytearray()
     while True:
         assert f.JetReadFileInstance(inst, phf[0], aligned, 64 * 1024, pcb) == 0
         if pcb[0] == 0:
             break
-        sha.update(ffi.buffer(aligned, pcb[0]))
-        total += pcb[0]
-    assert total == size and sha.hexdigest() != hashlib.sha256(b"\0" * size).hexdigest()
+        streamed += ffi.buffer(aligned, pcb[0])
+    on_disk = fleet.ahost.real_path(DB).read_bytes()
+    # The database's pages as they are on disk, then the trailer page a streamed copy ends with.
+    assert len(streamed) == size and bytes(streamed[PAGE * 2 : len(on_disk)]) == on_disk[PAGE * 2 :]
     assert f.JetCloseFileInstance(inst, phf[0]) == 0
     assert f.JetEndExternalBackupInstance(inst) == 0
     assert f.JetTerm2(inst, 0) == 0
@@ -147,6 +147,8 @@ def test_platform_calls_answer_from_the_simulated_host(fleet: Fleet) -> None:
     assert f.platform("Service", name="nope")["result"] is None
     assert f.platform("NoSuchMember")["ok"] is False
     assert f.platform("SimOnly", what="ledger_of", args={"instance": AGENT_STORE})["result"] == {"ledger": False}
+    fleet.face.proc.jet_begin_external_backup_instance(0x999, 0)  # fails: no such instance
+    assert f.platform("SimOnly", what="last_error_detail")["result"]["detail"]
     pages = f.platform("SimOnly", what="check_pages", args={"files": [DB]})["result"]
     assert pages["checked"] > 0 and pages["bad"] == []
 
@@ -183,8 +185,9 @@ def test_a_dead_process_is_refused_and_its_connection_end_kills_it(fleet: Fleet)
     pid = fleet.binding.pid
     fleet.binding.close()  # what ExternalAgent.kill does after SIGKILL
     assert not fleet.ahost.engine.process_alive(pid)
+    assert fleet.face.proc.jet_create_instance("late") == (-1090, None)  # the dead engine's answer, nothing run
     with pytest.raises(ProcessGone):
-        fleet.face.proc.jet_create_instance("late")
+        fleet.face.proc.platform('{"call": "CreateShadow", "args": {"volume": "D"}}')  # no side effect for a dead process
     other = AgentFace(fleet.ahost, "route2")
     fleet.server.register("token2", other)
     client = RemoteProcess(fleet.server.path, "token2")
@@ -210,3 +213,32 @@ def test_a_standalone_face_has_no_platform(tmp_path: Path) -> None:
     assert json.loads(ffi.string(out))["ok"] is False
     assert local.EsesimReadShadowW(ffi.new("char16_t[]", "x"), ffi.new("char16_t[]", "D:\\x"), 0, ffi.new("char[]", 4), 4,
                                    ffi.new("int32_t *")) == face.ERROR_NOT_SUPPORTED
+
+
+def test_the_agents_reads_travel_back(fleet: Fleet) -> None:
+    ffi, f = fleet.ffi, fleet.face
+    inst, sesid = _attach(fleet)
+    pl, sz = ffi.new("JET_API_PTR *"), ffi.new("char16_t[]", 260)
+    assert f.JetGetSystemParameterW(inst, 0, C.JET_paramLogFilePath, pl, sz, 520) == 0
+    assert ffi.string(sz).rstrip("\\").lower() == AGENT_STORE["log_path"].lower()
+    pc, pa = ffi.new("uint32_t *"), ffi.new("JET_INSTANCE_INFO_W **")
+    assert f.JetGetInstanceInfoW(pc, pa) == 0 and pc[0] == 1 and pa[0][0].hInstanceId == inst
+    assert f.JetFreeBuffer(pa[0]) == 0
+    sign, ckpt = ffi.new("JET_SIGNATURE *"), ffi.new("JET_CHECKPOINTINFO *")
+    assert f.JetGetInstanceMiscInfo(inst, sign, ffi.sizeof("JET_SIGNATURE"), 0) == 0 and sign.ulRandom != 0
+    assert f.JetGetInstanceMiscInfo(inst, ckpt, ffi.sizeof("JET_CHECKPOINTINFO"), 1) == 0 and ckpt.genMax >= ckpt.genMin > 0
+    pdbid = ffi.new("JET_DBID *")
+    assert f.JetOpenDatabaseW(sesid, fleet.s(DB), ffi.NULL, pdbid, 0) >= 0
+    misc = ffi.new("char[]", max(face.DBINFOMISC_SIZES))
+    assert f.JetGetDatabaseInfoW(sesid, pdbid[0], misc, max(face.DBINFOMISC_SIZES), face.JET_DbInfoMisc) == 0
+    assert f.JetTerm2(inst, 0) == 0
+
+
+def test_a_crash_inside_the_engine_answers_as_the_dead_engine_does(fleet: Fleet) -> None:
+    ffi, f = fleet.ffi, fleet.face
+    inst, _sesid = _attach(fleet)
+    fleet.ahost.engine.faults.arm("process.crash", match={"pid": fleet.binding.pid})
+    assert f.JetTerm2(inst, 0) == -1090  # the crash point of the clean shutdown (checkpoint or header write)
+    assert not fleet.ahost.engine.process_alive(fleet.binding.pid)
+    pinst = ffi.new("JET_INSTANCE *")
+    assert f.JetCreateInstance2W(pinst, fleet.s("again"), ffi.NULL, 0) == -1090  # every later call: the process is dead
