@@ -79,6 +79,11 @@ def _bootstrap_error(code: int, message: str) -> bytes:
                        "agent": {"version": "bootstrap", "pid": 0, "boot_id": ""}}, separators=(",", ":")).encode()
 
 
+def _identity_prefix(state: dict[str, Any]) -> bytes:
+    """How every reply of the agent a state file names begins (sorted keys): the bootstrap's -10030 check."""
+    return ('{"agent":{"boot_id":"' + str(state.get("boot_id")) + '","pid":' + str(state.get("pid")) + ",").encode()
+
+
 class AgentHost:
     """The agent side of one simulated host: engine, services, agents by route, the lock."""
 
@@ -297,6 +302,7 @@ class AgentHost:
                 if isinstance(started, bytes):
                     return started
                 agent = started
+        recorded = agent.state_file.read()  # the bootstrap's $s: what it read before connecting to the pipe
         reply = agent.handle(body)
         if not agent.alive:  # shutdown: the process exits after its reply
             with self.lock:
@@ -306,6 +312,10 @@ class AgentHost:
                     agent.state_file.remove()
                 if self.agents.get(route) is agent:
                     self.agents.pop(route, None)
+        if recorded is not None and not reply.startswith(_identity_prefix(recorded)):
+            call.extra["rc"] = 1  # the bootstrap withholds a reply whose agent is not the state file's (-10030)
+            return _bootstrap_error(-10030, f"{recorded.get('pipe')} is not served by pid {recorded.get('pid')} of "
+                                            f"{AGENT_DIR}\\agents\\{route}.json")
         return reply
 
     def _start_lock(self, route: str) -> threading.Lock:
