@@ -108,6 +108,7 @@ class AgentHost:
         # An agent with no session, copy or workload ends after this long without a call; the
         # bootstrap starts a new one on the next call that needs it.
         self.idle_exit_seconds = IDLE_EXIT_SECONDS
+        self.protected_folders: list[str] = []  # the set folders an agent gave its protected ACL (HostPlatform.protect_folder)
         self.faults: Any = None  # the SimHost's FaultPlan (attach_agent): the bootstrap's failure points
         self.step_faults: StepFaults | None = None  # faults aimed at one op (attach_agent)
         self._ticker: threading.Thread | None = None

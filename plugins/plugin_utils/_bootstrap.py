@@ -181,7 +181,8 @@ if($k -le 0){E -10005 "the agent closed the pipe, $n bytes missing"}
 $m.Write($h,0,$k)
 $n-=$k
 }
-if([Text.Encoding]::UTF8.GetString($m.ToArray()) -cnotlike ('{"agent":{"boot_id":"'+$s.boot_id+'","pid":'+$s.pid+',*')){E -10030 "$($s.pipe) is not served by pid $($s.pid) of $f"}
+if([Text.Encoding]::UTF8.GetString($m.ToArray()) -cnotlike ('{"agent":{"boot_id":"'+$s.boot_id+'","pid":'+$s.pid+',*')){
+E -10030 "$($s.pipe) is not served by pid $($s.pid) of $f"}
 $m.WriteTo([Console]::OpenStandardOutput())
 }
 finally{$c.Dispose()}

@@ -64,7 +64,9 @@ namespace EsentBackup.Agent
         /// <summary>What every entry point locks (the reference agent's host-wide engine lock, ahost.lock).</summary>
         public readonly object Lock = new object();
 
-        public AgentProcess(IHostPlatform platform, string route, JsonObject instance)
+        /// <param name="pipe">The pipe name the transport serves (on Windows "esent.backup-&lt;guid&gt;", created by
+        /// AgentProgram before the agent records it); null: a random name as the reference agent's.</param>
+        public AgentProcess(IHostPlatform platform, string route, JsonObject instance, string pipe = null)
         {
             List<string> missing = OpTable.Missing();
             if (missing.Count > 0)  // core.py refuses to load with one missing
@@ -74,7 +76,7 @@ namespace EsentBackup.Agent
             Pid = platform.ProcessId;
             BootId = Session.RandomHex(6);
             Started = platform.Time();
-            Pipe = "esent.backup-" + Session.RandomHex(8);
+            Pipe = pipe ?? "esent.backup-" + Session.RandomHex(8);
             InstanceCfg = new JsonObject(instance);
             LastCall = platform.Monotonic();
             Journal = new Journal(AgentCoreFunctions.JournalPath(platform, route), platform.Time);
