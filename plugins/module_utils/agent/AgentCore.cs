@@ -749,12 +749,14 @@ namespace EsentBackup.Agent
             return new JsonObject().Add("changed", true).Add("service", svc.ServiceName).Add("state", "stopped").Add("error", err != 0 ? (object)(long)err : null);
         }
 
-        /// <summary>Stop a running service and open its owner window, recorded in the state file at once (core._stop_owner).</summary>
+        /// <summary>Open the owner window, recorded in the state file, then stop the running service through the SCM (core._stop_owner).</summary>
         private int StopOwner(ServiceInfo svc, string why)
         {
-            int err = Platform.StopService(svc.ServiceName);
             OwnerWindows.Add(new JsonObject().Add("service", svc.ServiceName).Add("stopped_at", Platform.Time()).Add("started_at", null).Add("stopped_seconds", null));
-            WriteState();  // an agent that dies from here on leaves the next agent of the route a service to start
+            // Recorded before the stop: an agent that dies while the SCM stops the service (up to 60 s) or from then on
+            // leaves the next agent of the route a service to start (starting one that runs is a no-op).
+            WriteState();
+            int err = Platform.StopService(svc.ServiceName);
             Journal.Write("owner_stopped", new JsonObject().Add("service", svc.ServiceName).Add("reason", why).Add("error", err != 0 ? (object)(long)err : null));
             return err;
         }

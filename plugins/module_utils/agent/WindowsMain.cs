@@ -7,12 +7,15 @@
 // GUID per agent process, the only instance of that name), then the agent, which records the pipe's
 // name, its pid and its boot id in its state file (agents\<route>.json): the bootstrap connects to
 // the name it reads there and checks that the reply's identity is the state file's
-// (plugins/plugin_utils/_bootstrap.py). A background timer runs the leases and the idle exit; the
+// (plugins/plugin_utils/_bootstrap.py). One agent per route: a second one started in a race (two
+// bootstraps, each finding no live agent) loses the route's named mutex, waits for the winner's state
+// file and exits, so both bootstraps relay to the winner. A background timer runs the leases and the idle exit; the
 // agent exits after idleExitSeconds without a call, and never while a session is open or a copy
 // runs (AgentProcess.Idle). The simulation starts AgentServer with its own platform and transport
 // instead (esesim/native/csharp/AgentMain.cs).
 // C# 5 only.
 using System;
+using System.Threading;
 
 namespace EsentBackup.Agent
 {
@@ -55,13 +58,66 @@ namespace EsentBackup.Agent
                 throw new ArgumentOutOfRangeException("leaseTimerMs", "the lease timer runs on Windows: a positive period");
             string pipe = String.IsNullOrEmpty(pipeName) ? NewPipeName() : pipeName;
             WindowsPlatform platform = new WindowsPlatform();
-            // The pipe exists before the state file names it: a bootstrap that reads the state file finds it.
-            using (PipeTransport transport = new PipeTransport(pipe))
-            using (AgentServer server = new AgentServer(platform, transport, route, null, leaseTimerMs, idleExitSeconds, pipe))
+            // One agent per route even when two bootstraps start one at the same moment (each saw no live agent in the
+            // state file): the route's mutex, held for the agent's life. The one that does not get it waits for the
+            // winner's state file and exits, so both bootstraps relay to the winner.
+            using (Mutex one = new Mutex(false, MutexName(route)))
             {
-                server.Run();
-                return 0;
+                bool mine;
+                try
+                {
+                    mine = one.WaitOne(0);
+                }
+                catch (AbandonedMutexException)
+                {
+                    mine = true;   // its holder died without releasing it: the route has no agent, this one takes it
+                }
+                if (!mine)
+                    return WaitForWinner(platform, route) ? ExitAnotherAgent : ExitNoWinner;
+                try
+                {
+                    // The pipe exists before the state file names it: a bootstrap that reads the state file finds it.
+                    using (PipeTransport transport = new PipeTransport(pipe))
+                    using (AgentServer server = new AgentServer(platform, transport, route, null, leaseTimerMs, idleExitSeconds, pipe))
+                    {
+                        server.Run();
+                        return 0;
+                    }
+                }
+                finally
+                {
+                    one.ReleaseMutex();   // on the thread that took it (Run serves on this thread)
+                }
             }
+        }
+
+        /// <summary>Exit code: another agent of the route runs (it holds the mutex and its state file names it).</summary>
+        public const int ExitAnotherAgent = 0;
+
+        /// <summary>Exit code: another process holds the route's mutex but wrote no state file within WinnerWaitMs.</summary>
+        public const int ExitNoWinner = 3;
+
+        /// <summary>How long the agent that lost the route's mutex waits for the winner's state file.</summary>
+        public const int WinnerWaitMs = 30000;
+
+        /// <summary>The route's mutex: Global\esent.backup-agent-&lt;route&gt; (a route is 1 to 32 of [0-9a-z], the bootstrap
+        /// checks; the Global namespace reaches across sessions: WinRM callers run in session 0, others may not).</summary>
+        public static string MutexName(string route)
+        {
+            return @"Global\esent.backup-agent-" + route;
+        }
+
+        private static bool WaitForWinner(IHostPlatform platform, string route)
+        {
+            StateFile state = new StateFile(AgentCoreFunctions.StatePath(platform, route));
+            for (int waited = 0; waited < WinnerWaitMs; waited += 200)
+            {
+                JsonObject doc = state.Read();
+                if (doc != null && doc["pid"] is long && (long)doc["pid"] != platform.ProcessId && platform.ProcessAlive((int)(long)doc["pid"]))
+                    return true;
+                Thread.Sleep(200);
+            }
+            return false;
         }
     }
 }
