@@ -84,6 +84,11 @@ def _identity_prefix(state: dict[str, Any]) -> bytes:
     return ('{"agent":{"boot_id":"' + str(state.get("boot_id")) + '","pid":' + str(state.get("pid")) + ",").encode()
 
 
+def _bootstrap_made(reply: bytes) -> bool:
+    """A reply the bootstrap writes itself (``E``: agent version ``bootstrap``), not one relayed from the agent."""
+    return reply.startswith(b'{"ok":false,') and reply.endswith(b'"agent":{"version":"bootstrap","pid":0,"boot_id":""}}')
+
+
 class AgentHost:
     """The agent side of one simulated host: engine, services, agents by route, the lock."""
 
@@ -313,7 +318,9 @@ class AgentHost:
                     agent.state_file.remove()
                 if self.agents.get(route) is agent:
                     self.agents.pop(route, None)
-        if recorded is not None and not reply.startswith(_identity_prefix(recorded)):
+        # The check runs on a reply the agent sent whole; a pipe that broke (-10005, -10023: the bridge renders the
+        # bootstrap's own error for it) ended the script before it (E exits).
+        if recorded is not None and not reply.startswith(_identity_prefix(recorded)) and not _bootstrap_made(reply):
             call.extra["rc"] = 1  # the bootstrap withholds a reply whose agent is not the state file's (-10030)
             return _bootstrap_error(-10030, f"{recorded.get('pipe')} is not served by pid {recorded.get('pid')} of "
                                             f"{AGENT_DIR}\\agents\\{route}.json")

@@ -12,7 +12,10 @@
 // the bootstrap's NamedPipeClientStream(..., InOut) opens with GENERIC_READ | GENERIC_WRITE, and a
 // named pipe's GENERIC_WRITE maps to FILE_GENERIC_WRITE, which includes FILE_APPEND_DATA; without
 // that bit the open is denied. It lets no one else serve the name while the agent holds it: the
-// pipe allows one instance (a second CreateNamedPipe of the name fails). No deny entry for
+// pipe allows one instance (a second CreateNamedPipe of the name fails), and with one instance
+// .NET creates it with FILE_FLAG_FIRST_PIPE_INSTANCE (dotnet/runtime's NamedPipeServerStream does;
+// the Framework's is to be confirmed on a host), so the agent fails rather than join a name
+// someone else created first. No deny entry for
 // NETWORK: the agent's own callers come through WinRM with network-logon tokens. Against
 // squatting: a random GUID name recorded in the state file in an Administrators-only folder, one
 // instance, and the bootstrap refuses a reply whose identity (pid, boot id) is not the state file's.
