@@ -26,7 +26,7 @@ def _call(t: SimTarget, op: str, args: dict[str, Any] | None = None) -> tuple[di
     return json.loads(out), rc
 
 
-def test_a_reply_from_another_process_than_the_state_files_is_withheld(target: SimTarget) -> None:
+def test_a_reply_from_another_process_than_the_state_files_is_withheld(target: SimTarget) -> None:  # noqa: F811 - the imported fixture
     reply, rc = _call(target, "ping")
     assert reply["ok"] and rc == 0
     state_path = target.ahost.state_path(ROUTE)
@@ -47,7 +47,7 @@ def test_a_reply_from_another_process_than_the_state_files_is_withheld(target: S
     assert again["ok"] and rc == 0 and again["agent"]["pid"] == reply["agent"]["pid"]
 
 
-def test_a_set_folder_gets_its_protected_acl_when_the_copy_creates_it(target: SimTarget) -> None:
+def test_a_set_folder_gets_its_protected_acl_when_the_copy_creates_it(target: SimTarget) -> None:  # noqa: F811 - the imported fixture
     sid = _call(target, "snapshot_prepare", {"backup_type": "full"})[0]["result"]["snapshot_id"]
     assert _call(target, "snapshot_freeze", {"session_id": sid, "auto_thaw": True})[0]["ok"]
     copy = _call(target, "snapshot_copy", {"session_id": sid, "dest": DEST})[0]["result"]
@@ -61,7 +61,7 @@ def test_a_set_folder_gets_its_protected_acl_when_the_copy_creates_it(target: Si
     assert _call(target, "snapshot_end", {"session_id": sid})[0]["ok"]
 
 
-def test_the_idle_exit_follows_the_hosts_setting_and_spares_a_session(target: SimTarget) -> None:
+def test_the_idle_exit_follows_the_hosts_setting_and_spares_a_session(target: SimTarget) -> None:  # noqa: F811 - the imported fixture
     target.ahost.idle_exit_seconds = 60  # before the agent starts: the C# agent takes it at start, as from its launcher
     first, _ = _call(target, "ping")
     sid = _call(target, "snapshot_prepare", {"backup_type": "full"})[0]["result"]["snapshot_id"]
