@@ -118,7 +118,7 @@ def start_copy(agent: AgentProcess, sess: Session, sources: list[Any], dest: str
 
     set_win = f"{dest.rstrip(chr(92))}\\{host}\\{instance}\\{set_id}"
     copy = AgentCopy(sources, root / set_id, set_win, verify=verify, manifest_args=margs, lock=agent.ahost.lock, on_verified=on_verified,
-                     more=more, fault_hook=destination_faults(agent.platform, set_win))
+                     more=more, fault_hook=destination_faults(agent.platform, set_win), protect_folder=agent.platform.protect_folder)
     sess.copy, sess.verified = copy, False
     sess.set_dir = copy.set_win
     agent.write_state()  # the set is on record: if this agent dies, its successor marks it aborted

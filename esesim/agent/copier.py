@@ -175,6 +175,8 @@ class CopyJob:
         free_space: returns the free bytes for a path (tests inject a full disk); the default
             asks the file system about the nearest existing folder of ``set_dir``.
         throttle_bps: the most bytes per second written (0: no limit); defaults to ``set_throttle``'s value.
+        on_folder: called with ``set_dir`` once it exists, before any file is written (the agent
+            sets the set folder's protected ACL there: ``HostPlatform.protect_folder``).
 
     Raises:
         CopyError: ``JET_errInvalidParameter`` for a bad or duplicate name, role or size.
@@ -182,7 +184,8 @@ class CopyJob:
 
     def __init__(self, sources: Iterable[CopySource], set_dir: Path, *, copy_id: str | None = None, chunk_size: int = DEFAULT_CHUNK_BYTES,
                  reserve_bytes: int = DEFAULT_RESERVE_BYTES, fault_hook: Callable[[ChunkEvent], None] | None = None,
-                 free_space: Callable[[Path], int] | None = None, throttle_bps: int | None = None) -> None:
+                 free_space: Callable[[Path], int] | None = None, throttle_bps: int | None = None,
+                 on_folder: Callable[[Path], None] | None = None) -> None:
         self.sources = list(sources)
         self.throttle_bps = _throttle_bps if throttle_bps is None else throttle_bps
         self._paced = 0  # bytes written since the throttle's clock started
@@ -192,6 +195,7 @@ class CopyJob:
         self.chunk_size = chunk_size
         self.reserve_bytes = reserve_bytes
         self.fault_hook = fault_hook
+        self.on_folder = on_folder
         self.free_space = free_space or _free_bytes
         self._check_sources()
         self._lock = threading.Lock()
@@ -341,6 +345,8 @@ class CopyJob:
         self._pace_start = time.monotonic()
         try:
             self.set_dir.mkdir(parents=True, exist_ok=True)
+            if self.on_folder is not None:
+                self.on_folder(self.set_dir)
             for src in self.sources:
                 self._copy_one(src)
             fsync_dir(self.set_dir)

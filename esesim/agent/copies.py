@@ -58,13 +58,16 @@ class AgentCopy:
 
     def __init__(self, sources: list[CopySource], set_real: Path, set_win: str, *, verify: bool, manifest_args: dict[str, Any],
                  lock: Any, on_verified: Callable[[bool], None], copy_id: str | None = None,
-                 more: Callable[[], list[CopySource]] | None = None, fault_hook: Callable[[str, int], None] | None = None) -> None:
+                 more: Callable[[], list[CopySource]] | None = None, fault_hook: Callable[[str, int], None] | None = None,
+                 protect_folder: Callable[[str], None] | None = None) -> None:
         self.set_real = Path(set_real)
         self.set_win = set_win
+        # the set folder's protected ACL, set once the copy created the folder (HostPlatform.protect_folder, by Windows path)
+        self.on_folder = (lambda _real: protect_folder(set_win)) if protect_folder is not None else None
         # the host's storage faults at the destination (DISK_FULL): called with (file name, chunk index) before each write
         self.fault_hook = (lambda event: fault_hook(event.file, event.index)) if fault_hook is not None else None
         try:
-            self.job = CopyJob(sources, set_real, copy_id=copy_id, fault_hook=self.fault_hook)
+            self.job = CopyJob(sources, set_real, copy_id=copy_id, fault_hook=self.fault_hook, on_folder=self.on_folder)
         except CopyError as exc:
             raise AgentFailure(exc.code, self.windows(exc.message)) from None
         self.copy_id = self.job.copy_id
@@ -109,7 +112,7 @@ class AgentCopy:
                     self._fail(exc.to_error(), STATE_FAILED, files)
                     return
                 self._done_jobs.append(self.job)
-                self.job = CopyJob(second, self.set_real, copy_id=self.copy_id, fault_hook=self.fault_hook)
+                self.job = CopyJob(second, self.set_real, copy_id=self.copy_id, fault_hook=self.fault_hook, on_folder=self.on_folder)
                 try:
                     self.job.start()
                 except CopyError as exc:

@@ -558,10 +558,12 @@ class AgentProcess:
         return {"changed": True, "service": svc.service_name, "state": "stopped", "error": err or None}
 
     def _stop_owner(self, svc: Any, why: str) -> int:
-        """Stop a running service and open its owner window, recorded in the state file at once."""
-        err = self.platform.stop_service(svc)
+        """Open the owner window, recorded in the state file, then stop the running service (the SCM)."""
         self.owner_windows.append({"service": svc.service_name, "stopped_at": self.clock.time(), "started_at": None, "stopped_seconds": None})
-        self.write_state()  # an agent that dies from here on leaves the next agent of the route a service to start
+        # Recorded before the stop: an agent that dies while the SCM stops the service (up to 60 s) or from then on
+        # leaves the next agent of the route a service to start (starting one that runs is a no-op).
+        self.write_state()
+        err = self.platform.stop_service(svc)
         self.journal.write("owner_stopped", service=svc.service_name, reason=why, error=err or None)
         return err
 

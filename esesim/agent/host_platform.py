@@ -25,6 +25,7 @@ class _Machine(Protocol):
     """What the platform needs of ``simhost.AgentHost`` (the simulated machine)."""
 
     engine: Host
+    protected_folders: list[str]
 
     def service(self, name: str) -> OwnerService | None: ...
     def on_owner_started(self, svc: OwnerService) -> None: ...
@@ -100,6 +101,15 @@ class HostPlatform:
     def create_directory(self, folder: str) -> int:
         """Directory.CreateDirectory (parents too); returns a Win32 error."""
         return self._host.makedirs(folder)
+
+    def protect_folder(self, folder: str) -> None:
+        """A set folder the agent created gets a protected DACL: SYSTEM, Administrators and the agent's user,
+        full control, inherited by what it holds, nothing inherited from above (Directory.SetAccessControl).
+
+        The simulated file system has no ACLs: the call is recorded on the host
+        (``AgentHost.protected_folders``, the Windows path) for the tests.
+        """
+        self._ahost.protected_folders.append(folder)
 
     # -- aligned buffers ------------------------------------------------------------------------
 

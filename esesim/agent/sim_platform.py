@@ -160,6 +160,9 @@ class SimPlatformServer:
     def call_CreateDirectory(self, a: dict[str, Any]) -> int:
         return int(self.platform.create_directory(str(a["folder"])))
 
+    def call_ProtectFolder(self, a: dict[str, Any]) -> None:
+        self.platform.protect_folder(a["path"])
+
     def call_ReadStoreFacts(self, a: dict[str, Any]) -> dict[str, Any] | None:
         facts = self.platform.store_facts(str(a["log_path"]), str(a["system_path"]), str(a["base"]))
         if facts is None:
@@ -377,6 +380,11 @@ def _last_error_detail(s: SimPlatformServer, a: dict[str, Any]) -> dict[str, Any
     return {"detail": getattr(s.proc.jet_get_last_error_info(), "detail", "") or ""}
 
 
+def _idle_exit_seconds(s: SimPlatformServer, a: dict[str, Any]) -> dict[str, Any]:
+    """``ahost.idle_exit_seconds``: the idle exit the launcher passes on Windows (AgentProgram.Run's idleExitSeconds)."""
+    return {"seconds": float(s.ahost.idle_exit_seconds)}
+
+
 def _copy_throttle(s: SimPlatformServer, a: dict[str, Any]) -> dict[str, Any]:
     """``copier._throttle_bps``: the fleet's copy pace (``fleet up --copy-throttle-kbps``; 0: no limit)."""
     return {"bytes_per_second": int(copier._throttle_bps)}  # noqa: SLF001 - the one fleet-wide knob
@@ -404,6 +412,8 @@ SIM_ONLY: dict[str, Callable[[SimPlatformServer, dict[str, Any]], dict[str, Any]
     "last_error_detail": _last_error_detail,
     # AgentMain.cs (bridge): the fleet's copy pace for Copier.SetThrottle
     "copy_throttle": _copy_throttle,
+    # AgentMain.cs: the idle exit for AgentServer (on Windows the launcher's argument)
+    "idle_exit_seconds": _idle_exit_seconds,
     # not asked by the C# ops today; kept for a direct check of the frozen state
     "io_frozen": _io_frozen,
 }

@@ -79,6 +79,16 @@ def _bootstrap_error(code: int, message: str) -> bytes:
                        "agent": {"version": "bootstrap", "pid": 0, "boot_id": ""}}, separators=(",", ":")).encode()
 
 
+def _identity_prefix(state: dict[str, Any]) -> bytes:
+    """How every reply of the agent a state file names begins (sorted keys): the bootstrap's -10030 check."""
+    return ('{"agent":{"boot_id":"' + str(state.get("boot_id")) + '","pid":' + str(state.get("pid")) + ",").encode()
+
+
+def _bootstrap_made(reply: bytes) -> bool:
+    """A reply the bootstrap writes itself (``E``: agent version ``bootstrap``), not one relayed from the agent."""
+    return reply.startswith(b'{"ok":false,') and reply.endswith(b'"agent":{"version":"bootstrap","pid":0,"boot_id":""}}')
+
+
 class AgentHost:
     """The agent side of one simulated host: engine, services, agents by route, the lock."""
 
@@ -103,6 +113,7 @@ class AgentHost:
         # An agent with no session, copy or workload ends after this long without a call; the
         # bootstrap starts a new one on the next call that needs it.
         self.idle_exit_seconds = IDLE_EXIT_SECONDS
+        self.protected_folders: list[str] = []  # the set folders an agent gave its protected ACL (HostPlatform.protect_folder)
         self.faults: Any = None  # the SimHost's FaultPlan (attach_agent): the bootstrap's failure points
         self.step_faults: StepFaults | None = None  # faults aimed at one op (attach_agent)
         self._ticker: threading.Thread | None = None
@@ -297,6 +308,7 @@ class AgentHost:
                 if isinstance(started, bytes):
                     return started
                 agent = started
+        recorded = agent.state_file.read()  # the bootstrap's $s: what it read before connecting to the pipe
         reply = agent.handle(body)
         if getattr(agent, "pipe_failed", False):  # a C# agent died (or hung and was killed) before replying
             call.extra["rc"] = 1
@@ -308,6 +320,12 @@ class AgentHost:
                     agent.state_file.remove()
                 if self.agents.get(route) is agent:
                     self.agents.pop(route, None)
+        # The check runs on a reply the agent sent whole; a pipe that broke (-10005, -10023: the bridge renders the
+        # bootstrap's own error for it) ended the script before it (E exits).
+        if recorded is not None and not reply.startswith(_identity_prefix(recorded)) and not _bootstrap_made(reply):
+            call.extra["rc"] = 1  # the bootstrap withholds a reply whose agent is not the state file's (-10030)
+            return _bootstrap_error(-10030, f"{recorded.get('pipe')} is not served by pid {recorded.get('pid')} of "
+                                            f"{AGENT_DIR}\\agents\\{route}.json")
         return reply
 
     def _start_lock(self, route: str) -> threading.Lock:

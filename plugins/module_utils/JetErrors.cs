@@ -179,6 +179,7 @@ namespace ansible_collections.esent.backup.plugins.module_utils.JetErrors
             { -10023, new JetErrorInfo(-10023, "JET_errClientPipeTimeout", "IO", "The agent runs but its named pipe accepted no connection within 10 seconds.", "Restart the agent (esent.backup.agent state=stopped, then started) once no session needs it; see agent.log.") },
             { -10024, new JetErrorInfo(-10024, "JET_errClientStateFileUnreadable", "IO", "The agent's state file stayed unreadable (half-written) through every read.", "Another agent may be rewriting it; stop the agent of the instance (esent.backup.agent state=stopped) and retry.") },
             { -10025, new JetErrorInfo(-10025, "JET_errClientPeekFailed", "State", "The read-only run of the agent (agent.ps1 -Peek) ended without a reply.", "Read C:\\ProgramData\\esent.backup\\agent.log on the host; reinstall with esent.backup.agent state=present.") },
+            { -10030, new JetErrorInfo(-10030, "JET_errClientPipeServerMismatch", "State", "The agent's named pipe answered as another process than the one its state file names.", "Something else serves the agent's pipe: stop the agent of the instance (esent.backup.agent state=stopped), check the host for a rogue process, and retry.") },
         };
 
         /// <summary>The catalogue row for a JET_ERR; unknown codes keep their number.</summary>

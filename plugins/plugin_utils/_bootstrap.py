@@ -25,19 +25,41 @@ with the JSON request (ASCII only) as ``in_data``. The script:
   answers ``agent: not running``; it writes no state file, opens no pipe and never calls JetInit.
   A run that prints nothing (or throws) is -10025 with its exit code; the launcher's own error
   reply (-10019: no agent assembly) is relayed as it came;
-* makes sure the agent of that key runs: reads its state file (``S``: five reads 200 ms apart, so
-  a file the agent is still writing is read again; still unreadable: -10024), and if the
-  recorded process is gone starts the agent (``agent.ps1 -Route <key>``) through
-  ``Win32_Process.Create`` (outside the WinRM job, so it survives the shell). It never compiles
-  anything. A started process that exits before its state file appears is -10020 at once, with
-  the last line of ``agent.log`` (the launcher writes its own errors there); one still starting
-  after 30 s is -10002;
-* relays the request bytes to the agent's named pipe (4-byte little-endian length, then
-  UTF-8 bytes; a pipe that accepts no connection within 10 s is -10023), reads the whole reply
-  into memory and only then writes it to stdout verbatim, so a pipe closed mid-reply (-10005)
-  never leaves half a reply before the error. No ConvertTo-Json or ConvertFrom-Json on the
-  request or reply: PowerShell 5.1 has depth and size limits. Only the small state file (pid,
-  pipe) is read with ConvertFrom-Json.
+* makes sure the agent of that key runs (one agent per key, so one per ESE instance): reads its
+  state file (``S``: five reads 200 ms apart, so a file the agent is still writing is read again;
+  still unreadable: -10024), and if the recorded process is gone starts the agent
+  (``agent.ps1 -Route <key>``) through WMI's ``Win32_Process.Create`` ([wmiclass], the WMI COM
+  API; it never compiles anything). Why that escapes the WinRM job: the process is created by the
+  WMI provider host (WmiPrvSE.exe, a child of the WMI service), not by this shell, so it is never
+  in the job WinRM puts the shell's processes in, whether or not that job allows breakaway (the
+  PSRP host's does not; Start-Process and ``&`` would create a child in the job, which dies with
+  the shell). The provider host may itself run in a job of its own (WMI's provider-host quotas),
+  and Win32_Process.Create's children are "limited by the job object unless the
+  CREATE_BREAKAWAY_FROM_JOB flag is specified", so the first try passes that flag (0x01000000,
+  ``Win32_ProcessStartup.CreateFlags``) and breaks away when the job allows it; a refusal (any
+  non-zero ReturnValue) is tried once more without it. CreateProcess with the flag from this shell
+  would need a compiled P/Invoke. A started process that exits before its state file appears is
+  -10020 at once, with the last line of ``agent.log`` (the launcher writes its own errors there);
+  one still starting after 30 s is -10002;
+* relays the request bytes to the agent's named pipe (its name, ``esent.backup-<guid>``, comes
+  from the state file; 4-byte little-endian length, then UTF-8 bytes; a pipe that accepts no
+  connection within 10 s is -10023), reads the whole reply into memory and only then writes it
+  to stdout verbatim, so a pipe closed mid-reply (-10005) never leaves half a reply before the
+  error. No ConvertTo-Json or ConvertFrom-Json on the request or reply: PowerShell 5.1 has depth
+  and size limits. Only the small state file (pid, pipe, boot id) is read with ConvertFrom-Json;
+* checks that the pipe's server is the process the state file names before it prints anything:
+  every agent reply starts with its identity (sorted keys: ``{"agent":{"boot_id":"…","pid":N,``),
+  and the text must start with the state file's boot id and pid, or the reply is withheld and the
+  answer is -10030. The documented check, GetNamedPipeServerProcessId on the client's handle, is
+  a Win32 call PowerShell can only reach through a compiled P/Invoke (Add-Type), which the
+  bootstrap must never do, so the agent states its own pid instead. That catches a pipe served by
+  anything that is not the recorded agent (a stale state file whose name another server took, a
+  second agent on the name) but not a deliberate impostor, which could echo the pid: against
+  squatting the defences are the pipe's random GUID name, read from a state file in an
+  Administrators-only folder, the agent creating it as the only instance, and its DACL (SYSTEM,
+  Administrators, the launching user: PipeTransport.cs). The request has reached that server
+  by then; a refused reply of a mutating step is replayed by its request_id once the right agent
+  answers.
 
 Constraints the text obeys (tests check the first two):
 
@@ -61,8 +83,10 @@ catalogue when it lists them. When PowerShell dies before the script can answer,
 reports -10022 with the command's rc and the head of its stderr (``_step``).
 
 Names in the script: ``E`` writes an error reply and exits 1; ``S`` reads the state file;
-``$t`` the routing tokens, ``$q`` the request, ``$d`` the agent folder, ``$f`` the state file,
-``$a`` the launcher, ``$g`` agent.log, ``$s`` the state, ``$p`` powershell.exe, ``$c`` the pipe.
+``$t`` the routing line's match (``$t[1]`` the key, ``$t[2]`` `` peek``), ``$q`` the request,
+``$d`` the agent folder, ``$f`` the state file, ``$a`` the launcher, ``$g`` agent.log, ``$s`` the
+state, ``$p`` powershell.exe, ``$u`` the Win32_ProcessStartup, ``$v`` its CreateFlags, ``$r`` the
+Create result, ``$c`` the pipe, ``$m`` the reply, ``$y`` its text.
 """
 
 from __future__ import annotations
@@ -83,6 +107,7 @@ ERR_BOOTSTRAP_FAILED = code_of("JET_errClientBootstrapFailed")  # anything else 
 ERR_PIPE_TIMEOUT = code_of("JET_errClientPipeTimeout")  # the agent runs but its pipe accepted no connection within 10 s
 ERR_STATE_FILE_UNREADABLE = code_of("JET_errClientStateFileUnreadable")  # half-written through 5 reads, 200 ms apart
 ERR_PEEK_FAILED = code_of("JET_errClientPeekFailed")  # agent.ps1 -Peek ended without printing a reply
+ERR_PIPE_SERVER_MISMATCH = code_of("JET_errClientPipeServerMismatch")  # the reply's agent.pid/boot_id are not the state file's
 
 # Where the agent lives on the host: the launcher, its log, the state files. One definition for
 # the controller (the install, the bootstrap's text) and the simulated host.
@@ -91,51 +116,52 @@ LAUNCHER = AGENT_DIR + "\\agent.ps1"
 AGENT_LOG = AGENT_DIR + "\\agent.log"
 
 BOOTSTRAP_SCRIPT = r"""$ErrorActionPreference='Stop'
-function E([int]$c,[string]$m) {
+function E([int]$c,[string]$m){
 $m=$m -replace '[\\"]','\$0' -replace '[\x00-\x1f]',' '
 $e='{"ok":false,"result":{},"error":{"jet":'+$c+',"name":"","message":"'+$m+'","hint":""},'
 Write-Output ($e+'"agent":{"version":"bootstrap","pid":'+$PID+',"boot_id":""}}')|Out-Default
 exit 1
 }
-if ($ExecutionContext.SessionState.LanguageMode -ne 'FullLanguage') { E -10014 'ConstrainedLanguage mode (AppLocker/WDAC): the agent needs FullLanguage' }
+if($ExecutionContext.SessionState.LanguageMode -ne 'FullLanguage'){E -10014 'ConstrainedLanguage mode (AppLocker/WDAC): the agent needs FullLanguage'}
 try {
-$l=@(foreach ($in in $input) { $in })
-$t="$($l[0])".Split(' ')
-if ($t.Count -lt 2 -or $t.Count -gt 3 -or $t[0] -ne 'ESENTBACKUP1' -or $t[1] -notmatch '^[0-9a-z]{1,32}$') {
-E -10010 'stdin must start with the line ESENTBACKUP1 <routing key>'
-}
-$q=[string]::Join("`n",@($l|Select-Object -Skip 1))
+$l=@(foreach ($in in $input){ $in })
+if("$($l[0])" -notmatch '^ESENTBACKUP1 ([0-9a-z]{1,32})( peek)?$'){E -10010 'stdin must start with the line ESENTBACKUP1 <routing key>'}
+$t=$matches
+$q=($l|select -Skip 1)-join"`n"
 $d="$env:ProgramData\esent.backup"
 $f="$d\agents\$($t[1]).json"
 $a="$d\agent.ps1"
 $g="$d\agent.log"
 function S {
-for ($j=0; $j -lt 5; $j++) {
-if (!(Test-Path -LiteralPath $f)) { return }
-try { return Get-Content -LiteralPath $f -Raw|ConvertFrom-Json } catch { $x=$_; Start-Sleep -M 200 }
+for($j=0;$j -lt 5;$j++){
+if(!(Test-Path -LiteralPath $f)){return}
+try{return Get-Content -LiteralPath $f -Raw|ConvertFrom-Json}catch{$x=$_;Start-Sleep -M 200}
 }
 E -10024 "$f stayed unreadable: $x"
 }
 $s=S
-if (!$s -or !(Get-Process -Id $s.pid -EA 0)) {
-if (!(Test-Path -LiteralPath $a)) { E -10013 "agent not installed: $a is missing" }
+if(!$s -or !(Get-Process -Id $s.pid -EA 0)){
+if(!(Test-Path -LiteralPath $a)){E -10013 "agent not installed: $a is missing"}
 $p="$PSHOME\powershell.exe"
-if ($t[2] -eq 'peek') {
-try { $o=$q|& $p -NoP -NonI -Exec Bypass -File $a -Route $t[1] -Peek } catch { $o=$null }
-if (!$o) { E -10025 "agent.ps1 -Peek exited $LASTEXITCODE with no reply; see $g" }
+if($t[2]){
+try{$o=$q|& $p -NoP -NonI -Exec Bypass -File $a -Route $t[1] -Peek}catch{$o=$null}
+if(!$o){E -10025 "agent.ps1 -Peek exited $LASTEXITCODE with no reply; see $g"}
 Write-Output ($o -join "`n")
 exit $LASTEXITCODE
 }
-$r=Invoke-CimMethod -ClassName Win32_Process -MethodName Create -Arguments @{CommandLine="`"$p`" -NoP -NonI -Exec Bypass -File `"$a`" -Route $($t[1])"}
-if ($r.ReturnValue) { E -10002 "Win32_Process.Create: $($r.ReturnValue)" }
+$u=([wmiclass]'Win32_ProcessStartup').CreateInstance()
+foreach($v in 16777216,0){$u.CreateFlags=$v
+$r=([wmiclass]'Win32_Process').Create("`"$p`" -NoP -NonI -Exec Bypass -File `"$a`" -Route $($t[1])",$null,$u)
+if(!$r.ReturnValue){break}}
+if($r.ReturnValue){E -10002 "Win32_Process.Create: $($r.ReturnValue)"}
 $s=$null
-for ($i=0; $i -lt 150 -and !$s; $i++) {
+for($i=0;$i -lt 150 -and !$s;$i++){
 Start-Sleep -M 200
 $s=S
-if ($s -and !(Get-Process -Id $s.pid -EA 0)) { $s=$null }
-if (!$s -and !(Get-Process -Id $r.ProcessId -EA 0)) { E -10020 "the agent exited at start; ${g}: $(Get-Content -LiteralPath $g -Tail 1 -EA 0)" }
+if($s -and !(Get-Process -Id $s.pid -EA 0)){$s=$null}
+if(!$s -and !(Get-Process -Id $r.ProcessId -EA 0)){E -10020 "the agent exited at start; ${g}: $(Get-Content -LiteralPath $g -Tail 1 -EA 0)"}
 }
-if (!$s) { E -10002 "the agent did not start within 30 s; see $g" }
+if(!$s){E -10002 "the agent did not start within 30 s; see $g"}
 }
 $c=New-Object IO.Pipes.NamedPipeClientStream('.',$s.pipe,'InOut')
 try {
@@ -146,18 +172,20 @@ $c.Write($b,0,$b.Length)
 $c.Flush()
 $h=New-Object byte[] 65536
 $n=0
-while ($n -lt 4) { $k=$c.Read($h,$n,4-$n); if ($k -le 0) { E -10005 'the agent closed the pipe before replying' }; $n+=$k }
+while($n -lt 4){$k=$c.Read($h,$n,4-$n);if($k -le 0){E -10005 'the agent closed the pipe before replying'};$n+=$k}
 $n=[BitConverter]::ToInt32($h,0)
 $m=New-Object IO.MemoryStream
-while ($n -gt 0) {
+while($n -gt 0){
 $k=$c.Read($h,0,[Math]::Min(65536,$n))
-if ($k -le 0) { E -10005 "the agent closed the pipe, $n bytes missing" }
+if($k -le 0){E -10005 "the agent closed the pipe, $n bytes missing"}
 $m.Write($h,0,$k)
 $n-=$k
 }
+if([Text.Encoding]::UTF8.GetString($m.ToArray()) -cnotlike ('{"agent":{"boot_id":"'+$s.boot_id+'","pid":'+$s.pid+',*')){
+E -10030 "$($s.pipe) is not served by pid $($s.pid) of $f"}
 $m.WriteTo([Console]::OpenStandardOutput())
 }
-finally { $c.Dispose() }
+finally{$c.Dispose()}
 } catch { E -10021 "$_" }
 """
 

@@ -243,6 +243,9 @@ _ROWS = (
      "Another agent may be rewriting it; stop the agent of the instance (esent.backup.agent state=stopped) and retry."),
     (-10025, "JET_errClientPeekFailed", "State", "The read-only run of the agent (agent.ps1 -Peek) ended without a reply.",
      "Read C:\\ProgramData\\esent.backup\\agent.log on the host; reinstall with esent.backup.agent state=present."),
+    (-10030, "JET_errClientPipeServerMismatch", "State", "The agent's named pipe answered as another process than the one its state file names.",
+     "Something else serves the agent's pipe: stop the agent of the instance (esent.backup.agent state=stopped), "
+     "check the host for a rogue process, and retry."),
 )
 
 JET_ERRORS = tuple(JetError(*row) for row in _ROWS)

@@ -2,7 +2,7 @@
 
 Test-only code: do not use directly. The harness drives the host through the bootstrap's entry
 point (stdin bytes in, stdout bytes and the exit code out), exactly what the WinRM layer hands
-over; only the fixture and the ``clock``/``restart`` lines reach into the simulation. The host
+over; only the fixture and the ``clock``/``tick``/``restart`` lines reach into the simulation. The host
 runs the Python reference agent or, with ``agent_kind="csharp"``, the C# agent under mono on the
 same engine (esesim/agent/external.py).
 """
@@ -59,6 +59,10 @@ class SimTarget:
 
     def restart(self) -> None:
         self.sim.restart()
+
+    def tick(self) -> None:
+        """One turn of the host's ticker: every agent runs its leases, its workload and its idle exit."""
+        self.ahost.tick()
 
     def settle(self) -> None:
         """Let background copies reach their next state (polls then see progress without sleeping long)."""
@@ -152,6 +156,9 @@ def play(path: Path, target: Any) -> int:
                 continue
             if step.get("restart"):
                 target.restart()
+                continue
+            if step.get("tick"):
+                target.tick()
                 continue
             if "exit" in step:
                 if last_rc != step["exit"]:

@@ -40,7 +40,11 @@ namespace EsentBackup.Agent.Simulation
                 JsonObject throttle = platform.SimOnly("copy_throttle", new JsonObject());
                 if (throttle != null)
                     Copier.SetThrottle(throttle.Long("bytes_per_second"));
-                using (AgentServer server = new AgentServer(platform, transport, route, instance, 0))
+                // The host's idle exit (AgentHost.idle_exit_seconds), as the launcher passes it on Windows.
+                JsonObject idle = platform.SimOnly("idle_exit_seconds", new JsonObject());
+                double idleExit = idle != null ? J.AsDouble(idle["seconds"], "seconds", AgentProcess.IdleExitSecondsDefault)
+                                               : AgentProcess.IdleExitSecondsDefault;
+                using (AgentServer server = new AgentServer(platform, transport, route, instance, 0, idleExit))
                 {
                     transport.SendHello(Encoding.UTF8.GetBytes(Json.Serialize(Hello(server.Agent))));
                     server.Run();

@@ -152,6 +152,9 @@ namespace EsentBackup.Agent.Simulation
 
         public int CreateDirectory(string folder) { return checked((int)J.AsLong(Call("CreateDirectory", A().Add("folder", folder)), "CreateDirectory")); }
 
+        /// <summary>The simulated file system has no ACLs: the host records the call (AgentHost.protected_folders).</summary>
+        public void ProtectFolder(string path) { Call("ProtectFolder", A().Add("path", path)); }
+
         public StoreFacts ReadStoreFacts(string logPath, string systemPath, string baseName)
         {
             JsonObject r = J.AsObject(Call("ReadStoreFacts", A().Add("log_path", logPath).Add("system_path", systemPath).Add("base", baseName)), "ReadStoreFacts");

@@ -64,7 +64,9 @@ namespace EsentBackup.Agent
         /// <summary>What every entry point locks (the reference agent's host-wide engine lock, ahost.lock).</summary>
         public readonly object Lock = new object();
 
-        public AgentProcess(IHostPlatform platform, string route, JsonObject instance)
+        /// <param name="pipe">The pipe name the transport serves (on Windows "esent.backup-&lt;guid&gt;", created by
+        /// AgentProgram before the agent records it); null: a random name as the reference agent's.</param>
+        public AgentProcess(IHostPlatform platform, string route, JsonObject instance, string pipe = null)
         {
             List<string> missing = OpTable.Missing();
             if (missing.Count > 0)  // core.py refuses to load with one missing
@@ -74,7 +76,7 @@ namespace EsentBackup.Agent
             Pid = platform.ProcessId;
             BootId = Session.RandomHex(6);
             Started = platform.Time();
-            Pipe = "esent.backup-" + Session.RandomHex(8);
+            Pipe = pipe ?? "esent.backup-" + Session.RandomHex(8);
             InstanceCfg = new JsonObject(instance);
             LastCall = platform.Monotonic();
             Journal = new Journal(AgentCoreFunctions.JournalPath(platform, route), platform.Time);
@@ -747,12 +749,14 @@ namespace EsentBackup.Agent
             return new JsonObject().Add("changed", true).Add("service", svc.ServiceName).Add("state", "stopped").Add("error", err != 0 ? (object)(long)err : null);
         }
 
-        /// <summary>Stop a running service and open its owner window, recorded in the state file at once (core._stop_owner).</summary>
+        /// <summary>Open the owner window, recorded in the state file, then stop the running service through the SCM (core._stop_owner).</summary>
         private int StopOwner(ServiceInfo svc, string why)
         {
-            int err = Platform.StopService(svc.ServiceName);
             OwnerWindows.Add(new JsonObject().Add("service", svc.ServiceName).Add("stopped_at", Platform.Time()).Add("started_at", null).Add("stopped_seconds", null));
-            WriteState();  // an agent that dies from here on leaves the next agent of the route a service to start
+            // Recorded before the stop: an agent that dies while the SCM stops the service (up to 60 s) or from then on
+            // leaves the next agent of the route a service to start (starting one that runs is a no-op).
+            WriteState();
+            int err = Platform.StopService(svc.ServiceName);
             Journal.Write("owner_stopped", new JsonObject().Add("service", svc.ServiceName).Add("reason", why).Add("error", err != 0 ? (object)(long)err : null));
             return err;
         }

@@ -33,11 +33,24 @@ namespace EsentBackup.Agent
         /// <summary>The agent this server runs (created with the instance block of the first request: the bootstrap passes it).</summary>
         public readonly AgentProcess Agent;
 
-        public AgentServer(IHostPlatform platform, IAgentTransport transport, string route, JsonObject instance, int leaseTimerMs)
+        /// <param name="platform">The host (WindowsPlatform; SimPlatform in the simulation).</param>
+        /// <param name="transport">Where requests come from (PipeTransport; stdio in the simulation).</param>
+        /// <param name="route">The routing key of the instance.</param>
+        /// <param name="instance">The instance block (null: learnt from the first request).</param>
+        /// <param name="leaseTimerMs">How often a background timer runs the leases and the idle exit (0: none, the
+        /// simulated host ticks the agent with control frames).</param>
+        /// <param name="idleExitSeconds">How long the agent waits without a call before it exits when idle (no live
+        /// session, no running copy, no workload: AgentProcess.Idle); it never exits while one of those exists.</param>
+        /// <param name="pipe">The pipe name the agent records in its state file (null: a random name).</param>
+        public AgentServer(IHostPlatform platform, IAgentTransport transport, string route, JsonObject instance, int leaseTimerMs,
+                           double idleExitSeconds = AgentProcess.IdleExitSecondsDefault, string pipe = null)
         {
+            if (!(idleExitSeconds > 0))
+                throw new ArgumentOutOfRangeException("idleExitSeconds", "the idle exit is a positive number of seconds");
             _transport = transport;
             _leaseTimerMs = leaseTimerMs;
-            Agent = new AgentProcess(platform, route, instance);
+            Agent = new AgentProcess(platform, route, instance, pipe);
+            Agent.IdleExitSeconds = idleExitSeconds;
         }
 
         /// <summary>Serve until the transport closes (Receive returns null) or the agent ended itself (shutdown, idle exit).</summary>

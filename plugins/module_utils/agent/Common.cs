@@ -203,7 +203,7 @@ namespace EsentBackup.Agent
 
             string setWin = dest.TrimEnd('\\') + "\\" + host + "\\" + instance + "\\" + setId;
             AgentCopy copy = new AgentCopy(sources, Path.Combine(root, setId), setWin, verify, margs, agent.Lock, onVerified, null, more,
-                DestinationFaults(agent.Platform, setWin));
+                DestinationFaults(agent.Platform, setWin), null, agent.Platform.ProtectFolder);
             sess.Copy = copy;
             sess.Verified = false;
             sess.SetDir = copy.SetWin;

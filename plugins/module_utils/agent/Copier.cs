@@ -293,6 +293,8 @@ namespace EsentBackup.Agent
         public readonly int ChunkSize;
         public readonly long ReserveBytes;
         public readonly Action<ChunkEvent> FaultHook;
+        /// <summary>Called with SetDir once it exists, before any file is written (the set folder's protected ACL).</summary>
+        public readonly Action<string> OnFolder;
         public readonly Func<string, long> FreeSpace;
         public readonly long BytesTotal;
 
@@ -314,9 +316,10 @@ namespace EsentBackup.Agent
         /// <exception cref="CopyError">JET_errInvalidParameter for a bad or duplicate name, role or size.</exception>
         public CopyJob(IEnumerable<CopySource> sources, string setDir, string copyId = null, int chunkSize = Copier.DefaultChunkBytes,
                        long reserveBytes = Copier.DefaultReserveBytes, Action<ChunkEvent> faultHook = null, Func<string, long> freeSpace = null,
-                       long? throttleBps = null)
+                       long? throttleBps = null, Action<string> onFolder = null)
         {
             Sources = new List<CopySource>(sources);
+            OnFolder = onFolder;
             ThrottleBpsValue = throttleBps ?? Copier.ThrottleBps;
             SetDir = setDir;
             CopyId = String.IsNullOrEmpty(copyId) ? Guid.NewGuid().ToString("N") : copyId;
@@ -499,6 +502,8 @@ namespace EsentBackup.Agent
             try
             {
                 Directory.CreateDirectory(SetDir);
+                if (OnFolder != null)
+                    OnFolder(SetDir);  // the set folder's protected ACL, before any file is in it
                 foreach (CopySource src in Sources)
                     CopyOne(src);
                 Copier.FsyncDir(SetDir);

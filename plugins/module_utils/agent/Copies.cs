@@ -72,6 +72,7 @@ namespace EsentBackup.Agent
         public readonly string SetReal;
         public readonly string SetWin;
         public readonly Action<ChunkEvent> FaultHook;
+        public readonly Action<string> OnFolder;
         public volatile CopyJob Job;
         public readonly string CopyId;
         public readonly bool DoVerify; // Python: verify
@@ -96,16 +97,19 @@ namespace EsentBackup.Agent
         /// <exception cref="AgentFailure">a bad source (JET_errInvalidParameter).</exception>
         public AgentCopy(List<CopySource> sources, string setReal, string setWin, bool verify, JsonObject manifestArgs, object hostLock,
                          Action<bool> onVerified, string copyId = null, Func<List<CopySource>> more = null, Action<string, int> faultHook = null,
-                         IHostPlatform platform = null)
+                         IHostPlatform platform = null, Action<string> protectFolder = null)
         {
             SetReal = setReal;
             SetWin = setWin;
             _platform = platform;
+            // the set folder's protected ACL, set once the copy created the folder (IHostPlatform.ProtectFolder, by Windows path)
+            if (protectFolder != null)
+                OnFolder = delegate(string real) { protectFolder(setWin); };
             if (faultHook != null)
                 FaultHook = delegate(ChunkEvent e) { faultHook(e.File, e.Index); };
             try
             {
-                Job = new CopyJob(sources, setReal, copyId, faultHook: FaultHook);
+                Job = new CopyJob(sources, setReal, copyId, faultHook: FaultHook, onFolder: OnFolder);
             }
             catch (CopyError exc)
             {
@@ -170,7 +174,7 @@ namespace EsentBackup.Agent
                         return;
                     }
                     _doneJobs.Add(Job);
-                    Job = new CopyJob(second, SetReal, CopyId, faultHook: FaultHook);
+                    Job = new CopyJob(second, SetReal, CopyId, faultHook: FaultHook, onFolder: OnFolder);
                     try
                     {
                         Job.Start();

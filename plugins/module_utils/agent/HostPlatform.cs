@@ -119,6 +119,12 @@ namespace EsentBackup.Agent
         /// <summary>Directory.CreateDirectory (parents too); returns a Win32 error.</summary>
         int CreateDirectory(string folder);
 
+        /// <summary>Give a set folder the agent just created its protected DACL: SYSTEM, Administrators and the agent's
+        /// user, full control, inherited by everything in it, nothing inherited from above (Directory.SetAccessControl).
+        /// path is a Windows path or RealPath's long form. Throws (UnauthorizedAccessException, IOException) when
+        /// Windows refuses; the copy then fails. The test platform records the call (Python: platform.protect_folder).</summary>
+        void ProtectFolder(string path);
+
         /// <summary>Page size, log file size and circular logging as the store's log headers say; null when there is no log.</summary>
         StoreFacts ReadStoreFacts(string logPath, string systemPath, string baseName);
 

@@ -5,11 +5,20 @@
 // (plugins/plugin_utils/_bootstrap.py: NamedPipeClientStream, Connect(10000), one request, one reply).
 // One client at a time, one request per connection: a 4-byte little-endian length, then that many
 // bytes of UTF-8 JSON; the reply goes back framed the same way, then the connection ends
-// (docs/dev/windows-facts.md section 4.4). The pipe's DACL grants SYSTEM full control and
-// Administrators and the launching user read/write, and nothing to anyone else: the default pipe
-// DACL would let Everyone read. No deny entry for NETWORK: the agent's own callers come through
-// WinRM with network-logon tokens. Against squatting: a random name, one instance, and the
-// bootstrap reads the pid it talks to from the state file in an Administrators-only folder.
+// (docs/dev/windows-facts.md section 4.4). The pipe's DACL is protected (nothing inherited) and
+// grants SYSTEM full control and Administrators and the launching user read/write, and nothing to
+// anyone else: the default pipe DACL would let Everyone read. "Read/write" for a client includes
+// FILE_CREATE_PIPE_INSTANCE (PipeAccessRights.CreateNewInstance, the same bit as FILE_APPEND_DATA):
+// the bootstrap's NamedPipeClientStream(..., InOut) opens with GENERIC_READ | GENERIC_WRITE, and a
+// named pipe's GENERIC_WRITE maps to FILE_GENERIC_WRITE, which includes FILE_APPEND_DATA; without
+// that bit the open is denied. It lets no one else serve the name while the agent holds it: the
+// pipe allows one instance (a second CreateNamedPipe of the name fails), and with one instance
+// .NET creates it with FILE_FLAG_FIRST_PIPE_INSTANCE (dotnet/runtime's NamedPipeServerStream does;
+// the Framework's is to be confirmed on a host), so the agent fails rather than join a name
+// someone else created first. No deny entry for
+// NETWORK: the agent's own callers come through WinRM with network-logon tokens. Against
+// squatting: a random GUID name recorded in the state file in an Administrators-only folder, one
+// instance, and the bootstrap refuses a reply whose identity (pid, boot id) is not the state file's.
 // Every wait on a client has a deadline, so a client that connects and then stalls cannot wedge the
 // agent; Dispose from another thread ends a pending Receive (it returns null).
 // .NET Framework only: PowerShell 7 would need NamedPipeServerStreamAcl.Create; the launcher runs
@@ -53,18 +62,29 @@ namespace EsentBackup.Agent
         /// <summary>The pipe's name (without \\.\pipe\), as the state file records it.</summary>
         public string PipeName { get { return pipeName; } }
 
-        /// <summary>SYSTEM: full control; Administrators and the launching user: read/write; nobody else.</summary>
+        /// <summary>What Administrators and the launching user may do: connect, read and write (ClientRights).</summary>
+        public const PipeAccessRights ClientRights = PipeAccessRights.ReadWrite | PipeAccessRights.CreateNewInstance | PipeAccessRights.Synchronize;
+
+        /// <summary>SYSTEM: full control; Administrators and the launching user (this process's user): ClientRights;
+        /// nobody else; protected (nothing inherited).</summary>
         public static PipeSecurity Security()
         {
+            using (WindowsIdentity me = WindowsIdentity.GetCurrent())
+                return Security(me.User);
+        }
+
+        /// <summary>The pipe's security for that launching user (the tests pass a SID: the rules are checked under mono).</summary>
+        public static PipeSecurity Security(SecurityIdentifier launchingUser)
+        {
+            if (launchingUser == null)
+                throw new ArgumentNullException("launchingUser");
             PipeSecurity security = new PipeSecurity();
             security.SetAccessRuleProtection(true, false);
             security.AddAccessRule(new PipeAccessRule(new SecurityIdentifier(WellKnownSidType.LocalSystemSid, null),
                 PipeAccessRights.FullControl, AccessControlType.Allow));
             security.AddAccessRule(new PipeAccessRule(new SecurityIdentifier(WellKnownSidType.BuiltinAdministratorsSid, null),
-                PipeAccessRights.ReadWrite | PipeAccessRights.Synchronize, AccessControlType.Allow));
-            using (WindowsIdentity me = WindowsIdentity.GetCurrent())
-                security.AddAccessRule(new PipeAccessRule(me.User, PipeAccessRights.ReadWrite | PipeAccessRights.Synchronize,
-                    AccessControlType.Allow));
+                ClientRights, AccessControlType.Allow));
+            security.AddAccessRule(new PipeAccessRule(launchingUser, ClientRights, AccessControlType.Allow));
             return security;
         }
 

@@ -36,6 +36,8 @@ using System.Diagnostics;
 using System.IO;
 using System.Management;
 using System.Runtime.InteropServices;
+using System.Security.AccessControl;
+using System.Security.Principal;
 using System.ServiceProcess;
 using System.Text;
 using System.Text.RegularExpressions;
@@ -254,7 +256,7 @@ namespace EsentBackup.Agent
             string[] files;
             try
             {
-                files = Directory.GetFiles(AgentsFolder(), "*.json");
+                files = Directory.GetFiles(FileApiPath(AgentsFolder()), "*.json");
             }
             catch (IOException)
             {
@@ -506,6 +508,14 @@ namespace EsentBackup.Agent
             {
                 return ErrorOf(e);
             }
+        }
+
+        /// <summary>A set folder's protected DACL (FolderSecurity with this process's user), set through the long form of
+        /// the path; throws what Directory.SetAccessControl throws (the copy then fails with the OS error).</summary>
+        public void ProtectFolder(string path)
+        {
+            using (WindowsIdentity me = WindowsIdentity.GetCurrent())
+                Directory.SetAccessControl(FileApiPath(path), FolderSecurity(me.User));
         }
 
         /// <summary>The store's fixed parameters from its file names and sizes (params.read_store_facts without the header

@@ -3,8 +3,10 @@
 //
 // The second half of WindowsPlatform (WindowsPlatform.cs): the rules it applies without calling
 // Windows (log names as esesim/engine/lognames.py gives them, path forms as esesim/engine/volumes.py
-// normalises them, Win32 error mappings), and its private helpers. The log-name and path rules are
-// checked against the Python functions under mono (tests/unit/csharp/test_windows_platform.py).
+// normalises them, the long form every file call gets, the set folders' DACL, Win32 error mappings),
+// and its private helpers. The log-name and path rules are checked against the Python functions
+// under mono (tests/unit/csharp/test_windows_platform.py); the long form and the folder DACL by
+// tests/unit/csharp/test_windows_security.py.
 // C# 5 only.
 using System;
 using System.Collections.Generic;
@@ -13,6 +15,8 @@ using System.Diagnostics;
 using System.IO;
 using System.Management;
 using System.Runtime.InteropServices;
+using System.Security.AccessControl;
+using System.Security.Principal;
 
 namespace EsentBackup.Agent
 {
@@ -120,14 +124,39 @@ namespace EsentBackup.Agent
             return path;
         }
 
-        /// <summary>What the file calls open: a drive path normalised in its long form; a device or long path, a UNC or
-        /// relative path as given.</summary>
-        private static string FileApiPath(string path)
+        /// <summary>What every file call of the platform opens: the long form, so no path is cut at MAX_PATH (260) or
+        /// re-parsed: a drive path normalised ("d:/x/../y" -> "\\?\D:\y"), a UNC path as "\\?\UNC\server\share\..."
+        /// (slashes turned round); a path already long ("\\?\..."), a device path ("\\.\...") and a relative path
+        /// (which the long form cannot express) as given.</summary>
+        public static string FileApiPath(string path)
         {
             if (path == null || path.StartsWith(LongPrefix, StringComparison.Ordinal) || path.StartsWith(@"\\.\", StringComparison.Ordinal))
                 return path;
             string p = Normalise(path);
-            return p.Length >= 3 && p[1] == ':' && p[2] == '\\' ? LongPrefix + p : path;
+            if (p.Length >= 3 && p[1] == ':' && p[2] == '\\')
+                return LongPrefix + p;
+            if (p.StartsWith(@"\\", StringComparison.Ordinal) && p.Length > 2 && p[2] != '\\' && p[2] != '?' && p[2] != '.')
+                return LongPrefix + @"UNC\" + p.Substring(2);
+            return path;
+        }
+
+        /// <summary>A set folder's DACL: protected (nothing inherited from the backup root), SYSTEM, Administrators and
+        /// the agent's user with full control, each inherited by the files and folders the set holds. The owner stays
+        /// whoever created the folder (the agent's user, or Administrators for an elevated one).</summary>
+        public static DirectorySecurity FolderSecurity(SecurityIdentifier agentUser)
+        {
+            if (agentUser == null)
+                throw new ArgumentNullException("agentUser");
+            DirectorySecurity security = new DirectorySecurity();
+            security.SetAccessRuleProtection(true, false);
+            InheritanceFlags inherit = InheritanceFlags.ContainerInherit | InheritanceFlags.ObjectInherit;
+            foreach (SecurityIdentifier sid in new SecurityIdentifier[] {
+                new SecurityIdentifier(WellKnownSidType.LocalSystemSid, null),
+                new SecurityIdentifier(WellKnownSidType.BuiltinAdministratorsSid, null),
+                agentUser })
+                security.AddAccessRule(new FileSystemAccessRule(sid, FileSystemRights.FullControl, inherit, PropagationFlags.None,
+                    AccessControlType.Allow));
+            return security;
         }
 
         private static string JoinPath(string folder, string name)

@@ -229,3 +229,24 @@ def test_freeze_covering_zero_instances_is_an_error_and_aborts_the_session(rig: 
     again = rig.ok("snapshot_prepare", {"backup_type": "full"})["snapshot_id"]  # the agent hosts the instance again
     assert rig.ok("snapshot_freeze", {"session_id": again, "auto_thaw": True})["instances"]
     assert rig.ok("snapshot_abort", {"session_id": again})["changed"]
+
+
+def test_idle_exit_never_while_a_copy_runs_or_a_session_is_open(rig: Rig) -> None:
+    class _Copy:
+        state = "running"
+
+        def cancel(self) -> None:
+            self.state = "cancelled"
+
+    rig.ok("ping")
+    agent = rig.agent()
+    agent.copies["c1"] = _Copy()
+    rig.clock.advance(rig.ahost.idle_exit_seconds + 1)
+    assert not agent.exit_if_idle() and agent.alive, "a running copy keeps the agent"
+    agent.copies["c1"].state = "done"
+    sid = rig.ok("snapshot_prepare", {"backup_type": "full"})["snapshot_id"]
+    rig.clock.advance(rig.ahost.idle_exit_seconds + 1)
+    assert not agent.exit_if_idle() and agent.alive, "an open session keeps the agent"
+    rig.ok("snapshot_abort", {"session_id": sid})
+    rig.clock.advance(rig.ahost.idle_exit_seconds + 1)
+    assert agent.exit_if_idle() and not agent.alive and not agent.state_file.path.exists()

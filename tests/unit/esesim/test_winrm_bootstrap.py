@@ -134,3 +134,40 @@ def test_each_failure_of_the_host_side_has_its_own_code() -> None:
     assert state_reader and "-lt 5" in state_reader.group(0) and "E -10024" in state_reader.group(0)
     assert "E -10025" in SCRIPT and "-Peek" in SCRIPT
     assert "E -10020" in SCRIPT and "agent.log" in SCRIPT
+
+
+def test_starts_the_agent_through_wmi_breaking_away_when_the_job_allows() -> None:
+    # Win32_Process.Create: the WMI provider host creates the process, so it is never in the WinRM shell's job; the
+    # first try asks CREATE_BREAKAWAY_FROM_JOB (0x01000000) so the provider host's own job does not hold it either,
+    # and a refusal (the job forbids breakaway) is tried once more without the flag. Nothing is compiled for it.
+    assert "Start-Process" not in SCRIPT and "Invoke-CimMethod" not in SCRIPT
+    assert "$u=([wmiclass]'Win32_ProcessStartup').CreateInstance()" in SCRIPT
+    flags = re.search(r"^foreach\(\$v in (\d+),0\)\{\$u\.CreateFlags=\$v$", SCRIPT, re.M)
+    assert flags and int(flags.group(1)) == 0x01000000
+    create = SCRIPT.splitlines().index(flags.group(0)) + 1
+    assert SCRIPT.splitlines()[create].startswith("$r=([wmiclass]'Win32_Process').Create(") and SCRIPT.splitlines()[create].endswith(",$null,$u)")
+    assert SCRIPT.splitlines()[create + 1] == "if(!$r.ReturnValue){break}}"
+    assert 'if($r.ReturnValue){E -10002 "Win32_Process.Create: $($r.ReturnValue)"}' in SCRIPT
+
+
+def test_the_routing_line_is_matched_whole() -> None:
+    line = next(x for x in SCRIPT.splitlines() if "E -10010" in x)
+    pattern = re.search(r"-notmatch '(.*?)'", line).group(1)
+    assert re.fullmatch(pattern, "ESENTBACKUP1 0123abcd", re.I) and re.fullmatch(pattern, "ESENTBACKUP1 host peek", re.I)
+    for bad in ("ESENTBACKUP1", "ESENTBACKUP1 host look", "ESENTBACKUP2 host", "ESENTBACKUP1 a/b", "ESENTBACKUP1 " + "a" * 33):
+        assert not re.fullmatch(pattern, bad, re.I), bad
+    assert SCRIPT.splitlines()[SCRIPT.splitlines().index(line) + 1] == "$t=$matches"
+
+
+def test_a_reply_is_printed_only_when_its_agent_is_the_state_files() -> None:
+    from ansible_collections.esent.backup.plugins.plugin_utils import _protocol
+
+    lines = SCRIPT.splitlines()
+    i = next(n for n, x in enumerate(lines) if "E -10030" in x)
+    check = lines[i - 1]
+    assert lines[i + 1] == "$m.WriteTo([Console]::OpenStandardOutput())", "checked after the whole reply is read, before a byte is printed"
+    assert check.startswith("if([Text.Encoding]::UTF8.GetString($m.ToArray()) -cnotlike (")
+    head, boot, pid = re.search(r"\('(.*)'\+\$s\.boot_id\+'(.*)'\+\$s\.pid\+'(.*)\*'\)\)\{$", check).groups()
+    reply = _protocol.encode(_protocol.reply_ok({"pid": 7}, _protocol.agent_identity("1.0.0", 4242, "00ff11ee22dd"))).decode()
+    assert reply.startswith(head + "00ff11ee22dd" + boot + "4242" + pid), "every reply starts with its agent's identity (sorted keys)"
+    assert not reply.startswith(head + "00ff11ee22dd" + boot + "424" + pid), "the pid is matched whole"
