@@ -12,8 +12,9 @@ as soon as it exists:
   like PowerShell, and a test fails on it (name it ``*_SCRIPT`` or list it in ``INSTALLED_FILES``).
 
 A text is "sent as a command" (ansible-core base64-encodes it into ``powershell -EncodedCommand``,
-so cmd.exe's 8191-character limit applies and ansible-core <= 2.20 strips its lines first) unless
-the plugins only ever write it to a file that is copied to the host.
+so cmd.exe's 8191-character limit applies and ansible-core <= 2.20 strips its lines first) when a
+plugin passes it to ``_execute``/``_low_level_execute_command`` (directly or through a function that
+passes its argument on); any other reaches the host as a file the install copies.
 """
 
 from __future__ import annotations
@@ -34,8 +35,6 @@ INSTALLED_FILES = {"plugin_utils._step.LAUNCHER_TEXT": "agent.ps1, the launcher 
 
 # The calls through which a plugin runs a command on the host (raw script text, encoded by ansible-core).
 COMMAND_CALLS = frozenset({"_execute", "_low_level_execute_command"})
-# The calls through which a text ends up in a file that is copied to the host.
-FILE_CALLS = frozenset({"write", "write_text", "write_bytes", "put_file"})
 
 # What makes a string read like PowerShell: a cmdlet name (Verb-Noun with an approved verb the
 # collection could use), a preference variable, or a .NET static call.
@@ -84,30 +83,53 @@ def _value(module: str, name: str) -> object:
     return getattr(importlib.import_module(f"{PACKAGE}.{module}"), name)
 
 
-def _names_in_calls(calls: frozenset[str]) -> set[str]:
-    """Every name (``X`` or ``mod.X``) that appears in the arguments of a call to one of ``calls`` in plugins/."""
+def _trees() -> list[ast.Module]:
+    return [ast.parse(path.read_text(), str(path)) for path in sorted(PLUGINS.rglob("*.py"))]
+
+
+def _called(node: ast.Call) -> str | None:
+    func = node.func
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+
+
+def _argument_names(node: ast.Call) -> set[str]:
+    """Every name (``X`` or ``mod.X``) in a call's arguments."""
     found: set[str] = set()
-    for path in sorted(PLUGINS.rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if not isinstance(node, ast.Call):
-                continue
-            func = node.func
-            called = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
-            if called not in calls:
-                continue
-            for arg in [*node.args, *(k.value for k in node.keywords)]:
-                for sub in ast.walk(arg):
-                    if isinstance(sub, ast.Name):
-                        found.add(sub.id)
-                    elif isinstance(sub, ast.Attribute):
-                        found.add(sub.attr)
+    for arg in [*node.args, *(k.value for k in node.keywords)]:
+        for sub in ast.walk(arg):
+            if isinstance(sub, ast.Name):
+                found.add(sub.id)
+            elif isinstance(sub, ast.Attribute):
+                found.add(sub.attr)
     return found
+
+
+def _wrappers(trees: list[ast.Module], calls: frozenset[str]) -> frozenset[str]:
+    """``calls`` plus every function of plugins/ that passes one of its own parameters on to one of them (to a fixpoint)."""
+    known = set(calls)
+    changed = True
+    while changed:
+        changed = False
+        for tree in trees:
+            for func in ast.walk(tree):
+                if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)) or func.name in known:
+                    continue
+                params = {a.arg for a in [*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs]} - {"self", "cls"}
+                if any(isinstance(n, ast.Call) and _called(n) in known and _argument_names(n) & params for n in ast.walk(func)):
+                    known.add(func.name)
+                    changed = True
+    return frozenset(known)
+
+
+def _names_in_calls(trees: list[ast.Module], calls: frozenset[str]) -> set[str]:
+    """Every name that appears in the arguments of a call to one of ``calls`` in plugins/."""
+    return {name for tree in trees for node in ast.walk(tree) if isinstance(node, ast.Call) and _called(node) in calls for name in _argument_names(node)}
 
 
 def powershell_texts() -> list[PowerShellText]:
     """Every PowerShell text of the collection, the ``*_SCRIPT`` constants first, by module and name."""
-    sent = _names_in_calls(COMMAND_CALLS)
-    written = _names_in_calls(FILE_CALLS)
+    trees = _trees()
+    sent = _names_in_calls(trees, _wrappers(trees, COMMAND_CALLS))
     texts: list[PowerShellText] = []
     for path in sorted(PLUGIN_UTILS.glob("*.py")):
         module = _module_name(path)
@@ -116,13 +138,15 @@ def powershell_texts() -> list[PowerShellText]:
                 continue
             value = _value(module, name)
             assert isinstance(value, str), f"{module}.{name} must be a str (the PowerShell text), not {type(value).__name__}"
-            # A *_SCRIPT only ever written to a file is a file; any other (sent, or used in a way this
-            # scan cannot see) counts as a command, the stricter of the two.
-            command = name in sent or name not in written
-            texts.append(PowerShellText(f"{module}.{name}", value, command, path, line))
+            # A command: it appears in what a plugin passes to _execute / _low_level_execute_command (or
+            # to a function of plugins/ that passes its argument on to them); anything else reaches the
+            # host as a file the install copies (the launcher).
+            texts.append(PowerShellText(f"{module}.{name}", value, name in sent, path, line))
     for qualified in sorted(INSTALLED_FILES):
         module, name = qualified.rsplit(".", 1)
         path = PLUGINS / (module.replace(".", "/") + ".py")
+        if not path.is_file() or name not in _module_constants(path):
+            continue  # gone (renamed to a *_SCRIPT, which the loop above finds)
         value = _value(module, name)
         assert isinstance(value, str), f"{qualified} must be a str"
         texts.append(PowerShellText(qualified, value, False, path, _module_constants(path)[name]))

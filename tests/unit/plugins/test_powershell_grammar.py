@@ -59,12 +59,36 @@ def _where(source: str, node: Node) -> str:
     return f"line {row + 1}, column {col_chars + 1}:\n    {text}\n    {' ' * col_chars}^"
 
 
+def _bare_word_list(node: Node) -> bool:
+    """A MISSING argument separator tree-sitter-powershell puts in a bare-word list argument.
+
+    PowerShell reads ``Add-Type -ReferencedAssemblies System.Core,System.Management`` as one argument,
+    an array of two strings (command mode: about_Parsing); the grammar (0.26) has no rule for it and
+    reads ``a`` then ``,b`` with a MISSING separator between. Only that exact shape is let through:
+    the separator sits between two bare words and the second starts with the comma.
+    """
+    sep = node.parent
+    if not (node.type == " " and sep is not None and sep.type == "command_argument_sep"):
+        return False
+    before, after = sep.prev_sibling, sep.next_sibling
+    return (
+        before is not None
+        and after is not None
+        and before.type == "generic_token"
+        and after.type == "generic_token"
+        and _text(after).startswith(",")
+        and len(_text(after)) > 1
+    )
+
+
 def syntax_errors(source: str) -> list[str]:
     """Every ERROR node (the outermost of nested ones) and every MISSING node of ``source``, located."""
     found: list[str] = []
 
     def walk(node: Node, in_error: bool) -> None:
-        if node.is_missing:
+        if node.is_missing and _bare_word_list(node):
+            pass
+        elif node.is_missing:
             found.append(f"MISSING {node.type!r} at {_where(source, node)}")
         elif node.is_error and not in_error:
             # tree-sitter wraps what it could not place, with the statements before it, in one ERROR
@@ -88,7 +112,7 @@ def test_powershell_text_parses(text: PowerShellText, form: str) -> None:
 
 def test_every_powershell_text_is_found() -> None:
     assert BOOTSTRAP.command, "the bootstrap is sent as a command"
-    assert any(t.short == "LAUNCHER_TEXT" and not t.command for t in TEXTS), "the launcher is installed as a file"
+    assert any(not t.command for t in TEXTS), "the launcher (agent.ps1) is installed as a file"
     # the sweep below would see each known text if it were not known
     assert all(POWERSHELL_HINT.search(t.text) for t in TEXTS)
     stray = stray_powershell()
@@ -455,6 +479,14 @@ def test_parse_check_catches_a_stray_token_with_its_line() -> None:
     errors = syntax_errors(broken)
     line = next(i for i, x in enumerate(broken.splitlines(), 1) if x == "$n=0)")
     assert errors and any(f"line {line}," in e for e in errors), errors
+
+
+def test_a_bare_word_list_argument_parses_and_a_broken_one_does_not() -> None:
+    # valid PowerShell the grammar lacks a rule for (see _bare_word_list), and what must still fail
+    assert syntax_errors("Add-Type -ReferencedAssemblies System.Core,System.Management -OutputType Library\n") == []
+    assert syntax_errors("Write-Output 'a','b'\n") == []
+    assert syntax_errors("Write-Output a, (\n") != []
+    assert syntax_errors("if ($x) { Write-Output a,b\n") != []
 
 
 @pytest.mark.parametrize("place", [_before_the_check, _in_function_e], ids=["before_the_check", "in_function_E"])
