@@ -24,6 +24,7 @@ Each check is shown to catch a deliberately broken copy of a declaration.
 from __future__ import annotations
 
 import re
+import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -685,3 +686,16 @@ def test_catches_an_undocumented_wmi_property() -> None:
 def test_catches_a_wrong_wmi_method_parameter() -> None:
     problems = wmi_problems(NATIVE_TEXT.replace('inParams["Volume"] = volume;', 'inParams["VolumeName"] = volume;'))
     assert any('inParams["VolumeName"] is not a documented in parameter' in p for p in problems), problems
+
+
+# -- the .NET Framework 4.5 reference build runs in `make test` ---------------------------------
+
+def test_reference_build_cannot_skip_where_make_test_installs_mono_devel() -> None:
+    # test_reference_build.py skips when mono-devel's 4.5-api is missing; `make test` installs the
+    # packages of requirements/apt.txt first, so there the skip must be impossible.
+    apt = {line.strip() for line in (REPO / "requirements" / "apt.txt").read_text().splitlines() if line.strip() and not line.startswith("#")}
+    assert {"mono-devel", "mono-mcs"} <= apt, apt
+    assert "pytest" in (REPO / "tools" / "stages.sh").read_text() and (REPO / "tests" / "unit" / "csharp" / "test_reference_build.py").is_file()
+    installed = subprocess.run(["dpkg-query", "-W", "-f=${Status}", "mono-devel"], capture_output=True, text=True, check=False).stdout
+    if "install ok installed" in installed:
+        assert (Path("/usr/lib/mono/4.5-api") / "mscorlib.dll").is_file(), "mono-devel is installed but its 4.5-api is not where the build looks"
