@@ -158,6 +158,8 @@ def stray_powershell() -> list[str]:
     known = {t.name for t in powershell_texts()}
     stray: list[str] = []
     for path in sorted(PLUGINS.rglob("*.py")):
+        if not POWERSHELL_HINT.search(path.read_text()):
+            continue  # no PowerShell-looking text anywhere in the module: nothing to import
         module = _module_name(path)
         for name, line in sorted(_module_constants(path).items()):
             qualified = f"{module}.{name}"
