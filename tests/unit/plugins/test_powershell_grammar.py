@@ -110,7 +110,8 @@ def test_powershell_text_parses(text: PowerShellText, form: str) -> None:
     assert not errors, f"{where} does not parse as PowerShell:\n" + "\n".join(errors)
 
 
-def test_every_powershell_text_is_found() -> None:
+def test_every_powershell_text_is_found(report_figure: Callable[[str], None]) -> None:
+    report_figure("powershell: texts checked: " + ", ".join(f"{t.short} ({'command' if t.command else 'file'})" for t in TEXTS))
     assert BOOTSTRAP.command, "the bootstrap is sent as a command"
     assert any(not t.command for t in TEXTS), "the launcher (agent.ps1) is installed as a file"
     # the sweep below would see each known text if it were not known
