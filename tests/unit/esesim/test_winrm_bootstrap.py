@@ -2,22 +2,33 @@
 
 The -EncodedCommand length check covers every PowerShell text the plugins send as a command (each
 ``*_SCRIPT`` constant of plugins/plugin_utils that is not only copied to the host as a file: see
-tests/powershell_texts.py), on each ansible-core version 2.18-2.21.
+tests/unit/plugins/powershell_texts.py), on each ansible-core version 2.18-2.21.
 """
 
 from __future__ import annotations
 
 import base64
+import importlib.util
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from ansible.plugins.shell.powershell import ShellModule
-from powershell_texts import PowerShellText, powershell_texts
 
 from ansible_collections.esent.backup.plugins.plugin_utils import _bootstrap
 from esesim.winrm.commands import CMD_MAX, decode_command_line
+
+# The list of the collection's PowerShell texts lives beside the grammar check (tests/unit/plugins).
+_TEXTS_PATH = Path(__file__).resolve().parents[1] / "plugins" / "powershell_texts.py"
+if "powershell_texts" not in sys.modules:
+    _spec = importlib.util.spec_from_file_location("powershell_texts", _TEXTS_PATH)
+    assert _spec is not None and _spec.loader is not None
+    sys.modules["powershell_texts"] = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(sys.modules["powershell_texts"])
+PowerShellText = sys.modules["powershell_texts"].PowerShellText
+powershell_texts = sys.modules["powershell_texts"].powershell_texts
 
 SCRIPT = _bootstrap.BOOTSTRAP_SCRIPT
 SOURCE = Path(_bootstrap.__file__).read_text()

@@ -1,6 +1,6 @@
 """Every PowerShell text the collection sends or installs, parsed with a real PowerShell grammar.
 
-Issue 22 item 5. No Windows host is available, so the texts (tests/powershell_texts.py finds them:
+Issue 22 item 5. No Windows host is available, so the texts (tests/unit/plugins/powershell_texts.py finds them:
 every ``*_SCRIPT`` constant of plugins/plugin_utils and the launcher ``_step.LAUNCHER_TEXT``) are
 checked statically:
 
@@ -119,7 +119,7 @@ def test_every_powershell_text_is_found(report_figure: Callable[[str], None]) ->
     stray = stray_powershell()
     assert not stray, (
         "module-level strings in plugins/ that read like PowerShell but are neither a *_SCRIPT constant of plugins/plugin_utils nor "
-        "listed in tests/powershell_texts.py INSTALLED_FILES (so no parse or ConstrainedLanguage check sees them):\n" + "\n".join(stray)
+        "listed in tests/unit/plugins/powershell_texts.py INSTALLED_FILES (so no parse or ConstrainedLanguage check sees them):\n" + "\n".join(stray)
     )
 
 

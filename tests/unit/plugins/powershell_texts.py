@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 PLUGINS = REPO / "plugins"
 PLUGIN_UTILS = PLUGINS / "plugin_utils"
 PACKAGE = "ansible_collections.esent.backup.plugins"
