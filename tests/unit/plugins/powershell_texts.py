@@ -33,6 +33,9 @@ PACKAGE = "ansible_collections.esent.backup.plugins"
 # Texts that are not *_SCRIPT constants and are copied to the host as files (never a command line).
 INSTALLED_FILES = {"plugin_utils._step.LAUNCHER_TEXT": "agent.ps1, the launcher esent.backup.agent copies to the host"}
 
+# A module's documentation strings (they may name cmdlets, but are YAML for ansible-doc, never sent).
+ANSIBLE_DOCS = frozenset({"DOCUMENTATION", "EXAMPLES", "RETURN"})
+
 # The calls through which a plugin runs a command on the host (raw script text, encoded by ansible-core).
 COMMAND_CALLS = frozenset({"_execute", "_low_level_execute_command"})
 
@@ -163,7 +166,7 @@ def stray_powershell() -> list[str]:
         module = _module_name(path)
         for name, line in sorted(_module_constants(path).items()):
             qualified = f"{module}.{name}"
-            if qualified in known or name.startswith("__"):
+            if qualified in known or name.startswith("__") or name in ANSIBLE_DOCS:
                 continue
             try:
                 value = _value(module, name)
