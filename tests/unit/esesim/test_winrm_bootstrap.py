@@ -1,9 +1,16 @@
-"""The collection's bootstrap constant: size under every ansible-core encoding, and its rules."""
+"""The collection's bootstrap constant: size under every ansible-core encoding, and its rules.
+
+The -EncodedCommand length check covers every PowerShell text the plugins send as a command (each
+``*_SCRIPT`` constant of plugins/plugin_utils that is not only copied to the host as a file: see
+tests/unit/plugins/powershell_texts.py), on each ansible-core version 2.18-2.21.
+"""
 
 from __future__ import annotations
 
 import base64
+import importlib.util
 import re
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,6 +19,16 @@ from ansible.plugins.shell.powershell import ShellModule
 
 from ansible_collections.esent.backup.plugins.plugin_utils import _bootstrap
 from esesim.winrm.commands import CMD_MAX, decode_command_line
+
+# The list of the collection's PowerShell texts lives beside the grammar check (tests/unit/plugins).
+_TEXTS_PATH = Path(__file__).resolve().parents[1] / "plugins" / "powershell_texts.py"
+if "powershell_texts" not in sys.modules:
+    _spec = importlib.util.spec_from_file_location("powershell_texts", _TEXTS_PATH)
+    assert _spec is not None and _spec.loader is not None
+    sys.modules["powershell_texts"] = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(sys.modules["powershell_texts"])
+PowerShellText = sys.modules["powershell_texts"].PowerShellText
+powershell_texts = sys.modules["powershell_texts"].powershell_texts
 
 SCRIPT = _bootstrap.BOOTSTRAP_SCRIPT
 SOURCE = Path(_bootstrap.__file__).read_text()
@@ -41,13 +58,38 @@ def test_script_is_under_3_kb() -> None:
     assert len(SCRIPT.encode("utf-8")) < 3 * 1024
 
 
+# Every text sent as a command (a file copied to the host has no command-line limit).
+COMMANDS = [t for t in powershell_texts() if t.command]
+
+
+def _label(text: PowerShellText) -> str:
+    return text.short.lower().removesuffix("_script")  # BOOTSTRAP_SCRIPT: "bootstrap"
+
+
+def test_the_bootstrap_is_among_the_commands() -> None:
+    assert [t.text for t in COMMANDS if t.short == "BOOTSTRAP_SCRIPT"] == [SCRIPT]
+
+
 @pytest.mark.parametrize("version", sorted(ENCODINGS))
-def test_encoded_command_line_fits_cmd_exe(version: str, report_figure: Callable[[str], None]) -> None:
-    line = ENCODINGS[version](SCRIPT)
-    report_figure(f"bootstrap: ansible-core {version}: encoded {len(line)} chars, margin {CMD_MAX - len(line)} (cmd.exe limit {CMD_MAX})")
-    assert len(line) < CMD_MAX, f"{version}: {len(line)} characters"
+@pytest.mark.parametrize("text", COMMANDS, ids=[t.short for t in COMMANDS])
+def test_encoded_command_line_fits_cmd_exe(text: PowerShellText, version: str, report_figure: Callable[[str], None]) -> None:
+    line = ENCODINGS[version](text.text)
+    report_figure(f"{_label(text)}: ansible-core {version}: encoded {len(line)} chars, margin {CMD_MAX - len(line)} (cmd.exe limit {CMD_MAX})")
+    assert len(line) < CMD_MAX, f"{text.name} on ansible-core {version}: {len(line)} characters, over cmd.exe's {CMD_MAX}"
     decoded = decode_command_line(line)
-    assert _strip(decoded.script or "") == _bootstrap.normalise_script(SCRIPT)
+    assert _strip(decoded.script or "") == _bootstrap.normalise_script(text.text)
+
+
+@pytest.mark.parametrize("text", COMMANDS, ids=[t.short for t in COMMANDS])
+def test_no_command_depends_on_its_lines_or_indentation(text: PowerShellText) -> None:
+    # ansible-core <= 2.20 strips every line of a command: a here-string's closing '@ must start its line
+    assert '@"' not in text.text and "@'" not in text.text, f"{text.name} holds a here-string"
+
+
+def test_length_check_catches_a_script_over_the_limit() -> None:
+    # a broken copy: the bootstrap with 3 KB more of script is over the limit on every version
+    bloated = SCRIPT + "\n".join(f"$v{i}='{'x' * 60}'" for i in range(50))
+    assert all(len(encode(bloated)) >= CMD_MAX for encode in ENCODINGS.values())
 
 
 def test_installed_ansible_matches_the_hand_written_2_19_form() -> None:
