@@ -17,7 +17,7 @@ import yaml
 from fleet_helpers import fleet
 
 REPO = Path(__file__).resolve().parents[2]
-DOC = REPO / "docs" / "windows-validation.md"
+DOC = REPO / "docs/windows-validation.md"
 PLAYBOOK = REPO / "playbooks" / "validate_windows.yml"
 NOT_RUN = "not run (simulated host)"
 ROW = re.compile(r"^\| ([A-Z][0-9]+) \| (.*?) \| (.*?) \| (.*) \|$")
@@ -48,7 +48,7 @@ def test_the_playbook_needs_nothing_but_the_collection_and_ansible_builtin() -> 
 
     def walk(node: object) -> None:
         if isinstance(node, dict):
-            modules.update(k for k in node if "." in k and k.count(".") == 2)
+            modules.update(k for k in node if k.count(".") == 2 and "/" not in k and " " not in k)
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):
@@ -66,7 +66,8 @@ def test_the_playbook_against_a_simulated_host_fills_the_table_and_says_simulate
     raw_only = set(playbook_plays()[0]["vars"]["vw_raw_ids"])
     reports = tmp_path / "reports"
     with fleet(tmp_path) as f:
-        proc = f.playbook(str(PLAYBOOK), timeout=240, validate_windows_report_dir=str(reports), validate_windows_poll_interval=0)
+        proc = f.playbook(str(PLAYBOOK), timeout=240, validate_windows_report_dir=str(reports), validate_windows_poll_interval=0,
+                          validate_windows_freeze_lease=1)
         assert isinstance(proc, subprocess.CompletedProcess)
         assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
         state = f.state()
