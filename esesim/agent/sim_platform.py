@@ -373,13 +373,6 @@ def _install(s: SimPlatformServer, a: dict[str, Any]) -> dict[str, Any]:
     return {"version": str(a["version"])}
 
 
-def _last_error_detail(s: SimPlatformServer, a: dict[str, Any]) -> dict[str, Any]:
-    """``JetException.detail`` of the Python agent: the simulator's explanation of this process's last engine error
-    (``jet_get_last_error_info``), which esent.dll does not give; "" when none. A C# caller appends it where the
-    Python agent's message does (``f"{text} ({exc.detail})"``), so both agents word an engine error alike."""
-    return {"detail": getattr(s.proc.jet_get_last_error_info(), "detail", "") or ""}
-
-
 def _idle_exit_seconds(s: SimPlatformServer, a: dict[str, Any]) -> dict[str, Any]:
     """``ahost.idle_exit_seconds``: the idle exit the launcher passes on Windows (AgentProgram.Run's idleExitSeconds)."""
     return {"seconds": float(s.ahost.idle_exit_seconds)}
@@ -408,8 +401,6 @@ SIM_ONLY: dict[str, Callable[[SimPlatformServer, dict[str, Any]], dict[str, Any]
     "workload_view": _workload_view,
     "workload_stop": _workload_stop,
     "install": _install,
-    # any caller of an esent.dll call that failed: the simulator's detail of the error (Python: JetException.detail)
-    "last_error_detail": _last_error_detail,
     # AgentMain.cs (bridge): the fleet's copy pace for Copier.SetThrottle
     "copy_throttle": _copy_throttle,
     # AgentMain.cs: the idle exit for AgentServer (on Windows the launcher's argument)

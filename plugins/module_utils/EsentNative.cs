@@ -419,9 +419,11 @@ namespace ansible_collections.esent.backup.plugins.module_utils.EsentNative
         public const uint MEM_RELEASE = 0x8000;
         public const uint PAGE_READWRITE = 0x04;
 
+        // LPVOID VirtualAlloc(LPVOID lpAddress, SIZE_T dwSize, DWORD flAllocationType, DWORD flProtect);
         [DllImport("kernel32.dll", SetLastError = true, ExactSpelling = true)]
         public static extern IntPtr VirtualAlloc(IntPtr lpAddress, UIntPtr dwSize, uint flAllocationType, uint flProtect);
 
+        // BOOL VirtualFree(LPVOID lpAddress, SIZE_T dwSize, DWORD dwFreeType);
         // dwSize must be 0 with MEM_RELEASE.
         [DllImport("kernel32.dll", SetLastError = true, ExactSpelling = true)]
         [return: MarshalAs(UnmanagedType.Bool)]

@@ -132,11 +132,11 @@ namespace EsentBackup.Agent
         {
             if (Environment.OSVersion.Platform != PlatformID.Win32NT)
                 return;
-            using (SafeFileHandle handle = Kernel32Files.CreateFileW(folder, Kernel32Files.GenericWrite, FileShare.ReadWrite | FileShare.Delete, IntPtr.Zero,
-                                                                     FileMode.Open, Kernel32Files.FileFlagBackupSemantics, IntPtr.Zero))
+            using (SafeFileHandle handle = Win32.CreateFileW(folder, Win32.GENERIC_WRITE, Win32.FILE_SHARE_READ | Win32.FILE_SHARE_WRITE | Win32.FILE_SHARE_DELETE,
+                                                             IntPtr.Zero, Win32.OPEN_EXISTING, Win32.FILE_FLAG_BACKUP_SEMANTICS, IntPtr.Zero))
             {
                 if (!handle.IsInvalid)
-                    Kernel32Files.FlushFileBuffers(handle);
+                    Win32.FlushFileBuffers(handle);
             }
         }
 
@@ -146,7 +146,7 @@ namespace EsentBackup.Agent
         {
             if (Environment.OSVersion.Platform == PlatformID.Win32NT)
             {
-                if (!Kernel32Files.MoveFileExW(source, destination, Kernel32Files.MoveFileReplaceExisting | Kernel32Files.MoveFileWriteThrough))
+                if (!Win32.MoveFileExW(source, destination, Win32.MOVEFILE_REPLACE_EXISTING | Win32.MOVEFILE_WRITE_THROUGH))
                     throw new IOException("cannot rename " + source + " to " + destination + ": " + new System.ComponentModel.Win32Exception().Message,
                                           Marshal.GetHRForLastWin32Error());
                 return;
@@ -216,7 +216,7 @@ namespace EsentBackup.Agent
             if (Environment.OSVersion.Platform == PlatformID.Win32NT)
             {
                 ulong available, total, free;
-                if (!Kernel32Files.GetDiskFreeSpaceExW(existing, out available, out total, out free))
+                if (!Win32.GetDiskFreeSpaceExW(existing, out available, out total, out free))
                     throw new IOException("GetDiskFreeSpaceEx failed on " + existing, Marshal.GetHRForLastWin32Error());
                 return (long)available;
             }
@@ -254,31 +254,6 @@ namespace EsentBackup.Agent
                 }
             }
         }
-    }
-
-    /// <summary>The kernel32 calls the copier needs beyond System.IO (folder flush, free space of a mounted folder).</summary>
-    internal static class Kernel32Files
-    {
-        public const uint GenericWrite = 0x40000000;
-        public const uint FileFlagBackupSemantics = 0x02000000;
-
-        [DllImport("kernel32.dll", CharSet = CharSet.Unicode, ExactSpelling = true, SetLastError = true)]
-        public static extern SafeFileHandle CreateFileW(string name, uint access, FileShare share, IntPtr security, FileMode mode, uint flags, IntPtr template);
-
-        [DllImport("kernel32.dll", ExactSpelling = true, SetLastError = true)]
-        [return: MarshalAs(UnmanagedType.Bool)]
-        public static extern bool FlushFileBuffers(SafeFileHandle handle);
-
-        public const uint MoveFileReplaceExisting = 0x1;
-        public const uint MoveFileWriteThrough = 0x8;
-
-        [DllImport("kernel32.dll", CharSet = CharSet.Unicode, ExactSpelling = true, SetLastError = true)]
-        [return: MarshalAs(UnmanagedType.Bool)]
-        public static extern bool MoveFileExW(string existing, string newName, uint flags);
-
-        [DllImport("kernel32.dll", CharSet = CharSet.Unicode, ExactSpelling = true, SetLastError = true)]
-        [return: MarshalAs(UnmanagedType.Bool)]
-        public static extern bool GetDiskFreeSpaceExW(string directory, out ulong freeBytesAvailable, out ulong totalBytes, out ulong totalFreeBytes);
     }
 
     /// <summary>One background copy of a set's files into SetDir (created after the free-space check).</summary>

@@ -49,6 +49,10 @@ namespace EsentBackup.Agent
         // -- files (kernel32) ------------------------------------------------------------------------
 
         public const uint GENERIC_READ = 0x80000000;
+        public const uint GENERIC_WRITE = 0x40000000;
+        public const uint FILE_FLAG_BACKUP_SEMANTICS = 0x02000000;   // open a folder (to flush its entries)
+        public const uint MOVEFILE_REPLACE_EXISTING = 0x1;
+        public const uint MOVEFILE_WRITE_THROUGH = 0x8;
         public const uint FILE_READ_ATTRIBUTES = 0x0080;
         public const uint FILE_SHARE_READ = 0x1;
         public const uint FILE_SHARE_WRITE = 0x2;
@@ -102,6 +106,18 @@ namespace EsentBackup.Agent
         [DllImport("kernel32.dll", CharSet = CharSet.Unicode, SetLastError = true, ExactSpelling = true)]
         [return: MarshalAs(UnmanagedType.Bool)]
         public static extern bool CancelIoEx(SafeHandle hFile, IntPtr lpOverlapped);
+
+        // BOOL FlushFileBuffers(HANDLE hFile);
+        // On a folder handle (FILE_FLAG_BACKUP_SEMANTICS): flushes its entries (new names, renames).
+        [DllImport("kernel32.dll", CharSet = CharSet.Unicode, SetLastError = true, ExactSpelling = true)]
+        [return: MarshalAs(UnmanagedType.Bool)]
+        public static extern bool FlushFileBuffers(SafeFileHandle hFile);
+
+        // BOOL MoveFileExW(LPCWSTR lpExistingFileName, LPCWSTR lpNewFileName, DWORD dwFlags);
+        // MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH: Python's os.replace, returning after the rename is on disk.
+        [DllImport("kernel32.dll", CharSet = CharSet.Unicode, SetLastError = true, ExactSpelling = true)]
+        [return: MarshalAs(UnmanagedType.Bool)]
+        public static extern bool MoveFileExW(string lpExistingFileName, string lpNewFileName, uint dwFlags);
 
         // -- processes (kernel32) --------------------------------------------------------------------
 

@@ -45,7 +45,7 @@ def driver(tmp_path_factory: pytest.TempPathFactory) -> Any:
     assert mcs and mono, "mcs and mono not found: `make test` installs mono from requirements/apt.txt"
     out = tmp_path_factory.mktemp("driver") / "ManifestDriver.exe"
     sources = sorted(MODULE_UTILS.glob("*.cs")) + sorted((MODULE_UTILS / "agent").glob("*.cs")) + [DRIVER]
-    proc = subprocess.run([mcs, "-langversion:5", "-warnaserror+", f"-out:{out}", *map(str, sources)],
+    proc = subprocess.run([mcs, "-langversion:5", "-warnaserror+", "-r:System.Management", "-r:System.ServiceProcess", f"-out:{out}", *map(str, sources)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 

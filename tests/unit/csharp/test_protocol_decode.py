@@ -130,7 +130,7 @@ def test_csharp_protocol_refuses_as_python(tmp_path: Path) -> None:
     answers = [json.loads(line) for line in ran.stdout.splitlines()]
     assert len(answers) == len(inputs)
     refused, differ = 0, []
-    for data, answer in zip(inputs, answers):
+    for data, answer in zip(inputs, answers, strict=True):
         try:
             expected = {"ok": True, "doc": protocol.decode_request(data)}
         except protocol.ProtocolError as exc:
@@ -150,9 +150,11 @@ public static class Driver {
     public static int Main(string[] argv) {
         Journal journal = new Journal(argv[0], () => 1767225600.12345);
         journal.Write("agent_start", new JsonObject().Add("pid", 42L).Add("boot_id", "abc").Add("reaped", null)
-                                                     .Add("note", "caf\u00e9 \"quoted\"\n").Add("ratio", 0.1).Add("list", J.List(new object[] { 1L, "x", true })));
+                                                     .Add("note", "caf\u00e9 \"quoted\"\n").Add("ratio", 0.1)
+                                                     .Add("list", J.List(new object[] { 1L, "x", true })));
         journal.Write("owner_started", new JsonObject().Add("service", "S").Add("stopped_seconds", 12.5).Add("z", new JsonObject().Add("b", 1L).Add("a", 2L)));
-        new StateFile(argv[1]).Write(new JsonObject().Add("pid", 42L).Add("pipe", "esent.backup-0011").Add("shadows", new List<object>()).Add("started", 1767225600.5));
+        new StateFile(argv[1]).Write(new JsonObject().Add("pid", 42L).Add("pipe", "esent.backup-0011").Add("shadows", new List<object>())
+                                     .Add("started", 1767225600.5));
         Console.Out.WriteLine(journal.ReadAll().Count);
         return 0;
     }
