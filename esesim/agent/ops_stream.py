@@ -76,7 +76,8 @@ def op_stream_begin(agent: AgentProcess, doc: dict[str, Any]) -> dict[str, Any]:
             agent.jet.begin_external_backup(store.inst, ST.JET_bitBackupIncremental if backup_type == "incremental" else 0)
         except JetException as exc:
             if exc.code != code("JET_errMissingFullBackup") or args.get("incremental_fallback") != "full":
-                raise engine_failure(exc, missing_full_what(agent) if exc.code == code("JET_errMissingFullBackup") else "JetBeginExternalBackupInstance") from None
+                what = missing_full_what(agent) if exc.code == code("JET_errMissingFullBackup") else "JetBeginExternalBackupInstance"
+                raise engine_failure(exc, what) from None
             # ESE wants a streaming full that truncated (a snapshot full passes the chain check at dest): the fallback applies here too.
             reason = exc.detail or "no streaming full backup to base an incremental on"
             backup_type, guard_result = "full", {**(guard_result or {}), "decision": "fallback_full", "backup_type": "full", "full_set_id": None,

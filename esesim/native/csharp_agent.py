@@ -86,7 +86,8 @@ def build_agent(out_dir: Path | None = None, extra_sources: Sequence[Path] = ())
         if exe.is_file() and config.is_file() and stamp.is_file() and stamp.read_text().strip() == want:
             return exe
         staged = out_dir / f"{EXE_NAME}.tmp"
-        proc = subprocess.run([str(shutil.which("mcs")), "-langversion:5", "-warnaserror+", "-debug-", "-optimize+", "-target:exe", "-r:System.Management", "-r:System.ServiceProcess",
+        proc = subprocess.run([str(shutil.which("mcs")), "-langversion:5", "-warnaserror+", "-debug-", "-optimize+", "-target:exe",
+                               "-r:System.Management", "-r:System.ServiceProcess",
                                f"-out:{staged}", *map(str, files)], capture_output=True, text=True, timeout=MCS_TIMEOUT_SECONDS)
         if proc.returncode != 0:
             staged.unlink(missing_ok=True)
