@@ -208,7 +208,7 @@ namespace EsentBackup.Agent
             }
             string hex;
             using (fs)
-            using (SHA256 digest = SHA256.Create())
+            using (SHA256 digest = CopyJob.BulkSha256())
             {
                 try
                 {

@@ -78,6 +78,7 @@ public sealed class FakePlatform : IHostPlatform
     public int StopService(string name) { throw new NotSupportedException(); }
     public int StartService(string name) { throw new NotSupportedException(); }
     public JsonObject SimOnly(string what, JsonObject args) { return null; }
+    public void ProtectFolder(string path) { }
 }
 
 public static class ManifestDriver

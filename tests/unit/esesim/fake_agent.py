@@ -38,7 +38,7 @@ def read_frame(stdin: Any) -> tuple[str, Any] | None:
 
 
 def write_frame(stdout: Any, kind: str, doc: Any) -> None:
-    data = json.dumps(doc).encode("utf-8")
+    data = json.dumps(doc, sort_keys=True, separators=(",", ":")).encode("utf-8")  # as both agents write replies
     stdout.write(kind.encode("ascii") + FRAME.pack(len(data)) + data)
     stdout.flush()
 
