@@ -194,7 +194,7 @@ namespace EsentBackup.Agent
             }
             else
             {
-                answer = new JsonObject().Add("error", "unknown control " + Protocol.Repr(control) + " (tick, view or settle)");
+                answer = new JsonObject().Add("error", "unknown control " + Py.Repr(control) + " (tick, view or settle)");
             }
             return Protocol.Encode(answer);
         }

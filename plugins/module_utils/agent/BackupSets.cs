@@ -206,7 +206,7 @@ namespace EsentBackup.Agent
             Directory.CreateDirectory(root);
             string folder = Path.Combine(root, Manifest.NewSetName(backupType, when, suffix));
             if (Verify.Lstat(folder) != null)
-                throw new IOException("File exists: " + Manifest.Repr(folder));
+                throw new IOException("File exists: " + Py.Repr(folder));
             Directory.CreateDirectory(folder);
             if (applyAcl != null)
                 applyAcl(folder, Manifest.SetAcl);
@@ -225,7 +225,7 @@ namespace EsentBackup.Agent
             string tmp = path + TmpSuffix;
             FileAttributes? st = Verify.Lstat(tmp);
             if (st != null && Verify.IsReparsePoint(st.Value))
-                throw new IOException("Too many levels of symbolic links: " + Manifest.Repr(tmp)); // O_NOFOLLOW: never write through a link
+                throw new IOException("Too many levels of symbolic links: " + Py.Repr(tmp)); // O_NOFOLLOW: never write through a link
             byte[] data = Manifest.Dumps(doc);
             using (FileStream fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
             {
@@ -370,7 +370,7 @@ namespace EsentBackup.Agent
                 // NTFS names are case-insensitive; a manifest copied into another set's folder is not that set.
                 string value = (string)doc[pair[0]];
                 if (value.ToLowerInvariant() != pair[1].ToLowerInvariant())
-                    return new SetEntry(entry.Name, path, null, "manifest " + pair[0] + " " + Manifest.Repr(value) + " does not match the folder (" + Manifest.Repr(pair[1]) + ")");
+                    return new SetEntry(entry.Name, path, null, "manifest " + pair[0] + " " + Py.Repr(value) + " does not match the folder (" + Py.Repr(pair[1]) + ")");
             }
             return new SetEntry(entry.Name, path, doc);
         }
@@ -409,7 +409,7 @@ namespace EsentBackup.Agent
             if (!Directory.Exists(root))
                 return cat;
             List<FileSystemInfo> entries = new DirectoryInfo(root).GetFileSystemInfos().ToList();
-            entries.Sort((a, b) => Manifest.CodePointCompare(a.Name, b.Name));
+            entries.Sort((a, b) => Py.CodePointCompare(a.Name, b.Name));
             foreach (FileSystemInfo entry in entries)
             {
                 SetEntry item = Classify(entry, host, instance);
@@ -455,7 +455,7 @@ namespace EsentBackup.Agent
             {
                 JsonObject mark = full.Obj("mark");
                 List<string> paths = lastFulls.Keys.ToList();
-                paths.Sort(Manifest.CodePointCompare);
+                paths.Sort(Py.CodePointCompare);
                 foreach (string path in paths)
                 {
                     BackupInfo bk = lastFulls[path];
@@ -569,7 +569,7 @@ namespace EsentBackup.Agent
             if (doc["mark"] != null)
                 return Manifest.CompareOrder(doc, boundary) < 0;
             // Without a mark (a pending-end or failed streaming set) only the folder times compare.
-            return Manifest.CodePointCompare((string)doc["created_utc"], (string)boundary["created_utc"]) < 0;
+            return Py.CodePointCompare((string)doc["created_utc"], (string)boundary["created_utc"]) < 0;
         }
 
         /// <summary>The manifest written before deleting: failed, so an interrupted prune leaves no usable-looking set.</summary>

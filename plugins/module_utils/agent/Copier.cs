@@ -321,10 +321,10 @@ namespace EsentBackup.Agent
                     throw new CopyError("JET_errInvalidParameter", exc.Message, src.Name ?? "None");
                 }
                 if (seen.Contains(src.Name.ToLowerInvariant()))
-                    throw new CopyError("JET_errInvalidParameter", "sources[" + i + "].name: " + Manifest.Repr(src.Name) + " appears twice (Windows names are case-insensitive)", src.Name);
+                    throw new CopyError("JET_errInvalidParameter", "sources[" + i + "].name: " + Py.Repr(src.Name) + " appears twice (Windows names are case-insensitive)", src.Name);
                 seen.Add(src.Name.ToLowerInvariant());
                 if (Array.IndexOf(Manifest.Roles, src.Role) < 0)
-                    throw new CopyError("JET_errInvalidParameter", "sources[" + i + "].role: must be one of " + String.Join(", ", Manifest.Roles) + ", got " + Manifest.Repr(src.Role), src.Name);
+                    throw new CopyError("JET_errInvalidParameter", "sources[" + i + "].role: must be one of " + String.Join(", ", Manifest.Roles) + ", got " + Py.Repr(src.Role), src.Name);
                 if (src.SizeBytes < 0)
                     throw new CopyError("JET_errInvalidParameter", "sources[" + i + "].size_bytes: must be a non-negative integer", src.Name);
             }
@@ -502,7 +502,7 @@ namespace EsentBackup.Agent
                 if (Copier.IsOsError(exc))
                     error = Copier.OsError(exc, current).ToError();
                 else // a reader bug must still end the job, never leave it "running"
-                    error = new CopyError("JET_errDiskIO", "reading " + (current ?? "None") + " failed: " + exc.GetType().Name + "(" + Manifest.Repr(exc.Message) + ")", current).ToError();
+                    error = new CopyError("JET_errDiskIO", "reading " + (current ?? "None") + " failed: " + exc.GetType().Name + "(" + Py.Repr(exc.Message) + ")", current).ToError();
             }
             Finish(state, error);
         }

@@ -217,7 +217,7 @@ namespace EsentBackup.Agent
             catch (Exception exc) // a bug must end the job as failed, never leave it running
             {
                 Fail(new JsonObject().Add("jet", -10010L).Add("name", "JET_errClientInvalidRequest")
-                         .Add("message", "writing the manifest failed: " + exc.GetType().Name + "(" + Manifest.Repr(exc.Message) + ")"),
+                         .Add("message", "writing the manifest failed: " + exc.GetType().Name + "(" + Py.Repr(exc.Message) + ")"),
                      Copier.StateFailed, files);
             }
             finally

@@ -57,7 +57,7 @@ namespace EsentBackup.Agent
                     foreach (KeyValuePair<string, object> kv in fields)
                         if (kv.Value != null)
                             entry[kv.Key] = kv.Value;
-                byte[] line = Encoding.UTF8.GetBytes(PyJson.Dumps(entry) + "\n");
+                byte[] line = Encoding.UTF8.GetBytes(Py.Dumps(entry) + "\n");
                 using (FileStream fh = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete))
                     fh.Write(line, 0, line.Length);
                 _tail.AddLast(entry);
@@ -162,7 +162,7 @@ namespace EsentBackup.Agent
             if (!String.IsNullOrEmpty(folder))
                 Directory.CreateDirectory(folder);
             string tmp = Path + ".tmp";
-            byte[] data = Encoding.UTF8.GetBytes(PyJson.Dumps(doc));
+            byte[] data = Encoding.UTF8.GetBytes(Py.Dumps(doc));
             using (FileStream fh = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
             {
                 fh.Write(data, 0, data.Length);

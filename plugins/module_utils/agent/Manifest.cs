@@ -196,7 +196,7 @@ namespace EsentBackup.Agent
                     unknown.Add(key);
             if (unknown.Count > 0)
             {
-                unknown.Sort(CodePointCompare);
+                unknown.Sort(Py.CodePointCompare);
                 throw new ManifestError(where.Length > 0 ? where + "." + unknown[0] : unknown[0], "is not a field of manifest v1");
             }
         }
@@ -205,13 +205,13 @@ namespace EsentBackup.Agent
         {
             string s = value as string;
             if (s != null && !UtcPattern.IsMatch(s))
-                throw new ManifestError(field, "must be a UTC time like 2026-01-31T23:59:59Z, got " + Repr(s));
+                throw new ManifestError(field, "must be a UTC time like 2026-01-31T23:59:59Z, got " + Py.Repr(s));
         }
 
         private static void CheckLgpos(List<object> value, string field)
         {
             if (value.Count != 3 || value.Any(v => !IsInt(v) || AsLong(v) < 0))
-                throw new ManifestError(field, "must be [generation, sector, byte] of non-negative integers, got " + Repr(value));
+                throw new ManifestError(field, "must be [generation, sector, byte] of non-negative integers, got " + Py.Repr(value));
         }
 
         private static string MinBadChar(string s, Func<char, bool> bad)
@@ -232,16 +232,16 @@ namespace EsentBackup.Agent
             string s = name as string;
             if (s == null || s.Length == 0)
                 throw new ManifestError(field, "must be a non-empty string");
-            if (CodePointLength(s) > 64)
-                throw new ManifestError(field, "must be at most 64 characters, got " + CodePointLength(s));
+            if (Py.CodePointLength(s) > 64)
+                throw new ManifestError(field, "must be at most 64 characters, got " + Py.CodePointLength(s));
             string bad = MinBadChar(s, IsBadNameChar);
             if (bad != null)
-                throw new ManifestError(field, "must not contain " + Repr(bad) + " (not allowed in a Windows folder name)");
+                throw new ManifestError(field, "must not contain " + Py.Repr(bad) + " (not allowed in a Windows folder name)");
             char last = s[s.Length - 1];
             if (s == "." || s == ".." || last == '.' || last == ' ')
-                throw new ManifestError(field, "must not be '.' or '..' or end with a dot or space, got " + Repr(s));
+                throw new ManifestError(field, "must not be '.' or '..' or end with a dot or space, got " + Py.Repr(s));
             if (ReservedNames.Contains(s.Split('.')[0].ToUpperInvariant()))
-                throw new ManifestError(field, Repr(s) + " is a reserved Windows device name");
+                throw new ManifestError(field, Py.Repr(s) + " is a reserved Windows device name");
             return s;
         }
 
@@ -256,11 +256,11 @@ namespace EsentBackup.Agent
             {
                 if (part.Length == 0 || part == "." || part == ".." || MinBadChar(part, IsBadNameChar) != null
                     || part[part.Length - 1] == '.' || part[part.Length - 1] == ' ')
-                    throw new ManifestError(field, "must be a relative path of plain names joined by '/', got " + Repr(s));
+                    throw new ManifestError(field, "must be a relative path of plain names joined by '/', got " + Py.Repr(s));
             }
             string lastLower = parts[parts.Length - 1].ToLowerInvariant();
             if (s.ToLowerInvariant() == ManifestName || lastLower.EndsWith(".partial", StringComparison.Ordinal) || lastLower.EndsWith(".tmp", StringComparison.Ordinal))
-                throw new ManifestError(field, Repr(s) + " is reserved for the set's own bookkeeping");
+                throw new ManifestError(field, Py.Repr(s) + " is reserved for the set's own bookkeeping");
             return s;
         }
 
@@ -288,11 +288,11 @@ namespace EsentBackup.Agent
                 string name = (string)entry["name"];
                 CheckFileName(name, where + ".name");
                 if (seen.Contains(name.ToLowerInvariant()))
-                    throw new ManifestError(where + ".name", Repr(name) + " appears twice (Windows names are case-insensitive)");
+                    throw new ManifestError(where + ".name", Py.Repr(name) + " appears twice (Windows names are case-insensitive)");
                 seen.Add(name.ToLowerInvariant());
                 string role = (string)entry["role"];
                 if (Array.IndexOf(Roles, role) < 0)
-                    throw new ManifestError(where + ".role", "must be one of " + String.Join(", ", Roles) + ", got " + Repr(role));
+                    throw new ManifestError(where + ".role", "must be one of " + String.Join(", ", Roles) + ", got " + Py.Repr(role));
                 if (!Sha256Pattern.IsMatch((string)entry["sha256"]))
                     throw new ManifestError(where + ".sha256", "must be 64 lower-case hex digits");
                 if ((role == "log") != (entry["generation"] != null))
@@ -313,7 +313,7 @@ namespace EsentBackup.Agent
             if ((kind == "full" || kind == "copy") && databases.Count == 0)
                 throw new ManifestError("files", "a " + kind + " set must hold at least one database");
             if ((kind == "incremental" || kind == "differential") && databases.Count > 0)
-                throw new ManifestError("files", "a " + kind + " set holds logs and the checkpoint only, found database " + Repr(databases[0]["name"]));
+                throw new ManifestError("files", "a " + kind + " set holds logs and the checkpoint only, found database " + Py.Repr(databases[0]["name"]));
             if (files.Count(f => (string)f["role"] == "checkpoint") != 1)
                 throw new ManifestError("files", "must hold exactly one checkpoint");
             List<long> gens = files.Where(f => (string)f["role"] == "log").Select(f => AsLong(f["generation"])).OrderBy(g => g).ToList();
@@ -348,13 +348,13 @@ namespace EsentBackup.Agent
                 throw new ManifestError("parent", "is required for a " + kind + " set");
             string[] allowed = kind == "incremental" ? new[] { "full", "incremental" } : new[] { "full" };
             if (Array.IndexOf(allowed, (string)parent["backup_type"]) < 0)
-                throw new ManifestError("parent.backup_type", "a " + kind + " set builds on " + String.Join(" or ", allowed) + ", got " + Repr(parent["backup_type"]));
+                throw new ManifestError("parent.backup_type", "a " + kind + " set builds on " + String.Join(" or ", allowed) + ", got " + Py.Repr(parent["backup_type"]));
         }
 
         private static void CheckChoice(JsonObject manifest, string name, string[] choices)
         {
             if (Array.IndexOf(choices, manifest[name] as string) < 0)
-                throw new ManifestError(name, "must be one of " + String.Join(", ", choices) + ", got " + Repr(manifest[name]));
+                throw new ManifestError(name, "must be one of " + String.Join(", ", choices) + ", got " + Py.Repr(manifest[name]));
         }
 
         /// <summary>Check a decoded manifest against format v1; returns the same manifest.</summary>
@@ -364,7 +364,7 @@ namespace EsentBackup.Agent
             CheckObject(value, TopFields, "");
             JsonObject manifest = (JsonObject)value;
             if ((string)manifest["format"] != Format)
-                throw new ManifestError("format", "must be " + Repr(Format) + " (not a manifest of esent.backup), got " + Repr(manifest["format"]));
+                throw new ManifestError("format", "must be " + Py.Repr(Format) + " (not a manifest of esent.backup), got " + Py.Repr(manifest["format"]));
             if (AsLong(manifest["format_version"]) != FormatVersion)
                 throw new ManifestError("format_version", "version " + AsLong(manifest["format_version"]) + " is not supported; this side reads " + FormatVersion);
             CheckChoice(manifest, "backup_type", BackupTypes);
@@ -374,11 +374,11 @@ namespace EsentBackup.Agent
             CheckComponent(manifest["instance"], "instance");
             SetName parsed = ParseSetName(manifest["set_id"], "set_id");
             if (parsed.BackupType != (string)manifest["backup_type"])
-                throw new ManifestError("set_id", "names backup type " + Repr(parsed.BackupType) + " but backup_type is " + Repr(manifest["backup_type"]));
+                throw new ManifestError("set_id", "names backup type " + Py.Repr(parsed.BackupType) + " but backup_type is " + Py.Repr(manifest["backup_type"]));
             foreach (string name in new[] { "created_utc", "finalised_utc", "verified_utc" })
                 CheckUtc(manifest[name], name);
             if (manifest["recorded_as"] != null && Array.IndexOf(BackupTypes, (string)manifest["recorded_as"]) < 0)
-                throw new ManifestError("recorded_as", "must be one of " + String.Join(", ", BackupTypes) + " or null, got " + Repr(manifest["recorded_as"]));
+                throw new ManifestError("recorded_as", "must be one of " + String.Join(", ", BackupTypes) + " or null, got " + Py.Repr(manifest["recorded_as"]));
             if (manifest["agent"] != null)
                 CheckObject(manifest["agent"], AgentFields, "agent");
             if (manifest["mark"] != null)
@@ -455,7 +455,7 @@ namespace EsentBackup.Agent
                 if (kv.Key != "checksum")
                     body[kv.Key] = kv.Value;
             StringBuilder sb = new StringBuilder();
-            WritePython(sb, body, -1, 0);
+            Py.WritePython(sb, body, -1, 0);
             return Encoding.ASCII.GetBytes(sb.ToString());
         }
 
@@ -478,7 +478,7 @@ namespace EsentBackup.Agent
         public static byte[] Dumps(JsonObject manifest)
         {
             StringBuilder sb = new StringBuilder();
-            WritePython(sb, manifest, 2, 0);
+            Py.WritePython(sb, manifest, 2, 0);
             sb.Append('\n');
             return Encoding.ASCII.GetBytes(sb.ToString());
         }
@@ -523,128 +523,6 @@ namespace EsentBackup.Agent
                 throw new ManifestError("manifest", "not JSON: " + what + ": line " + line + " column " + (pos - lineStart + 1) + " (char " + pos + ")");
             }
             return Validate(value);
-        }
-
-        /// <summary>Python's json.dumps(value, sort_keys=True, ensure_ascii=True) with indent (or compact when indent &lt; 0).</summary>
-        public static void WritePython(StringBuilder sb, object value, int indent, int level)
-        {
-            if (value == null) { sb.Append("null"); return; }
-            string s = value as string;
-            if (s != null) { WriteAsciiString(sb, s); return; }
-            if (value is bool) { sb.Append((bool)value ? "true" : "false"); return; }
-            if (IsInt(value)) { sb.Append(Convert.ToString(value, CultureInfo.InvariantCulture)); return; }
-            if (value is double || value is float)
-            {
-                double d = Convert.ToDouble(value, CultureInfo.InvariantCulture);
-                if (Double.IsNaN(d) || Double.IsInfinity(d))
-                    throw new InvalidOperationException("Out of range float values are not JSON compliant");
-                string text = d.ToString("R", CultureInfo.InvariantCulture);
-                if (text.IndexOf('.') < 0 && text.IndexOf('E') < 0)
-                    text += ".0";
-                sb.Append(text);
-                return;
-            }
-            JsonObject obj = value as JsonObject;
-            if (obj != null)
-            {
-                if (obj.Count == 0) { sb.Append("{}"); return; }
-                List<string> keys = new List<string>(obj.Keys);
-                keys.Sort(CodePointCompare);
-                sb.Append('{');
-                for (int i = 0; i < keys.Count; i++)
-                {
-                    if (i > 0) sb.Append(',');
-                    NewLine(sb, indent, level + 1);
-                    WriteAsciiString(sb, keys[i]);
-                    sb.Append(indent >= 0 ? ": " : ":");
-                    WritePython(sb, obj[keys[i]], indent, level + 1);
-                }
-                NewLine(sb, indent, level);
-                sb.Append('}');
-                return;
-            }
-            IList list = value as IList;
-            if (list != null)
-            {
-                if (list.Count == 0) { sb.Append("[]"); return; }
-                sb.Append('[');
-                for (int i = 0; i < list.Count; i++)
-                {
-                    if (i > 0) sb.Append(',');
-                    NewLine(sb, indent, level + 1);
-                    WritePython(sb, list[i], indent, level + 1);
-                }
-                NewLine(sb, indent, level);
-                sb.Append(']');
-                return;
-            }
-            throw new InvalidOperationException("Object of type " + value.GetType().Name + " is not JSON serializable");
-        }
-
-        private static void NewLine(StringBuilder sb, int indent, int level)
-        {
-            if (indent < 0)
-                return;
-            sb.Append('\n');
-            sb.Append(' ', indent * level);
-        }
-
-        private static void WriteAsciiString(StringBuilder sb, string s)
-        {
-            sb.Append('"');
-            foreach (char c in s)
-            {
-                switch (c)
-                {
-                    case '"': sb.Append("\\\""); break;
-                    case '\\': sb.Append("\\\\"); break;
-                    case '\n': sb.Append("\\n"); break;
-                    case '\r': sb.Append("\\r"); break;
-                    case '\t': sb.Append("\\t"); break;
-                    case '\b': sb.Append("\\b"); break;
-                    case '\f': sb.Append("\\f"); break;
-                    default:
-                        // UTF-16 code units: a character above U+FFFF is already its surrogate pair.
-                        if (c < 0x20 || c > 0x7e)
-                            sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
-                        else
-                            sb.Append(c);
-                        break;
-                }
-            }
-            sb.Append('"');
-        }
-
-        /// <summary>Python's str order (by code point; ordinal UTF-16 order differs only above U+FFFF).</summary>
-        public static int CodePointCompare(string a, string b)
-        {
-            int i = 0, j = 0;
-            while (i < a.Length && j < b.Length)
-            {
-                int ca = CodePointAt(a, i), cb = CodePointAt(b, j);
-                if (ca != cb)
-                    return ca < cb ? -1 : 1;
-                i += ca > 0xFFFF ? 2 : 1;
-                j += cb > 0xFFFF ? 2 : 1;
-            }
-            return (a.Length - i).CompareTo(b.Length - j);
-        }
-
-        /// <summary>The length in code points, as Python's len() counts a str.</summary>
-        public static int CodePointLength(string s)
-        {
-            int n = 0;
-            for (int i = 0; i < s.Length; i++, n++)
-                if (Char.IsHighSurrogate(s[i]) && i + 1 < s.Length && Char.IsLowSurrogate(s[i + 1]))
-                    i++;
-            return n;
-        }
-
-        private static int CodePointAt(string s, int i)
-        {
-            if (Char.IsHighSurrogate(s[i]) && i + 1 < s.Length && Char.IsLowSurrogate(s[i + 1]))
-                return Char.ConvertToUtf32(s[i], s[i + 1]);
-            return s[i];
         }
 
         public static byte[] Sha256(byte[] data)
@@ -729,7 +607,7 @@ namespace EsentBackup.Agent
                 return Seal(final);
             }
             if (Array.IndexOf(BackupTypes, recordedAs) < 0)
-                throw new ManifestError("recorded_as", "must be one of " + String.Join(", ", BackupTypes) + " or abort, got " + Repr(recordedAs));
+                throw new ManifestError("recorded_as", "must be one of " + String.Join(", ", BackupTypes) + " or abort, got " + Py.Repr(recordedAs));
             final["status"] = StatusComplete;
             final["recorded_as"] = recordedAs;
             if (mark != null)
@@ -773,7 +651,7 @@ namespace EsentBackup.Agent
         public static string NewSetName(string backupType, DateTime? when = null, string suffix = null)
         {
             if (Array.IndexOf(BackupTypes, backupType) < 0)
-                throw new ManifestError("backup_type", "must be one of " + String.Join(", ", BackupTypes) + ", got " + Repr(backupType));
+                throw new ManifestError("backup_type", "must be one of " + String.Join(", ", BackupTypes) + ", got " + Py.Repr(backupType));
             DateTime t = DateTime.ParseExact(UtcText(when), "yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
             string stamp = t.ToString(StampFormat, CultureInfo.InvariantCulture);
             if (suffix == null)
@@ -805,11 +683,11 @@ namespace EsentBackup.Agent
             string s = name as string;
             Match match = s != null ? SetNamePattern.Match(s) : null;
             if (match == null || !match.Success)
-                throw new ManifestError(field, "must look like 20260131T235959Z-full-a1b2c3d4, got " + Repr(name));
+                throw new ManifestError(field, "must look like 20260131T235959Z-full-a1b2c3d4, got " + Py.Repr(name));
             DateTime stamp;
             if (!DateTime.TryParseExact(match.Groups["stamp"].Value, StampFormat, CultureInfo.InvariantCulture,
                                         DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out stamp))
-                throw new ManifestError(field, "has an impossible date " + Repr(match.Groups["stamp"].Value));
+                throw new ManifestError(field, "has an impossible date " + Py.Repr(match.Groups["stamp"].Value));
             return new SetName { Timestamp = DateTime.SpecifyKind(stamp, DateTimeKind.Utc), BackupType = match.Groups["type"].Value, Suffix = match.Groups["suffix"].Value };
         }
 
@@ -842,8 +720,8 @@ namespace EsentBackup.Agent
                         return Lgpos[i] < other.Lgpos[i] ? -1 : 1;
                 if (Lgpos.Length != other.Lgpos.Length)
                     return Lgpos.Length < other.Lgpos.Length ? -1 : 1;
-                int c = CodePointCompare(CreatedUtc, other.CreatedUtc);
-                return c != 0 ? c : CodePointCompare(SetId, other.SetId);
+                int c = Py.CodePointCompare(CreatedUtc, other.CreatedUtc);
+                return c != 0 ? c : Py.CodePointCompare(SetId, other.SetId);
             }
         }
 
@@ -1006,56 +884,6 @@ namespace EsentBackup.Agent
                 return copy;
             }
             throw new InvalidOperationException("Object of type " + value.GetType().Name + " is not JSON serializable");
-        }
-
-        /// <summary>Python's repr() of a JSON value, as the Python messages quote values ('text', None, [1, 2]).</summary>
-        public static string Repr(object value)
-        {
-            if (value == null) return "None";
-            string s = value as string;
-            if (s != null) return ReprString(s);
-            if (value is bool) return (bool)value ? "True" : "False";
-            if (IsInt(value)) return Convert.ToString(value, CultureInfo.InvariantCulture);
-            if (value is double || value is float)
-            {
-                double d = Convert.ToDouble(value, CultureInfo.InvariantCulture);
-                string text = d.ToString("R", CultureInfo.InvariantCulture);
-                return text.IndexOf('.') < 0 && text.IndexOf('E') < 0 ? text + ".0" : text;
-            }
-            JsonObject obj = value as JsonObject;
-            if (obj != null)
-                return "{" + String.Join(", ", obj.Select(kv => ReprString(kv.Key) + ": " + Repr(kv.Value))) + "}";
-            IEnumerable list = value as IEnumerable;
-            if (list != null)
-                return "[" + String.Join(", ", list.Cast<object>().Select(Repr)) + "]";
-            return value.ToString();
-        }
-
-        private static string ReprString(string s)
-        {
-            char quote = s.IndexOf('\'') >= 0 && s.IndexOf('"') < 0 ? '"' : '\'';
-            StringBuilder sb = new StringBuilder();
-            sb.Append(quote);
-            for (int i = 0; i < s.Length; i++)
-            {
-                char c = s[i];
-                if (c == quote || c == '\\') sb.Append('\\').Append(c);
-                else if (c == '\t') sb.Append("\\t");
-                else if (c == '\n') sb.Append("\\n");
-                else if (c == '\r') sb.Append("\\r");
-                else if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) || c == 0xad)
-                    sb.Append("\\x").Append(((int)c).ToString("x2", CultureInfo.InvariantCulture));
-                else if (Char.IsSurrogate(c) && !(Char.IsHighSurrogate(c) && i + 1 < s.Length && Char.IsLowSurrogate(s[i + 1])))
-                    sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
-                else if (Char.IsHighSurrogate(c))
-                {
-                    sb.Append(c).Append(s[i + 1]);
-                    i++;
-                }
-                else sb.Append(c);
-            }
-            sb.Append(quote);
-            return sb.ToString();
         }
     }
 }

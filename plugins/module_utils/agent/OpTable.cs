@@ -63,9 +63,9 @@ namespace EsentBackup.Agent
                                     Func<AgentProcess, JsonObject, JsonObject> handler)
         {
             if (!ProtocolSpec.Ops.ContainsKey(name))
-                throw new ArgumentException(Protocol.Repr(name) + " is not an op of protocol v" + ProtocolSpec.ProtocolVersion);
+                throw new ArgumentException(Py.Repr(name) + " is not an op of protocol v" + ProtocolSpec.ProtocolVersion);
             if (table.ContainsKey(name))
-                throw new ArgumentException("op " + Protocol.Repr(name) + " has two handlers");
+                throw new ArgumentException("op " + Py.Repr(name) + " has two handlers");
             table[name] = handler;
         }
 

@@ -147,7 +147,7 @@ namespace EsentBackup.Agent
             foreach (JsonObject h in held)
             {
                 string name = h["agent"] != null && h.Str("agent").Length > 0
-                    ? String.Format("the esent.backup agent of instance {0} ({1}, pid {2})", Protocol.Repr(h.Str("agent")), h.Str("process"), h.Long("pid"))
+                    ? String.Format("the esent.backup agent of instance {0} ({1}, pid {2})", Py.Repr(h.Str("agent")), h.Str("process"), h.Long("pid"))
                     : String.Format("{0} (pid {1})", h.Str("process"), h.Long("pid"));
                 whos.Add(String.Join(" and ", J.Strings(h["paths"], "paths").ToArray()) + " by " + name);
             }
@@ -175,11 +175,11 @@ namespace EsentBackup.Agent
                 else
                 {
                     differs = "instance.databases";
-                    message += String.Format("; this block's instance.databases name files of instance {0}", Protocol.Repr(other.Str("agent")));
+                    message += String.Format("; this block's instance.databases name files of instance {0}", Py.Repr(other.Str("agent")));
                 }
                 hint = String.Format("Check {0}: instance {1} (log_path {2}) already serves these files. Pass the same "
                     + "instance block to every step (one variable); a block with another store's log_path or databases starts a second agent "
-                    + "over the same files.", differs, Protocol.Repr(other.Str("agent")), PyStr(otherLog));
+                    + "over the same files.", differs, Py.Repr(other.Str("agent")), PyStr(otherLog));
                 return new AgentFailure(Err.OwnerStillRunning, message, hint, result);
             }
             bool dbHolders = false;

@@ -141,13 +141,13 @@ namespace EsentBackup.Agent
                         List<string> texts = new List<string>();
                         foreach (object choice in field.Choices)
                             texts.Add(ChoiceText(choice));
-                        throw new ProtocolError(path, "must be one of " + String.Join(", ", texts.ToArray()) + ", got " + Repr(value));
+                        throw new ProtocolError(path, "must be one of " + String.Join(", ", texts.ToArray()) + ", got " + Py.Repr(value));
                     }
                 }
                 if (field.Minimum.HasValue && Less(value, field.Minimum.Value))
-                    throw new ProtocolError(path, "must be at least " + field.Minimum.Value + ", got " + Repr(value));
+                    throw new ProtocolError(path, "must be at least " + field.Minimum.Value + ", got " + Py.Repr(value));
                 if (field.Maximum.HasValue && More(value, field.Maximum.Value))
-                    throw new ProtocolError(path, "must be at most " + field.Maximum.Value + ", got " + Repr(value));
+                    throw new ProtocolError(path, "must be at most " + field.Maximum.Value + ", got " + Py.Repr(value));
                 if (field.Type == "list")
                 {
                     foreach (object item in (List<object>)value)
@@ -175,7 +175,7 @@ namespace EsentBackup.Agent
             object version = doc["v"];
             if (version is long && Array.IndexOf(ProtocolSpec.SupportedVersions, (long)version) < 0)
                 throw new ProtocolError("v", "protocol version " + (long)version + " is not supported; this side speaks " +
-                                             Repr(J.List(ProtocolSpec.SupportedVersions)), ErrProtocolMismatch);
+                                             Py.Repr(J.List(ProtocolSpec.SupportedVersions)), ErrProtocolMismatch);
             CheckFields(doc, ProtocolSpec.RequestFields, "");
             OpSpec spec = ProtocolSpec.Ops[(string)doc["op"]];
             if (doc["instance"] == null && Array.IndexOf(ProtocolSpec.InstancelessOps, spec.Name) < 0)
@@ -319,45 +319,7 @@ namespace EsentBackup.Agent
         /// <summary>encode: compact UTF-8 JSON with sorted keys, ASCII only (the bytes relayed verbatim).</summary>
         public static byte[] Encode(JsonObject message)
         {
-            return Encoding.UTF8.GetBytes(PyJson.Dumps(message, true));
-        }
-
-        /// <summary>A copy of a JSON value with every object's keys in ordinal order (json.dumps sort_keys=True).</summary>
-        public static object Sorted(object value)
-        {
-            JsonObject o = value as JsonObject;
-            if (o != null)
-            {
-                List<string> keys = new List<string>(o.Keys);
-                keys.Sort(StringComparer.Ordinal);
-                JsonObject copy = new JsonObject();
-                foreach (string key in keys)
-                    copy[key] = Sorted(o[key]);
-                return copy;
-            }
-            if (value is string || value == null)
-                return value;
-            IDictionary dict = value as IDictionary;
-            if (dict != null)
-            {
-                JsonObject copy = new JsonObject();
-                List<string> keys = new List<string>();
-                foreach (object key in dict.Keys)
-                    keys.Add(Convert.ToString(key, CultureInfo.InvariantCulture));
-                keys.Sort(StringComparer.Ordinal);
-                foreach (string key in keys)
-                    copy[key] = Sorted(dict[key]);
-                return copy;
-            }
-            IEnumerable list = value as IEnumerable;
-            if (list != null)
-            {
-                List<object> copy = new List<object>();
-                foreach (object item in list)
-                    copy.Add(Sorted(item));
-                return copy;
-            }
-            return value;
+            return Encoding.UTF8.GetBytes(Py.Dumps(message, true));
         }
 
         /// <summary>agent_identity: the "agent" object every reply carries.</summary>
@@ -398,183 +360,6 @@ namespace EsentBackup.Agent
         public static bool IsAbortPath(string op, JsonObject args)
         {
             return ProtocolSpec.Ops[op].Kind == "abort" || (op == "stream_end" && args != null && (args["result"] as string) == "abort");
-        }
-
-        // -- Python's repr(), for messages that quote a value as the reference agent does ({value!r}) ----------
-
-        /// <summary>Python's repr() of a JSON value: 'text' (quotes and escapes as Python picks them), 12, True, None, [..], {..}.</summary>
-        public static string Repr(object value)
-        {
-            if (value == null) return "None";
-            string s = value as string;
-            if (s != null) return ReprString(s);
-            if (value is bool) return (bool)value ? "True" : "False";
-            if (value is long || value is int || value is uint || value is ulong || value is short || value is byte)
-                return Convert.ToString(value, CultureInfo.InvariantCulture);
-            if (value is double || value is float) return ReprFloat(Convert.ToDouble(value, CultureInfo.InvariantCulture));
-            JsonObject o = value as JsonObject;
-            if (o != null)
-            {
-                List<string> parts = new List<string>();
-                foreach (KeyValuePair<string, object> kv in o)
-                    parts.Add(ReprString(kv.Key) + ": " + Repr(kv.Value));
-                return "{" + String.Join(", ", parts.ToArray()) + "}";
-            }
-            IEnumerable list = value as IEnumerable;
-            if (list != null)
-            {
-                List<string> parts = new List<string>();
-                foreach (object item in list)
-                    parts.Add(Repr(item));
-                return "[" + String.Join(", ", parts.ToArray()) + "]";
-            }
-            return value.ToString();
-        }
-
-        /// <summary>Python's float repr (shortest round trip; 1.0, 0.0001, 1e-05, 1e+16, inf, nan).</summary>
-        public static string ReprFloat(double d)
-        {
-            if (Double.IsNaN(d)) return "nan";
-            if (Double.IsPositiveInfinity(d)) return "inf";
-            if (Double.IsNegativeInfinity(d)) return "-inf";
-            if (d == 0) return (1 / d) < 0 ? "-0.0" : "0.0";
-            string text = null;
-            for (int precision = 1; precision <= 17; precision++)
-            {
-                text = d.ToString("E" + (precision - 1), CultureInfo.InvariantCulture);
-                if (Double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture) == d)
-                    break;
-            }
-            // text is "-d.dddE+xxx": the digits and the decimal exponent of the first one.
-            bool negative = text[0] == '-';
-            if (negative) text = text.Substring(1);
-            int e = text.IndexOf('E');
-            int exponent = Int32.Parse(text.Substring(e + 1), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
-            string digits = text.Substring(0, e).Replace(".", "").TrimEnd('0');
-            if (digits.Length == 0) digits = "0";
-            StringBuilder sb = new StringBuilder(negative ? "-" : "");
-            if (exponent >= -4 && exponent < 16)
-            {
-                if (exponent >= 0)
-                {
-                    string whole = digits.Length > exponent + 1 ? digits.Substring(0, exponent + 1) : digits.PadRight(exponent + 1, '0');
-                    string fraction = digits.Length > exponent + 1 ? digits.Substring(exponent + 1) : "0";
-                    sb.Append(whole).Append('.').Append(fraction);
-                }
-                else
-                {
-                    sb.Append("0.").Append(new string('0', -exponent - 1)).Append(digits);
-                }
-            }
-            else
-            {
-                sb.Append(digits[0]);
-                if (digits.Length > 1) sb.Append('.').Append(digits.Substring(1));
-                sb.Append('e').Append(exponent < 0 ? '-' : '+').Append(Math.Abs(exponent).ToString("00", CultureInfo.InvariantCulture));
-            }
-            return sb.ToString();
-        }
-
-        private static string ReprString(string s)
-        {
-            char quote = (s.IndexOf('\'') >= 0 && s.IndexOf('"') < 0) ? '"' : '\'';
-            StringBuilder sb = new StringBuilder();
-            sb.Append(quote);
-            for (int i = 0; i < s.Length; i++)
-            {
-                char c = s[i];
-                if (c == quote || c == '\\') { sb.Append('\\').Append(c); continue; }
-                if (c == '\t') { sb.Append("\\t"); continue; }
-                if (c == '\n') { sb.Append("\\n"); continue; }
-                if (c == '\r') { sb.Append("\\r"); continue; }
-                if (Char.IsHighSurrogate(c) && i + 1 < s.Length && Char.IsLowSurrogate(s[i + 1]))
-                {
-                    sb.Append(c).Append(s[i + 1]);
-                    i++;
-                    continue;
-                }
-                if (c < 0x20 || c == 0x7f || !Printable(c))
-                {
-                    if (c < 0x100)
-                        sb.Append("\\x").Append(((int)c).ToString("x2", CultureInfo.InvariantCulture));
-                    else
-                        sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
-                    continue;
-                }
-                sb.Append(c);
-            }
-            sb.Append(quote);
-            return sb.ToString();
-        }
-
-        /// <summary>Python's str.isprintable for one BMP char: not Cc, Cf, Cs, Co, Cn, Zl, Zp, and no separator but the space.</summary>
-        private static bool Printable(char c)
-        {
-            if (c == ' ')
-                return true;
-            switch (CharUnicodeInfo.GetUnicodeCategory(c))
-            {
-                case UnicodeCategory.Control:
-                case UnicodeCategory.Format:
-                case UnicodeCategory.Surrogate:
-                case UnicodeCategory.PrivateUse:
-                case UnicodeCategory.OtherNotAssigned:
-                case UnicodeCategory.LineSeparator:
-                case UnicodeCategory.ParagraphSeparator:
-                case UnicodeCategory.SpaceSeparator:
-                    return false;
-                default:
-                    return true;
-            }
-        }
-    }
-
-    /// <summary>Python's json.dumps(value, sort_keys=True), ASCII only, floats as Python writes them: with the default
-    /// separators (", " and ": "), or compact ("," and ":", protocol.encode).</summary>
-    public static class PyJson
-    {
-        public static string Dumps(object value, bool compact = false)
-        {
-            StringBuilder sb = new StringBuilder();
-            Write(sb, Protocol.Sorted(value), compact ? "," : ", ", compact ? ":" : ": ");
-            return sb.ToString();
-        }
-
-        private static void Write(StringBuilder sb, object value, string comma, string colon)
-        {
-            JsonObject o = value as JsonObject;
-            if (o != null)
-            {
-                sb.Append('{');
-                bool first = true;
-                foreach (KeyValuePair<string, object> kv in o)
-                {
-                    if (!first) sb.Append(comma);
-                    first = false;
-                    sb.Append(Json.Serialize(kv.Key)).Append(colon);
-                    Write(sb, kv.Value, comma, colon);
-                }
-                sb.Append('}');
-                return;
-            }
-            if (value is double || value is float)
-            {
-                sb.Append(Protocol.ReprFloat(Convert.ToDouble(value, CultureInfo.InvariantCulture)));
-                return;
-            }
-            List<object> list = value as List<object>;
-            if (list != null)
-            {
-                sb.Append('[');
-                for (int i = 0; i < list.Count; i++)
-                {
-                    if (i > 0) sb.Append(comma);
-                    Write(sb, list[i], comma, colon);
-                }
-                sb.Append(']');
-                return;
-            }
-            sb.Append(Json.Serialize(value));
         }
     }
 }

@@ -270,7 +270,7 @@ namespace EsentBackup.Agent
                         names.Add(rel);
                 }
             }
-            names.Sort(Manifest.CodePointCompare);
+            names.Sort(Py.CodePointCompare);
             return names;
         }
 

@@ -83,16 +83,16 @@ namespace EsentBackup.Agent
             if (segment == "..")
                 return "contains a '..' segment; give the folder itself, without '..'";
             if (ReservedName(segment))
-                return "segment " + Protocol.Repr(segment) + " is a reserved device name on Windows (CON, PRN, AUX, NUL, COM1-9, LPT1-9); rename it";
+                return "segment " + Py.Repr(segment) + " is a reserved device name on Windows (CON, PRN, AUX, NUL, COM1-9, LPT1-9); rename it";
             SortedSet<char> bad = new SortedSet<char>();
             foreach (char c in segment)
                 if (InvalidChars.IndexOf(c) >= 0)
                     bad.Add(c);
             if (bad.Count > 0)
-                return "segment " + Protocol.Repr(segment) + " holds " + Protocol.Repr(new string(new List<char>(bad).ToArray())) +
+                return "segment " + Py.Repr(segment) + " holds " + Py.Repr(new string(new List<char>(bad).ToArray())) +
                        ", which Windows does not allow in names";
             if (segment.EndsWith(".", StringComparison.Ordinal) || segment.EndsWith(" ", StringComparison.Ordinal))
-                return "segment " + Protocol.Repr(segment) + " ends in a dot or a space, which Windows drops (two spellings would name one folder)";
+                return "segment " + Py.Repr(segment) + " ends in a dot or a space, which Windows drops (two spellings would name one folder)";
             return "";
         }
 
@@ -102,19 +102,19 @@ namespace EsentBackup.Agent
         {
             string text = value as string;
             if (text == null)
-                throw new WindowsPathError(option, "must be a string path, got " + Protocol.PyTypeName(value) + " " + Protocol.Repr(value));
+                throw new WindowsPathError(option, "must be a string path, got " + Protocol.PyTypeName(value) + " " + Py.Repr(value));
             if (text.Length == 0)
                 throw new WindowsPathError(option, "must not be empty; give an absolute path such as E:\\EseBackups");
             int pos = ControlChar(text);
             if (pos >= 0)
-                throw new WindowsPathError(option, "holds the control character " + Protocol.Repr(text[pos].ToString()) + " at position " + pos + "; remove it");
+                throw new WindowsPathError(option, "holds the control character " + Py.Repr(text[pos].ToString()) + " at position " + pos + "; remove it");
             string head = text.Length >= 2 ? text.Substring(0, 2) : text;
             if (head == "\\\\" || head == "//" || head == "\\/" || head == "/\\")
                 throw new WindowsPathError(option, "UNC shares and device paths (" + text + ") are not supported in v1: the agent's network logon " +
                                                    "has no credentials for shares. Use a local absolute path such as E:\\EseBackups.");
             Match match = Drive.Match(text);
             if (!match.Success)
-                throw new WindowsPathError(option, "must be an absolute Windows path with a drive letter, such as E:\\EseBackups; got " + Protocol.Repr(text));
+                throw new WindowsPathError(option, "must be an absolute Windows path with a drive letter, such as E:\\EseBackups; got " + Py.Repr(text));
             List<string> segments = new List<string>();
             foreach (string segment in Separators.Split(text.Substring(3)))
             {
@@ -122,7 +122,7 @@ namespace EsentBackup.Agent
                     continue;
                 string problem = SegmentProblem(segment);
                 if (problem.Length > 0)
-                    throw new WindowsPathError(option, problem + " (in " + Protocol.Repr(text) + ")");
+                    throw new WindowsPathError(option, problem + " (in " + Py.Repr(text) + ")");
                 segments.Add(segment);
             }
             string path = match.Groups[1].Value.ToUpperInvariant() + ":\\" + String.Join("\\", segments.ToArray());
@@ -163,14 +163,14 @@ namespace EsentBackup.Agent
         {
             string text = value as string;
             if (text == null)
-                throw new WindowsPathError(option, "must be a string, got " + Protocol.PyTypeName(value) + " " + Protocol.Repr(value));
+                throw new WindowsPathError(option, "must be a string, got " + Protocol.PyTypeName(value) + " " + Py.Repr(value));
             if (text.Length == 0 || text == "." || text == "..")
-                throw new WindowsPathError(option, "must be a folder name such as ntds_store, got " + Protocol.Repr(text));
+                throw new WindowsPathError(option, "must be a folder name such as ntds_store, got " + Py.Repr(text));
             int pos = ControlChar(text);
             if (pos >= 0)
-                throw new WindowsPathError(option, "holds the control character " + Protocol.Repr(text[pos].ToString()) + " at position " + pos + "; remove it");
+                throw new WindowsPathError(option, "holds the control character " + Py.Repr(text[pos].ToString()) + " at position " + pos + "; remove it");
             if (text.IndexOf('\\') >= 0 || text.IndexOf('/') >= 0)
-                throw new WindowsPathError(option, "must be one folder name without separators, got " + Protocol.Repr(text));
+                throw new WindowsPathError(option, "must be one folder name without separators, got " + Py.Repr(text));
             string problem = SegmentProblem(text);
             if (problem.Length > 0)
                 throw new WindowsPathError(option, problem);
@@ -184,9 +184,9 @@ namespace EsentBackup.Agent
         {
             string text = value as string;
             if (text == null || !BaseName.IsMatch(text))
-                throw new WindowsPathError(option, "must be exactly 3 letters or digits (ESE's JET_paramBaseName, edb by default), got " + Protocol.Repr(value));
+                throw new WindowsPathError(option, "must be exactly 3 letters or digits (ESE's JET_paramBaseName, edb by default), got " + Py.Repr(value));
             if (ReservedName(text))
-                throw new WindowsPathError(option, Protocol.Repr(text) + " is a reserved device name on Windows; ESE would name its logs " + text + ".log, " +
+                throw new WindowsPathError(option, Py.Repr(text) + " is a reserved device name on Windows; ESE would name its logs " + text + ".log, " +
                                                    text + "00001.log and " + text + ".chk, which are devices. Use the store's real base name (edb by default)");
             return text;
         }
@@ -222,7 +222,7 @@ namespace EsentBackup.Agent
                 if (Overlaps(dest, kv.Value))
                 {
                     string where = Folded(dest).StartsWith(Folded(kv.Value), StringComparison.Ordinal) ? "inside" : "above";
-                    throw new WindowsPathError(option, dest + " (given as " + Protocol.Repr(value) + ") is " + where + " the live store's folder " +
+                    throw new WindowsPathError(option, dest + " (given as " + Py.Repr(value) + ") is " + where + " the live store's folder " +
                                                        kv.Value + " (" + kv.Key + "); pick a folder outside the store's folders, such as E:\\EseBackups");
                 }
             }

@@ -118,7 +118,7 @@ def test_csharp_protocol_refuses_as_python(tmp_path: Path) -> None:
     driver.write_text(DRIVER)
     exe = tmp_path / "driver.exe"
     sources = [MODULE_UTILS / "JetErrors.cs", MODULE_UTILS / "SessionStates.cs", MODULE_UTILS / "ProtocolSchema.cs",
-               *(MODULE_UTILS / "agent" / name for name in ("Json.cs", "Sessions.cs", "WinPath.cs", "Protocol.cs"))]
+               *(MODULE_UTILS / "agent" / name for name in ("Json.cs", "Py.cs", "Sessions.cs", "WinPath.cs", "Protocol.cs"))]
     built = subprocess.run([mcs, "-langversion:5", "-warnaserror+", f"-out:{exe}", *map(str, sources), str(driver)],
                            capture_output=True, text=True, timeout=120)
     assert built.returncode == 0, built.stdout + built.stderr
@@ -169,7 +169,7 @@ def test_csharp_journal_and_state_file_are_written_as_python_writes_them(tmp_pat
     driver.write_text(JOURNAL_DRIVER)
     exe = tmp_path / "journal.exe"
     sources = [MODULE_UTILS / "JetErrors.cs", MODULE_UTILS / "SessionStates.cs", MODULE_UTILS / "ProtocolSchema.cs",
-               *(MODULE_UTILS / "agent" / name for name in ("Json.cs", "Sessions.cs", "WinPath.cs", "Protocol.cs", "Journal.cs"))]
+               *(MODULE_UTILS / "agent" / name for name in ("Json.cs", "Py.cs", "Sessions.cs", "WinPath.cs", "Protocol.cs", "Journal.cs"))]
     built = subprocess.run([mcs, "-langversion:5", "-warnaserror+", f"-out:{exe}", *map(str, sources), str(driver)],
                            capture_output=True, text=True, timeout=120)
     assert built.returncode == 0, built.stdout + built.stderr
