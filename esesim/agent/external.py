@@ -454,6 +454,11 @@ class ExternalAgent:
 
     # -- what AgentHost and the bootstrap use -----------------------------------------------------
 
+    @property
+    def os_pid(self) -> int:
+        """The mono process's id on this machine (benchmarks read its memory); not the simulated pid."""
+        return self._popen.pid
+
     def identity(self) -> dict[str, Any]:
         return protocol.agent_identity(self.version, self.pid, self.boot_id)
 
