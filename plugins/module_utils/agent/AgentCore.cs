@@ -289,7 +289,7 @@ namespace EsentBackup.Agent
             Session sess;
             if (sid == null)
             {
-                bool force = AgentCoreFunctions.Truthy(args["force"]);
+                bool force = Py.Truthy(args["force"]);
                 List<Session> mine = new List<Session>();
                 bool anyLive = false;
                 foreach (Session s in Sessions.Values)
@@ -443,14 +443,14 @@ namespace EsentBackup.Agent
         public StoreSpec Spec()
         {
             JsonObject cfg = InstanceCfg;
-            if (!AgentCoreFunctions.Truthy(cfg["log_path"]))
+            if (!Py.Truthy(cfg["log_path"]))
                 throw new AgentFailure(Err.InvalidRequest, "this op needs the instance block (log_path, databases)");
             StoreSpec spec = new StoreSpec();
             spec.LogPath = cfg.Str("log_path");
-            spec.SystemPath = AgentCoreFunctions.Truthy(cfg["system_path"]) ? cfg.Str("system_path") : cfg.Str("log_path");
+            spec.SystemPath = Py.Truthy(cfg["system_path"]) ? cfg.Str("system_path") : cfg.Str("log_path");
             spec.DbPaths = J.Strings(cfg["databases"], "databases");
-            spec.Base = AgentCoreFunctions.Truthy(cfg["base_name"]) ? cfg.Str("base_name") : "edb";
-            spec.InstanceName = AgentCoreFunctions.Truthy(cfg["name"]) ? cfg.Str("name") : "store";
+            spec.Base = Py.Truthy(cfg["base_name"]) ? cfg.Str("base_name") : "edb";
+            spec.InstanceName = Py.Truthy(cfg["name"]) ? cfg.Str("name") : "store";
             spec.LogKb = cfg["log_file_size"] == null ? (long?)null : cfg.Long("log_file_size");
             spec.Circular = cfg["circular_logging"] == null ? (long?)null : (cfg.Bool("circular_logging") ? 1L : 0L);
             spec.PageSize = cfg["page_size"] == null ? (long?)null : cfg.Long("page_size");

@@ -39,7 +39,7 @@ namespace EsentBackup.Agent
         /// <summary>The identity fields of an instance block as Windows compares them (normalised, case-folded).</summary>
         public static JsonObject CanonicalInstance(JsonObject inst)
         {
-            string logPath = Truthy(inst["log_path"]) ? WinPath.Folded(WinPath.Normalise("instance.log_path", inst["log_path"])) : null;
+            string logPath = Py.Truthy(inst["log_path"]) ? WinPath.Folded(WinPath.Normalise("instance.log_path", inst["log_path"])) : null;
             object system = inst["system_path"];
             List<object> dbs = new List<object>();
             List<string> folded = new List<string>();
@@ -50,10 +50,10 @@ namespace EsentBackup.Agent
             folded.Sort(StringComparer.Ordinal);
             foreach (string d in folded)
                 dbs.Add(d);
-            string baseName = Truthy(inst["base_name"]) ? (string)inst["base_name"] : "edb";
-            string owner = Truthy(inst["owner_service"]) ? WinPath.Fold((string)inst["owner_service"]) : "";
+            string baseName = Py.Truthy(inst["base_name"]) ? (string)inst["base_name"] : "edb";
+            string owner = Py.Truthy(inst["owner_service"]) ? WinPath.Fold((string)inst["owner_service"]) : "";
             return new JsonObject().Add("name", inst["name"]).Add("log_path", logPath)
-                                   .Add("system_path", Truthy(system) ? WinPath.Folded(WinPath.Normalise("instance.system_path", system)) : logPath)
+                                   .Add("system_path", Py.Truthy(system) ? WinPath.Folded(WinPath.Normalise("instance.system_path", system)) : logPath)
                                    .Add("base_name", WinPath.Fold(baseName)).Add("databases", dbs)
                                    .Add("owner_service", owner.Length > 0 ? owner : null);
         }
@@ -200,23 +200,6 @@ namespace EsentBackup.Agent
         {
             string s = value as string;
             return s ?? Py.Repr(value);
-        }
-
-        /// <summary>Python's truth value of a JSON value (None, False, 0, "", [], {} are false).</summary>
-        public static bool Truthy(object value)
-        {
-            if (value == null) return false;
-            if (value is bool) return (bool)value;
-            if (value is long) return (long)value != 0;
-            if (value is int) return (int)value != 0;
-            if (value is double) return (double)value != 0;
-            string s = value as string;
-            if (s != null) return s.Length > 0;
-            JsonObject o = value as JsonObject;
-            if (o != null) return o.Count > 0;
-            System.Collections.ICollection c = value as System.Collections.ICollection;
-            if (c != null) return c.Count > 0;
-            return true;
         }
 
         /// <summary>Whether a JSON value is the integer n (Python's old.get("pid") == pid).</summary>

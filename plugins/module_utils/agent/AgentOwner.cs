@@ -240,7 +240,7 @@ namespace EsentBackup.Agent
         {
             JsonObject args = doc.Obj("args");
             string action = args.Str("action");
-            if (AgentCoreFunctions.Truthy(InstanceCfg["owner_service"]))
+            if (Py.Truthy(InstanceCfg["owner_service"]))
                 throw new AgentFailure(Err.InvalidOption, "the workload op runs only in agent-hosted stores; this store belongs to " +
                                                           InstanceCfg.Str("owner_service"));
             if (action == "start")

@@ -410,23 +410,6 @@ namespace EsentBackup.Agent
             return J.AsString(value, "value");
         }
 
-        /// <summary>Python's truthiness of a JSON value: null, false, 0, "", an empty list or object are false.</summary>
-        public static bool Truthy(object value)
-        {
-            if (value == null) return false;
-            if (value is bool) return (bool)value;
-            if (value is long) return (long)value != 0;
-            if (value is int) return (int)value != 0;
-            if (value is double) return (double)value != 0;
-            string s = value as string;
-            if (s != null) return s.Length > 0;
-            JsonObject o = value as JsonObject;
-            if (o != null) return o.Count > 0;
-            List<object> l = value as List<object>;
-            if (l != null) return l.Count > 0;
-            return true;
-        }
-
         /// <summary>PureWindowsPath(path).name: the last component of a Windows path.</summary>
         public static string WinName(string path)
         {

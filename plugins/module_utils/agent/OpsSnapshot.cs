@@ -215,7 +215,7 @@ namespace EsentBackup.Agent
             sess.FreezeLease.Renew(agent.Now());
             agent.Log(sess, "frozen", new JsonObject().Add("shadows", ShadowsOf(sess)).Add("log_range", sess.Freeze["log_range"]));
             object window = null;
-            if (Common.Truthy(doc.Obj("args")["auto_thaw"]))
+            if (Py.Truthy(doc.Obj("args")["auto_thaw"]))
             {
                 Thaw(agent, sess, "auto_thaw: the shadow copies exist");
                 window = Math.Round(agent.Now() - t0, 6);
@@ -373,7 +373,7 @@ namespace EsentBackup.Agent
                         "", sess.Brief());
                 sources.Add(Copies.ShadowSource(agent.Platform, sid, f.Path, size, f.Name, f.Role, f.Path, agent.Lock, f.Generation));
             }
-            return Common.StartCopy(agent, sess, sources, dest, Common.Truthy(Common.GetOr(args, "verify", true)), "snapshot",
+            return Common.StartCopy(agent, sess, sources, dest, Py.Truthy(Common.GetOr(args, "verify", true)), "snapshot",
                 fz.Obj("log_range"), fz.Obj("header"));
         }
 
@@ -519,11 +519,11 @@ namespace EsentBackup.Agent
                 JsonObject output = new JsonObject().Add("changed", false).Add("state", sess == null ? "gone" : sess.StateValue);
                 if (sess != null)
                     output.Update(sess.Brief());
-                else if (Common.Truthy(args["session_id"]))
+                else if (Py.Truthy(args["session_id"]))
                     output.Add("snapshot_id", args["session_id"]).Add("session_id", args["session_id"]);
                 return output;
             }
-            Abort(agent, sess, "snapshot_abort" + (Common.Truthy(args["force"]) ? " (force)" : ""));
+            Abort(agent, sess, "snapshot_abort" + (Py.Truthy(args["force"]) ? " (force)" : ""));
             return sess.Brief().Add("changed", true);
         }
     }

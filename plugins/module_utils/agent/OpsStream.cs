@@ -325,7 +325,7 @@ namespace EsentBackup.Agent
 
             // The log phase goes to the copy before it starts: an incremental has no database, so its empty
             // first phase ends at once and the follower thread must already know the logs follow.
-            return Common.StartCopy(agent, sess, sources, dest, Common.Truthy(Common.GetOr(args, "verify", true)), "streaming", logRange, header, logs);
+            return Common.StartCopy(agent, sess, sources, dest, Py.Truthy(Common.GetOr(args, "verify", true)), "streaming", logRange, header, logs);
         }
 
         private static long Min(List<long> values)

@@ -34,6 +34,23 @@ namespace EsentBackup.Agent
             return sb.ToString();
         }
 
+        /// <summary>Python's truth value of a JSON value: None, False, 0, "", [] and {} are false.</summary>
+        public static bool Truthy(object value)
+        {
+            if (value == null) return false;
+            if (value is bool) return (bool)value;
+            if (value is long) return (long)value != 0;
+            if (value is int) return (int)value != 0;
+            if (value is double) return (double)value != 0;
+            string s = value as string;
+            if (s != null) return s.Length > 0;
+            JsonObject o = value as JsonObject;
+            if (o != null) return o.Count > 0;
+            ICollection c = value as ICollection;
+            if (c != null) return c.Count > 0;
+            return true;
+        }
+
         private static bool IsInt(object value)
         {
             return value is long || value is int || value is uint || value is ulong || value is short || value is ushort || value is byte;
@@ -45,7 +62,7 @@ namespace EsentBackup.Agent
         {
             if (value == null) { sb.Append("null"); return; }
             string s = value as string;
-            if (s != null) { WriteAsciiString(sb, s); return; }
+            if (s != null) { Json.WriteString(sb, s); return; }
             if (value is bool) { sb.Append((bool)value ? "true" : "false"); return; }
             if (IsInt(value)) { sb.Append(Convert.ToString(value, CultureInfo.InvariantCulture)); return; }
             if (value is double || value is float)
@@ -67,7 +84,7 @@ namespace EsentBackup.Agent
                 {
                     if (i > 0) sb.Append(indent >= 0 || compact ? "," : ", ");
                     NewLine(sb, indent, level + 1);
-                    WriteAsciiString(sb, keys[i]);
+                    Json.WriteString(sb, keys[i]);
                     sb.Append(indent < 0 && compact ? ":" : ": ");
                     WritePython(sb, obj[keys[i]], indent, level + 1, compact);
                 }
@@ -99,32 +116,6 @@ namespace EsentBackup.Agent
                 return;
             sb.Append('\n');
             sb.Append(' ', indent * level);
-        }
-
-        private static void WriteAsciiString(StringBuilder sb, string s)
-        {
-            sb.Append('"');
-            foreach (char c in s)
-            {
-                switch (c)
-                {
-                    case '"': sb.Append("\\\""); break;
-                    case '\\': sb.Append("\\\\"); break;
-                    case '\n': sb.Append("\\n"); break;
-                    case '\r': sb.Append("\\r"); break;
-                    case '\t': sb.Append("\\t"); break;
-                    case '\b': sb.Append("\\b"); break;
-                    case '\f': sb.Append("\\f"); break;
-                    default:
-                        // UTF-16 code units: a character above U+FFFF is already its surrogate pair.
-                        if (c < 0x20 || c > 0x7e)
-                            sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
-                        else
-                            sb.Append(c);
-                        break;
-                }
-            }
-            sb.Append('"');
         }
 
         /// <summary>Python's str order (by code point; ordinal UTF-16 order differs only above U+FFFF).</summary>
