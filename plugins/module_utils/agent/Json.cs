@@ -303,7 +303,7 @@ namespace EsentBackup.Agent
             throw new InvalidOperationException("no JSON form for " + value.GetType().FullName);
         }
 
-        /// <summary>A string as JSON, ASCII only (json.dumps's ensure_ascii): every other char as \\uXXXX.</summary>
+        /// <summary>A string as JSON, ASCII only (json.dumps's ensure_ascii): every other char as \uXXXX.</summary>
         public static void WriteString(StringBuilder sb, string s)
         {
             sb.Append('"');
