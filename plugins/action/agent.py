@@ -69,7 +69,8 @@ class ActionModule(EseStepAction):
     # -- host facts and actions ----------------------------------------------------------------
 
     def _version(self) -> str:
-        version = str(self._task_vars.get(TEST_VERSION_VAR) or AGENT_VERSION)
+        raw = self._task_vars.get(TEST_VERSION_VAR)
+        version = str((self._templar.template(raw) if raw else None) or AGENT_VERSION)
         if not VERSION.fullmatch(version):
             raise _StepFailure(f"{TEST_VERSION_VAR}: {version!r} is not an agent version (like 0.1.0 or 0.2.0-test)")
         return version

@@ -40,10 +40,9 @@ def _record(version: str) -> str:
     return f"{AGENT_DIR}\\{version}\\agent.sha256"
 
 
-def _steps(f: Fleet, *steps: dict[str, Any], version: str | None = None) -> list[dict[str, Any]]:
+def _steps(f: Fleet, *steps: dict[str, Any]) -> list[dict[str, Any]]:
     """Run the steps in one playbook (none stops the play) and return their results in order."""
-    extra = {"esent_backup_test_agent_version": version} if version else {}
-    proc = f.playbook("agent_install.yml", esent_instance=f.instance(AGENT_STORE), steps=list(steps), **extra)
+    proc = f.playbook("agent_install.yml", esent_instance=f.instance(AGENT_STORE), steps=list(steps))
     assert isinstance(proc, subprocess.CompletedProcess)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
     results = f.results("agent_install.yml")
@@ -66,18 +65,23 @@ def _files(f: Fleet) -> dict[str, Any]:
     return f.state(folders=[AGENT_DIR])["files"]
 
 
-PRESENT = {"module": "agent", "args": {"state": "present"}}
+def _agent(state: str, version: str = "") -> dict[str, Any]:
+    return {"module": "agent", "args": {"state": state}, "version": version}
+
+
+PRESENT = _agent("present")
 PREPARE = {"module": "snapshot_prepare", "args": {"backup_type": "full"}}
+FREEZE = {"module": "snapshot_freeze", "sid": True}
 ABORT = {"module": "snapshot_abort", "sid": True}
 
 
 def test_install_tamper_upgrade_remove_and_the_reaper_of_the_installed_agent(tmp_path: Path) -> None:
     with fleet(tmp_path, *FLEET_FLAGS) as f:
         # -- install from nothing: the assembly, its hash record and the launcher, then a step works.
-        install, again, prepare, abort = _steps(f, PRESENT, PRESENT, PREPARE, ABORT)
+        install, again, prepare, abort, stopped = _steps(f, PRESENT, PRESENT, PREPARE, ABORT, _agent("stopped"))
         assert _ok(install)["changed"] and install["installed"] and install["compiled"] and install["version"] == VERSION, install
         assert _ok(again)["changed"] is False and again["compiled"] is False and again["sha256"] == install["sha256"], again
-        assert _ok(prepare)["state"] == "prepared" and _ok(abort)["state"] == "aborted"
+        assert _ok(prepare)["state"] == "prepared" and _ok(abort)["state"] == "aborted" and _ok(stopped)["running"] is False
         files = _files(f)
         assert files[_dll(VERSION)]["sha256"] == install["sha256"]
         assert f.read_file(_record(VERSION)).strip() == install["sha256"]
@@ -89,38 +93,28 @@ def test_install_tamper_upgrade_remove_and_the_reaper_of_the_installed_agent(tmp
         assert "install" in kinds and "put" in kinds, kinds
 
         # -- tamper: one flipped byte; the next start is refused with its own code, naming the file; a reinstall repairs it.
-        _ok(_steps(f, {"module": "agent", "args": {"state": "stopped"}})[0])
+        # -- then an upgrade while a session is open is refused, naming it; after the abort it upgrades.
         f.control({"op": "tamper", "path": _dll(VERSION), "action": "flip", "offset": 4096, "length": 1})
-        started, peeked, repaired, prepare, abort = _steps(f, PREPARE, {"module": "instance_info"}, PRESENT, PREPARE, ABORT)
-        for refused in (started, peeked):
-            _failed_with(refused, -10026, "JET_errClientAgentTampered")
-            assert _dll(VERSION) in refused["msg"] and "does not match the SHA-256" in refused["msg"], refused["msg"]
+        started, peeked, repaired, prepare, refused, abort, upgraded, prepare2, abort2 = _steps(
+            f, PREPARE, {"module": "instance_info"}, PRESENT, PREPARE, _agent("present", NEXT), ABORT, _agent("present", NEXT), PREPARE, ABORT)
+        for failed in (started, peeked):
+            _failed_with(failed, -10026, "JET_errClientAgentTampered")
+            assert _dll(VERSION) in failed["msg"] and "does not match the SHA-256" in failed["msg"], failed["msg"]
         assert "-Peek" in peeked["msg"] and "-Peek" not in started["msg"]
         assert _ok(repaired)["changed"] and repaired["compiled"] and repaired["sha256"] == install["sha256"], repaired
-        assert _ok(prepare)["state"] == "prepared" and _ok(abort)["state"] == "aborted"
-        assert _files(f)[_dll(VERSION)]["sha256"] == install["sha256"]
-
-        # -- upgrade while busy: refused naming the session; after the abort it upgrades.
-        [prepare] = _steps(f, PREPARE)
         sid = _ok(prepare)["snapshot_id"]
-        [refused] = _steps(f, PRESENT, version=NEXT)
         _failed_with(refused, -505, "JET_errBackupInProgress")
         assert sid in refused["msg"] and "pytest-run" in refused["msg"] and "prepared" in refused["msg"], refused["msg"]
         assert [s["session_id"] for s in refused["sessions"]] == [sid]
-        assert "$V = '0.1.0'" in f.read_file(LAUNCHER), "nothing changed"
-        abort, upgraded, prepare, abort2 = _steps(f, {"module": "snapshot_abort", "args": {"snapshot_id": sid}}, PRESENT, PREPARE, ABORT,
-                                                  version=NEXT)
         assert _ok(abort)["state"] == "aborted"
         assert _ok(upgraded)["changed"] and upgraded["version"] == NEXT and upgraded["compiled"], upgraded
-        assert _ok(prepare)["state"] == "prepared" and _ok(abort2)["state"] == "aborted"
+        assert _ok(prepare2)["state"] == "prepared" and _ok(abort2)["state"] == "aborted"
         files = _files(f)
         assert _dll(NEXT) in files and not any(p.startswith(f"{AGENT_DIR}\\{VERSION}\\") for p in files), sorted(files)
         assert f"$V = '{NEXT}'" in f.read_file(LAUNCHER)
 
         # -- absent: refused while a session is open, done when idle.
-        prepare, busy, abort, removed, again = _steps(f, PREPARE, {"module": "agent", "args": {"state": "absent"}}, ABORT,
-                                                      {"module": "agent", "args": {"state": "absent"}},
-                                                      {"module": "agent", "args": {"state": "absent"}}, version=NEXT)
+        prepare, busy, abort, removed, again = _steps(f, PREPARE, _agent("absent", NEXT), ABORT, _agent("absent", NEXT), _agent("absent", NEXT))
         _failed_with(busy, -505, "JET_errBackupInProgress")
         assert prepare["snapshot_id"] in busy["msg"], busy["msg"]
         assert _ok(removed)["changed"] and removed["installed"] is False and _ok(again)["changed"] is False
@@ -130,7 +124,7 @@ def test_install_tamper_upgrade_remove_and_the_reaper_of_the_installed_agent(tmp
 
         # -- the reaper: an agent killed with a shadow copy held; the next agent started from the installed assembly deletes it.
         f.step_fault("snapshot_freeze", "agent_crash", instance=AGENT_STORE)
-        install, prepare, crashed = _steps(f, PRESENT, PREPARE, {"module": "snapshot_freeze", "sid": True})
+        install, prepare, crashed = _steps(f, PRESENT, PREPARE, FREEZE)
         assert _ok(install)["compiled"] and install["version"] == VERSION
         assert _ok(prepare)["state"] == "prepared" and crashed.get("failed"), crashed
         held = f.state()["shadows"]
