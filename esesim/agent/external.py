@@ -4,9 +4,10 @@ Test-only code: do not use directly. ``ExternalAgent`` has the surface ``simhost
 control plane (control.py) and the conformance runner use of a Python ``core.AgentProcess``
 (``handle``, ``alive``, ``kill``, ``pid``, ``pipe``, ``state_file``, ``identity``, ``instance_cfg``;
 ``tick`` for the Python agent's ``check_leases``/``workload_tick``/``exit_if_idle``, ``view`` for
-its sessions and owner windows, ``settle`` for its copies), but the agent is ``mono esent.backup.agent.exe --route R``
-(built by ``esesim.native.csharp_agent``): the C# agent of plugins/module_utils/agent/ with the
-test side of esesim/native/csharp/.
+its sessions and owner windows, ``settle`` for its copies), but the agent is ``mono esent.backup.agent.host.exe --route R``:
+the test side of esesim/native/csharp/ compiled against the host's INSTALLED assembly, the bytes
+its launcher hashed (``hosted_exe``, once per assembly hash), so the fleet runs exactly what the
+install compiled (simhost's ``_launch`` does the launcher's check).
 
 One engine: the agent's native face runs in remote mode (``ESESIM_FACE_REMOTE``,
 esesim/native/remote.py) and connects to this process's ``FaceServer``, which makes the agent's
