@@ -92,7 +92,7 @@ def shipped_sources() -> list[tuple[str, str]]:
     names = [os.path.basename(p) for p in found]
     if len(set(names)) != len(names):  # one flat src folder on the host
         raise RuntimeError(f"two agent sources share a file name: {sorted(n for n in names if names.count(n) > 1)}")
-    return list(zip(found, names))
+    return list(zip(found, names, strict=True))
 
 
 _LAUNCHER_LINE = re.compile(r"\(pid [0-9]+\) jet (-[0-9]+): ")
@@ -107,7 +107,7 @@ def launcher_code(message: str) -> t.Optional[int]:
 # Names in the script: R answers ok, E an error (both exit); $t the stdin tokens, $V the version,
 # $d the agent folder, $v the version folder, $l the assembly, $k the hash record, H hashes it,
 # P protects a folder, D removes the version folders but one, $x starts a version, $z ends a reply,
-# $s the state, $f the sources, $b the build folder.
+# $s the state, $f the sources, $b the build folder, $o the assembly it compiles.
 INSTALL_SCRIPT = r"""$ErrorActionPreference='Stop'
 $z=',"agent":{"version":"install","pid":'+$PID+',"boot_id":""}}'
 function R([string]$r) { Write-Output ('{"ok":true,"result":{'+$r+'},"error":null'+$z)|Out-Default; exit 0 }
@@ -120,7 +120,8 @@ if ($ExecutionContext.SessionState.LanguageMode -ne 'FullLanguage') { E -10014 '
 try {
 $t="$(@(foreach ($in in $input) { $in })[0])".Trim().Split(' ')
 $x='^[0-9]+\.[0-9]+\.[0-9]+'
-if ($t.Count -ne 3 -or $t[0] -ne 'ESENTBACKUP-INSTALL' -or $t[1] -notmatch '^(check|stage|install|remove)$' -or $t[2] -cnotmatch "$x(-[0-9a-z.]+)?$") {
+if ($t.Count -ne 3 -or $t[0] -ne 'ESENTBACKUP-INSTALL' -or
+$t[1] -notmatch '^(check|stage|install|remove)$' -or $t[2] -cnotmatch "$x(-[0-9a-z.]+)?$") {
 E -10010 'stdin must be: ESENTBACKUP-INSTALL <verb> <version>'
 }
 $V=$t[2]
@@ -132,7 +133,10 @@ function H { if (Test-Path -LiteralPath $l) { (Get-FileHash -LiteralPath $l -Alg
 function P([string]$p) {
 $a=New-Object Security.AccessControl.DirectorySecurity
 $a.SetAccessRuleProtection($true,$false)
-foreach ($i in 'S-1-5-18','S-1-5-32-544') { $a.AddAccessRule((New-Object Security.AccessControl.FileSystemAccessRule(([Security.Principal.SecurityIdentifier]$i),'FullControl',3,0,0))) }
+foreach ($i in 'S-1-5-18','S-1-5-32-544') {
+$u=New-Object Security.AccessControl.FileSystemAccessRule(([Security.Principal.SecurityIdentifier]$i),'FullControl',3,0,0)
+$a.AddAccessRule($u)
+}
 [IO.Directory]::SetAccessControl($p,$a)
 }
 function D($n) { Get-ChildItem -LiteralPath $d -Directory -EA 0|Where-Object { $_.Name -cne $n -and $_.Name -cmatch $x }|Remove-Item -Recurse -Force }
@@ -156,9 +160,10 @@ if (!$f.Count) { E -10019 "no agent sources in $v\src" }
 $b="$v\build"
 if (Test-Path -LiteralPath $b) { Remove-Item -LiteralPath $b -Recurse -Force }
 $null=New-Item -ItemType Directory -Path $b
-try { Add-Type -Path $f -ReferencedAssemblies System.Core,System.Management,System.ServiceProcess -OutputAssembly "$b\esent.backup.agent-$V.dll" -OutputType Library }
+$o="$b\esent.backup.agent-$V.dll"
+try { Add-Type -Path $f -ReferencedAssemblies System.Core,System.Management,System.ServiceProcess -OutputAssembly $o -OutputType Library }
 catch { E -10019 "compiling $v\src failed: $_" }
-Move-Item -LiteralPath "$b\esent.backup.agent-$V.dll" -Destination $l -Force
+Move-Item -LiteralPath $o -Destination $l -Force
 Remove-Item -LiteralPath $b -Recurse -Force
 $h=H
 Set-Content -LiteralPath $k -Value $h -Encoding ASCII
@@ -190,7 +195,8 @@ LAUNCHER_SCRIPT = "".join(line + "\r\n" for line in (
     "    $want = ''",
     "    if (Test-Path -LiteralPath $rec) { $want = \"$(Get-Content -LiteralPath $rec -TotalCount 1)\".Trim() }",
     "    if ($hash -ne $want) {",
-    "        throw \"$dll does not match the SHA-256 recorded in $rec at install (recorded '$want', found $hash): not loaded; reinstall with esent.backup.agent state=present\"",
+    "        throw \"$dll does not match the SHA-256 recorded in $rec at install (recorded '$want', found $hash): not loaded; "
+    "reinstall with esent.backup.agent state=present\"",
     "    }",
     f"    $jet = {ERR_AGENT_START_FAILED}",
     "    [void][Reflection.Assembly]::Load($bytes)",

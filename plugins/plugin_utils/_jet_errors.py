@@ -243,7 +243,7 @@ _ROWS = (
      "Another agent may be rewriting it; stop the agent of the instance (esent.backup.agent state=stopped) and retry."),
     (-10025, "JET_errClientPeekFailed", "State", "The read-only run of the agent (agent.ps1 -Peek) ended without a reply.",
      "Read C:\\ProgramData\\esent.backup\\agent.log on the host; reinstall with esent.backup.agent state=present."),
-    (-10026, "JET_errClientAgentTampered", "Data", "The installed agent assembly does not match the SHA-256 recorded at install; the launcher refused to load it.",
+    (-10026, "JET_errClientAgentTampered", "Data", "The agent assembly does not match the SHA-256 recorded at install; the launcher refused to load it.",
      "Reinstall with esent.backup.agent state=present (it compiles the assembly again and records its hash), then find out what "
      "changed C:\\ProgramData\\esent.backup: only SYSTEM and Administrators may write there."),
 )

@@ -39,7 +39,7 @@ from ._bootstrap import (
     ERR_PEEK_FAILED,
     LAUNCHER,
 )
-from ._install import AGENT_VERSION, INSTALL_SCRIPT, install_stdin, launcher_code, launcher_text, shipped_sources
+from ._install import AGENT_VERSION, ERR_AGENT_TAMPERED, INSTALL_SCRIPT, install_stdin, launcher_code, launcher_text, shipped_sources
 from ._jet_errors import code_of, lookup
 from ._options import BOUNDS, check_bounds, check_dest_option, check_instance, check_path_option, check_types, instance_argument_spec
 from ._owner import session_owner
@@ -65,9 +65,9 @@ ERR_NO_REPLY = code_of("JET_errClientNoReply")
 STDERR_HEAD_LINES = 5
 ERR_NOT_INSTALLED = ERR_AGENT_NOT_INSTALLED
 ERR_AGENT_NOT_BUILT = code_of("JET_errClientAgentNotBuilt")  # the launcher's own: no agent assembly next to it
-ERR_AGENT_TAMPERED = code_of("JET_errClientAgentTampered")  # the launcher's own: the assembly is not the one the install recorded
 # What a status says when the launcher is in place but the agent behind it does not answer:
-# not built, exited at start, a peek run without a reply, an assembly the launcher refused.
+# not built, exited at start, a peek run without a reply, an assembly the launcher refused
+# (ERR_AGENT_TAMPERED, from _install: the assembly is not the one the install recorded).
 ERR_AGENT_BROKEN = (ERR_AGENT_NOT_BUILT, ERR_AGENT_START_FAILED, ERR_PEEK_FAILED, ERR_AGENT_TAMPERED)
 # The launcher the bootstrap starts (agent.ps1 -Route <key> [-Peek]) and the install live in
 # _install.py (LAUNCHER_SCRIPT, INSTALL_SCRIPT); these names stay for the code that imports them here.
@@ -480,7 +480,7 @@ class EseStepAction(ActionBase):
         if not reply["ok"]:
             error = reply["error"]
             raise _AgentError(error["jet"], error["name"], f"installing the agent ({verb} {version}): {error['message']}", error["hint"],
-                              {"changed": verb != "check", "installed": False, "running": False})
+                              {"changed": verb in ("stage", "install", "remove")})
         return reply["result"]
 
     def _install_agent(self, version: str = AGENT_VERSION) -> dict:
