@@ -1,7 +1,7 @@
 """The collection modules esesim shares with the controller, imported from the collection itself.
 
-Test-only code: do not use directly. The JET catalogue, the manifest format, protocol v1 and the
-bootstrap are defined once, in the collection's ``plugins/plugin_utils``; esesim imports them as
+Test-only code: do not use directly. The JET catalogue, the manifest format, protocol v1, the
+bootstrap and the agent's install script are defined once, in the collection's ``plugins/plugin_utils``; esesim imports them as
 ``ansible_collections.esent.backup.plugins.plugin_utils.*``, so it holds the very module objects
 the collection's code and the tests hold (one ``ProtocolError``, one catalogue).
 
@@ -44,9 +44,10 @@ if not any(type(finder).__name__ == CheckoutFinder.__name__ for finder in sys.me
     sys.meta_path.append(CheckoutFinder())
 
 from ansible_collections.esent.backup.plugins.plugin_utils import _bootstrap as bootstrap  # noqa: E402  (needs the finder above)
+from ansible_collections.esent.backup.plugins.plugin_utils import _install as agent_install  # noqa: E402
 from ansible_collections.esent.backup.plugins.plugin_utils import _jet_errors as jet  # noqa: E402
 from ansible_collections.esent.backup.plugins.plugin_utils import _manifest as manifest  # noqa: E402
 from ansible_collections.esent.backup.plugins.plugin_utils import _protocol as protocol  # noqa: E402
 from ansible_collections.esent.backup.plugins.plugin_utils import _winpath as winpath  # noqa: E402
 
-__all__ = ["bootstrap", "jet", "manifest", "protocol", "winpath"]
+__all__ = ["agent_install", "bootstrap", "jet", "manifest", "protocol", "winpath"]

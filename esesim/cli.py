@@ -225,9 +225,15 @@ def serve(fleet_dir: Path, count: int, watch_pid: int | None, *, agent: bool = T
 
         set_throttle(o["copy_throttle_kbps"] * 1024)  # every background copy of every host of this fleet
     if demo and agent and o["agent"] == "csharp":
-        from .native.csharp_agent import build_agent  # noqa: PLC0415 - only C# fleets build it
+        from ._collection import agent_install  # noqa: PLC0415 - only C# fleets build it
+        from .agent.external import hosted_exe  # noqa: PLC0415
+        from .agent.simhost import DEFAULT_VERSION  # noqa: PLC0415
+        from .winrm.install import prebuilt_assembly  # noqa: PLC0415
 
-        build_agent()  # before any host answers: the first request never waits for mcs, and a build error stops the start
+        # Before any host answers: the assembly every host gets installed (what the install script
+        # compiles of the shipped sources; cached by their hash) and the test host built against it,
+        # so the first request never waits for mcs, and a build error stops the start.
+        hosted_exe(agent_install.assembly_name(DEFAULT_VERSION), prebuilt_assembly(DEFAULT_VERSION))
     ahosts = ([attach_demo_stores(h, install_agent=agent, clock=c, stores=o["stores"], log_kb=o["log_kb"], agent_kind=o["agent"])
                for h, c in zip(hosts, clocks, strict=True)] if demo else [])
     hosts = [h.start() for h in hosts]

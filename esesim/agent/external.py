@@ -4,9 +4,10 @@ Test-only code: do not use directly. ``ExternalAgent`` has the surface ``simhost
 control plane (control.py) and the conformance runner use of a Python ``core.AgentProcess``
 (``handle``, ``alive``, ``kill``, ``pid``, ``pipe``, ``state_file``, ``identity``, ``instance_cfg``;
 ``tick`` for the Python agent's ``check_leases``/``workload_tick``/``exit_if_idle``, ``view`` for
-its sessions and owner windows, ``settle`` for its copies), but the agent is ``mono esent.backup.agent.exe --route R``
-(built by ``esesim.native.csharp_agent``): the C# agent of plugins/module_utils/agent/ with the
-test side of esesim/native/csharp/.
+its sessions and owner windows, ``settle`` for its copies), but the agent is ``mono esent.backup.agent.host.exe --route R``:
+the test side of esesim/native/csharp/ compiled against the host's INSTALLED assembly, the bytes
+its launcher hashed (``hosted_exe``, once per assembly hash), so the fleet runs exactly what the
+install compiled (simhost's ``_launch`` does the launcher's check).
 
 One engine: the agent's native face runs in remote mode (``ESESIM_FACE_REMOTE``,
 esesim/native/remote.py) and connects to this process's ``FaceServer``, which makes the agent's
@@ -32,6 +33,8 @@ wait has a limit: a silent agent is killed and its request answered as a closed 
 from __future__ import annotations
 
 import atexit
+import fcntl
+import hashlib
 import json
 import os
 import pickle
@@ -54,7 +57,7 @@ from esesim.engine import EngineProcess, jet
 from esesim.engine.entry import TUPLE_APIS, EngineHang
 from esesim.engine.faults import ProcessCrash
 from esesim.native import remote
-from esesim.native.build import REPO_ROOT
+from esesim.native.build import DEFAULT_OUT_DIR, REPO_ROOT
 
 from .journal import StateFile
 from .sim_platform import SimPlatformServer
@@ -272,6 +275,63 @@ class AgentFace:
         return next(iter(proc.instances.values()), None)
 
 
+# -- the installed assembly, hosted -----------------------------------------------------------------
+
+HOSTS_DIR = DEFAULT_OUT_DIR / "agent-hosts"
+HOST_EXE = "esent.backup.agent.host.exe"
+TEST_SIDE = REPO_ROOT / "esesim" / "native" / "csharp"
+MCS_TIMEOUT_SECONDS = 300
+
+
+def hosted_exe(dll_name: str, data: bytes) -> Path:
+    """The test host (esesim/native/csharp/*.cs: AgentMain, SimPlatform, StdioTransport) built against
+    exactly these assembly bytes, the ones the launcher hashed; once per assembly hash, cached.
+
+    The folder ``build/native/agent-hosts/<sha256>/`` holds those bytes under their installed name
+    (mono loads a referenced assembly from the executable's folder), a ``.config`` beside the
+    assembly and the executable whose dllmap sends ``esent.dll`` to the native face, and the
+    executable compiled with ``-r:`` that assembly. A later change to the installed file never
+    reaches a running agent: like ``[Reflection.Assembly]::Load(bytes)``, it runs what was checked.
+
+    Raises:
+        AgentStartError: mcs missing or the test host does not compile against the assembly.
+    """
+    from esesim.native.build import build_face  # noqa: PLC0415 - only C# fleets build it
+
+    digest = hashlib.sha256(data).hexdigest()
+    folder = HOSTS_DIR / digest[:32]
+    exe, stamp = folder / HOST_EXE, folder / f"{HOST_EXE}.stamp"
+    library = build_face(DEFAULT_OUT_DIR)
+    sources = sorted(TEST_SIDE.glob("*.cs"))
+    h = hashlib.sha256(f"{digest}\0{dll_name}\0{library}\0{shutil.which('mcs')}".encode())
+    for path in sources:
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    want = h.hexdigest()
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "w") as lock:  # one builder at a time (parallel test sessions share build/)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if exe.is_file() and stamp.is_file() and stamp.read_text().strip() == want:
+            return exe
+        mcs = shutil.which("mcs")
+        if mcs is None:
+            raise AgentStartError("mcs not found (requirements/apt.txt installs mono-mcs)")
+        dll = folder / dll_name
+        dll.write_bytes(data)
+        dllmap = f'<configuration><dllmap dll="esent.dll" target="{library}"/></configuration>\n'
+        (folder / f"{dll_name}.config").write_text(dllmap)  # the agent's [DllImport("esent.dll")]
+        staged = folder / f"{HOST_EXE}.tmp"
+        proc = subprocess.run([mcs, "-langversion:5", "-warnaserror+", "-debug-", "-optimize+", "-target:exe", f"-r:{dll}", "-r:System.Management",
+                               "-r:System.ServiceProcess", f"-out:{staged}", *map(str, sources)], capture_output=True, text=True,
+                              timeout=MCS_TIMEOUT_SECONDS)
+        if proc.returncode != 0:
+            staged.unlink(missing_ok=True)
+            raise AgentStartError(f"the test host does not compile against {dll_name}: {(proc.stdout + proc.stderr).strip()[-1500:]}")
+        (folder / f"{HOST_EXE}.config").write_text(dllmap)  # SimPlatform's own imports of the face
+        os.replace(staged, exe)
+        stamp.write_text(want + "\n")
+    return exe
+
+
 # -- one agent process ----------------------------------------------------------------------------
 
 
@@ -308,7 +368,7 @@ class ExternalAgent:
         ahost: the ``simhost.AgentHost``.
         route: the routing key.
         instance: the instance block of the request that started it (the agent serves only it).
-        exe: the built agent (``csharp_agent.build_agent()``; see ``agent_argv``).
+        exe: the agent's executable: ``hosted_exe`` of the installed assembly (or ``csharp_agent.build_agent()``).
         server: the face server (default: the process's shared one).
 
     Raises:

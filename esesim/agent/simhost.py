@@ -14,12 +14,16 @@ collection's bootstrap on that host, exactly as the script does (plugins/plugin_
    file and reaps the shadow copies a dead predecessor left, then relay; without
    ``C:\\ProgramData\\esent.backup\\agent.ps1`` the answer is exit 1 with -10013.
 
-Running the launcher (steps 3 and 4) loads the agent assembly it names; fault point
-``agent.dll_missing`` makes it find none, as on a real host today (nothing builds the C# agent
-yet): the launcher appends its error to ``C:\\ProgramData\\esent.backup\\agent.log`` and exits 1,
-having answered a peek run with its own reply (-10019), while a started agent is reported by
-the bootstrap at once (-10020, quoting agent.log's last line). A peek ``ping`` is the install's
-proof that the agent answers through its launcher.
+Running the launcher (steps 3 and 4) does what ``agent.ps1`` (``_install.LAUNCHER_SCRIPT``) does:
+it reads its version's assembly (``<version>\\esent.backup.agent-<version>.dll``), hashes the
+bytes, compares them with ``agent.sha256`` and loads exactly those bytes: a C# agent is started
+from them (``external.hosted_exe``). A missing assembly (or the fault ``agent.dll_missing``) is
+-10019, an assembly that is not the recorded one -10026: the launcher appends its error (with
+its code) to ``C:\\ProgramData\\esent.backup\\agent.log`` and exits 1, having answered a peek run
+with its own reply, while a started agent is reported by the bootstrap at once (-10020, quoting
+agent.log's last line; the controller finds the launcher's code there). A peek ``ping`` is the
+install's proof that the agent answers through its launcher. ``install`` puts what the module's
+install leaves in place (esesim/winrm/install.py performs the install script itself).
 
 Every bootstrap error carries the real script's message text (``E`` in the script).
 
@@ -38,16 +42,20 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import hashlib
 import json
 import random
 import re
+import shutil
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from esesim._collection import agent_install as install_names
 from esesim._collection import bootstrap, protocol
 from esesim.engine import EngineProcess, Host, Ledger, OwnerService, StoreSpec, SystemClock, Workload, close_store, open_store
+from esesim.winrm import install as sim_install
 from esesim.winrm.fs import engine_lock_provider
 
 from .core import AgentProcess, reap_dead_agent, session_elsewhere
@@ -64,7 +72,9 @@ AGENT_DIR, LAUNCHER, AGENT_LOG = bootstrap.AGENT_DIR, bootstrap.LAUNCHER, bootst
 
 IDLE_EXIT_SECONDS = 900.0
 AGENT_KINDS = ("python", "csharp")
-_DLL_NAME = re.compile(r"'(esent\.backup\.agent-[^'\\]*\.dll)'")
+DEFAULT_VERSION = "1.0.0-sim"  # what `esesim fleet up` installs (the agents' own version; esent.backup.agent's is an upgrade)
+# A Python-agent host needs no compiled agent: the assembly the launcher checks is this stand-in.
+STAND_IN = "esent.backup simulated agent assembly {version}: the Python reference agent runs in its place\n"
 
 
 def _torn_state_error(path: str) -> str:
@@ -123,7 +133,6 @@ class AgentHost:
         # per route at a time. Lock order: a route's start lock, then ``lock``; never the reverse.
         self._start_locks: dict[str, threading.Lock] = {}
         self._start_locks_guard = threading.Lock()
-        self._agent_exe: Path | None = None
 
     # -- paths -----------------------------------------------------------------------------------
 
@@ -199,15 +208,31 @@ class AgentHost:
     def installed(self) -> bool:
         return self.real_path(LAUNCHER).is_file()
 
-    def install(self, version: str = "1.0.0-sim") -> None:
-        """Put the (simulated) compiled agent in place, as ``esent.backup.agent: state=present`` does."""
-        path = self.real_path(LAUNCHER)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"# esent.backup agent launcher {version} (simulated)\n")
+    def install(self, version: str = DEFAULT_VERSION) -> None:
+        """Install as ``esent.backup.agent: state=present`` leaves the host, without running it: the
+        launcher of ``version``, its assembly and hash record (``esesim/winrm/install.py``).
+
+        A C# host gets the agent compiled from the checkout's shipped sources (cached by their hash);
+        a Python host a stand-in assembly (STAND_IN): its launcher checks the hash the same way.
+        """
+        data = (sim_install.prebuilt_assembly(version) if self.agent_kind == "csharp"
+                else STAND_IN.format(version=version).encode())
+        folder = self.real_path(f"{AGENT_DIR}\\{version}")
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / install_names.assembly_name(version)).write_bytes(data)
+        (folder / install_names.HASH_RECORD).write_bytes(sim_install.hash_record(data))
+        for other in self.real_path(AGENT_DIR).iterdir():  # the install removes the folders of other versions
+            if other.is_dir() and other.name != version and install_names.VERSION.match(other.name):
+                shutil.rmtree(other)
+        self.real_path(LAUNCHER).write_bytes(install_names.launcher_text(version).encode())
         self.version = version
 
     def uninstall(self) -> None:
         self.real_path(LAUNCHER).unlink(missing_ok=True)
+        root = self.real_path(AGENT_DIR)
+        for other in root.iterdir() if root.is_dir() else ():
+            if other.is_dir() and install_names.VERSION.match(other.name):
+                shutil.rmtree(other)
 
     # -- services --------------------------------------------------------------------------------
 
@@ -266,6 +291,7 @@ class AgentHost:
             return _bootstrap_error(-10010, "stdin must start with the line ESENTBACKUP1 <routing key>")
         route, peek = parts[1], len(parts) == 3
         external = self.agent_kind != "python"
+        assembly: tuple[str, bytes] | None = None  # what the launcher hashed and loads (a C# agent runs exactly these bytes)
         with self._start_lock(route) if external else contextlib.nullcontext():
             with self.lock:
                 failure = self._read_state(route)
@@ -290,7 +316,8 @@ class AgentHost:
                             return failed
                         # agent.ps1 -Peek: reaps what a dead agent of the route left (reads included), then answers read-only.
                         return self._peek(body, reap_dead_agent(self, route))
-                    if self._launcher_failure(route, peek=False):
+                    failed, assembly = self._launch(route, peek=False)
+                    if failed:
                         call.extra["rc"] = 1
                         return _bootstrap_error(-10020, f"the agent exited at start; {AGENT_LOG}: {self._agent_log_tail()}")
                     if not external:
@@ -304,7 +331,7 @@ class AgentHost:
                     call.extra["rc"] = 1
                     return _bootstrap_error(-10023, f"pipe {agent.pipe} of pid {agent.pid}: no connection in 10 s")
             if agent is None:  # a C# agent to start: outside the lock (LOCK ORDER in esesim/agent/external.py)
-                started = self._start_external(route, body, call)
+                started = self._start_external(route, body, call, assembly)
                 if isinstance(started, bytes):
                     return started
                 agent = started
@@ -332,20 +359,15 @@ class AgentHost:
         with self._start_locks_guard:
             return self._start_locks.setdefault(route, threading.Lock())
 
-    def agent_exe(self) -> Path:
-        """The built C# agent (``esesim.native.csharp_agent``; cached by a hash of its sources)."""
-        if self._agent_exe is None:
-            from esesim.native.csharp_agent import build_agent  # noqa: PLC0415 - only C# fleets build it
-
-            self._agent_exe = build_agent()
-        return self._agent_exe
-
-    def _start_external(self, route: str, body: str, call: Any) -> Any:
-        """Start the C# agent of the route (the caller holds the route's start lock, not ``lock``); bytes when it failed."""
-        from .external import AgentStartError, ExternalAgent  # noqa: PLC0415 - only C# fleets start one
+    def _start_external(self, route: str, body: str, call: Any, assembly: tuple[str, bytes] | None) -> Any:
+        """Start the C# agent of the route from the assembly the launcher hashed (the caller holds the route's start
+        lock, not ``lock``); bytes when it failed."""
+        from .external import AgentStartError, ExternalAgent, hosted_exe  # noqa: PLC0415 - only C# fleets start one
 
         try:
-            agent = ExternalAgent(self, route, self._instance_of(body), self.agent_exe())
+            if assembly is None:
+                raise AgentStartError("the launcher loaded no assembly")
+            agent = ExternalAgent(self, route, self._instance_of(body), hosted_exe(*assembly))
         except (AgentStartError, RuntimeError) as exc:  # the launcher's own report: agent.log, then the bootstrap's error
             with self.lock:
                 self._append_agent_log(f"agent.ps1 -Route {route}: the agent exited at start: {exc}")
@@ -394,26 +416,55 @@ class AgentHost:
         return inst if isinstance(inst, dict) else None
 
     def _launcher_failure(self, route: str, *, peek: bool) -> bytes | None:
-        """Run ``agent.ps1`` far enough to load the agent assembly; None when it loads.
+        """Run ``agent.ps1`` far enough to load the agent assembly; None when it loads (``_launch``)."""
+        return self._launch(route, peek=peek)[0]
 
-        With ``agent.dll_missing`` armed the launcher catches its own error, appends one line to
-        agent.log (created when missing) and prints the protocol reply a peek run relays.
+    def _launch(self, route: str, *, peek: bool) -> tuple[bytes | None, tuple[str, bytes] | None]:
+        """What ``agent.ps1`` does before it calls the agent: find its version's assembly, hash its bytes,
+        compare with ``agent.sha256`` and load exactly those bytes.
+
+        Returns:
+            (None, (assembly file name, the bytes it hashed)) when it loads; else the launcher's
+            own reply (the peek run relays it) and None. The launcher then has appended one line
+            to agent.log (created when missing) with its code: -10019 no assembly (also the fault
+            ``agent.dll_missing``), -10026 an assembly that is not the recorded one, -10020 a
+            launcher that names no version.
         """
-        if not self._fault("agent.dll_missing"):
-            return None
-        match = _DLL_NAME.search(self.real_path(LAUNCHER).read_text(encoding="utf-8", errors="replace"))
-        dll = f"{AGENT_DIR}\\{match.group(1) if match else 'esent.backup.agent.dll'}"
+        text = self.real_path(LAUNCHER).read_text(encoding="utf-8", errors="replace")
+        version = install_names.launcher_version(text)
+        folder = f"{AGENT_DIR}\\{version}"
+        dll = f"{folder}\\{install_names.assembly_name(version or '0.0.0')}"
+        record = f"{folder}\\{install_names.HASH_RECORD}"
+        if version is None:
+            return self._launcher_error(route, peek, install_names.ERR_AGENT_START_FAILED, f"{LAUNCHER} is not an esent.backup launcher "
+                                        "(no version line): reinstall with esent.backup.agent state=present"), None
+        real = self.real_path(dll)
+        if self._fault("agent.dll_missing") or not real.is_file():
+            return self._launcher_error(route, peek, install_names.ERR_AGENT_NOT_BUILT, f"the agent assembly {dll} is missing: install it "
+                                        "with esent.backup.agent state=present (see docs/windows-validation.md)"), None
+        data = real.read_bytes()
+        found = hashlib.sha256(data).hexdigest()
+        rec = self.real_path(record)
+        want = rec.read_text(encoding="ascii", errors="replace").split("\n", 1)[0].strip() if rec.is_file() else ""
+        if found != want:
+            return self._launcher_error(route, peek, install_names.ERR_AGENT_TAMPERED, f"{dll} does not match the SHA-256 recorded in "
+                                        f"{record} at install (recorded '{want}', found {found}): not loaded; reinstall with "
+                                        "esent.backup.agent state=present"), None
+        return None, (real.name, data)
+
+    def _launcher_error(self, route: str, peek: bool, jet: int, message: str) -> bytes:
+        """The launcher's catch: one line in agent.log (with its code), one protocol reply, exit 1."""
         pid = self.engine.spawn_process("powershell.exe")
         self.engine.kill_process(pid)  # the launcher ran and exited
         when = datetime.datetime.fromtimestamp(self.engine.clock.time(), datetime.UTC)
         stamp = when.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"  # .NET's round-trip format ('o')
-        line = (f"{stamp} agent.ps1 -Route {route}{' -Peek' if peek else ''} (pid {pid}): the Windows agent is not built in this "
-                f"release: {dll} is missing (see docs/windows-validation.md)")
+        line = f"{stamp} agent.ps1 -Route {route}{' -Peek' if peek else ''} (pid {pid}) jet {jet}: {message}"
         log = self.real_path(AGENT_LOG)
+        log.parent.mkdir(parents=True, exist_ok=True)
         new = not log.exists()
         with open(log, "ab") as fh:
             fh.write((b"\xef\xbb\xbf" if new else b"") + (line + "\r\n").encode("utf-8"))  # Add-Content -Encoding UTF8
-        return json.dumps({"ok": False, "result": {}, "error": {"jet": -10019, "name": "", "message": line, "hint": ""},
+        return json.dumps({"ok": False, "result": {}, "error": {"jet": jet, "name": "", "message": line, "hint": ""},
                            "agent": {"version": "launcher", "pid": pid, "boot_id": ""}}, separators=(",", ":")).encode()
 
     def _agent_log_tail(self) -> str:

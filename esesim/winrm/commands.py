@@ -7,6 +7,8 @@ in another). The decoded script is then recognised, never interpreted:
 
 * the collection's bootstrap (normalised text equal to the constant imported from the
   collection) -> the host's agent entry point, stdin in, reply bytes out;
+* the collection's install script (``_install.INSTALL_SCRIPT``, recognised the same way) ->
+  :mod:`esesim.winrm.install` against the simulated file system (mcs compiles the agent);
 * Ansible's own scripts (bootstrap_wrapper + manifest, 2.18 inline put/fetch/mkdtemp,
   Remove-Item) -> :mod:`esesim.winrm.ansible_scripts` against the simulated file system;
 * a few trivial statements (echo/Write-Output, exit N, Start-Sleep) for ``raw`` tests;
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 
 from esesim._collection import bootstrap
 
-from . import ansible_scripts
+from . import ansible_scripts, install
 from .agent import AgentCall
 from .command_io import HostView, ProcessIO, clixml_error, not_recognized
 
@@ -102,6 +104,9 @@ def run(host: HostView, command: str, args: list[str], stdin: bytes, io: Process
         call = AgentCall(host_name=host.name, cancel=io.cancel, boot_id="", pid=0)
         io.out(host.agents.handle(stdin, call))
         return int(call.extra.get("rc", 0))  # the bootstrap exits 1 when it failed itself
+    if normalised == install.INSTALL_NORMALISED:
+        host.record("install", line, layers=decoded.layers, stdin=len(stdin))
+        return install.run(host, stdin, io, pid=host.agents.pid)
     body = strip_noise(normalised)
     handled = ansible_scripts.dispatch(host, body, stdin, io)
     if handled is not None:

@@ -26,7 +26,7 @@ POINTS: dict[str, str] = {
     "bootstrap.state_torn": "one read of the agent's state file finds it half-written (the bootstrap reads it 5 times)",
     "bootstrap.pipe_timeout": "the running agent's named pipe accepts no connection within the bootstrap's 10 s",
     "bootstrap.peek_fail": "the read-only agent run (agent.ps1 -Peek) exits 1 without printing a reply",
-    "agent.dll_missing": "the launcher finds no agent assembly (the C# agent is not built yet): it writes agent.log and exits 1",
+    "agent.dll_missing": "the launcher finds no agent assembly (as when it was never compiled): it writes agent.log and exits 1",
 }
 
 

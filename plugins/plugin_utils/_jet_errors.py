@@ -228,9 +228,9 @@ _ROWS = (
      "The instance left the session before the freeze; abort this session and run prepare again."),
     (-10018, "JET_errClientNotVerified", "State", "Logs are not truncated before this session's set was verified at the destination.",
      "Run the copy with verify: true (or the verify step with this session id) and truncate only when it passed."),
-    (-10019, "JET_errClientAgentNotBuilt", "State", "The Windows agent is not built in this release: the launcher found no agent assembly to load.",
-     "Until the C# agent ships, esent.backup runs only against the simulated host; see docs/windows-validation.md. "
-     "The launcher's own error is in C:\\ProgramData\\esent.backup\\agent.log."),
+    (-10019, "JET_errClientAgentNotBuilt", "State", "The agent assembly is not built: the launcher found none to load, or the install's compile failed.",
+     "Install the agent with esent.backup.agent state=present (it compiles the assembly once per version; a failed compile quotes "
+     "the compiler). The launcher's own error is in C:\\ProgramData\\esent.backup\\agent.log; see docs/windows-validation.md."),
     (-10020, "JET_errClientAgentStartFailed", "State", "The agent process exited before it answered; its launcher wrote why to agent.log.",
      "The message quotes the last line of C:\\ProgramData\\esent.backup\\agent.log; see docs/windows-validation.md."),
     (-10021, "JET_errClientBootstrapFailed", "Operation", "The bootstrap script failed on the host before the agent answered.",
@@ -243,6 +243,9 @@ _ROWS = (
      "Another agent may be rewriting it; stop the agent of the instance (esent.backup.agent state=stopped) and retry."),
     (-10025, "JET_errClientPeekFailed", "State", "The read-only run of the agent (agent.ps1 -Peek) ended without a reply.",
      "Read C:\\ProgramData\\esent.backup\\agent.log on the host; reinstall with esent.backup.agent state=present."),
+    (-10026, "JET_errClientAgentTampered", "Data", "The agent assembly does not match the SHA-256 recorded at install; the launcher refused to load it.",
+     "Reinstall with esent.backup.agent state=present (it compiles the assembly again and records its hash), then find out what "
+     "changed C:\\ProgramData\\esent.backup: only SYSTEM and Administrators may write there."),
     (-10030, "JET_errClientPipeServerMismatch", "State", "The agent's named pipe answered as another process than the one its state file names.",
      "Something else serves the agent's pipe: stop the agent of the instance (esent.backup.agent state=stopped), "
      "check the host for a rogue process, and retry."),

@@ -32,12 +32,14 @@ from ansible.utils.display import Display
 
 from . import _protocol as protocol
 from ._bootstrap import (
+    AGENT_DIR,
     BOOTSTRAP_SCRIPT,
     ERR_AGENT_NOT_INSTALLED,
     ERR_AGENT_START_FAILED,
     ERR_PEEK_FAILED,
     LAUNCHER,
 )
+from ._install import AGENT_VERSION, ERR_AGENT_TAMPERED, INSTALL_SCRIPT, install_stdin, launcher_code, launcher_text, shipped_sources
 from ._jet_errors import code_of, lookup
 from ._options import BOUNDS, check_bounds, check_dest_option, check_instance, check_path_option, check_types, instance_argument_spec
 from ._owner import session_owner
@@ -64,38 +66,12 @@ STDERR_HEAD_LINES = 5
 ERR_NOT_INSTALLED = ERR_AGENT_NOT_INSTALLED
 ERR_AGENT_NOT_BUILT = code_of("JET_errClientAgentNotBuilt")  # the launcher's own: no agent assembly next to it
 # What a status says when the launcher is in place but the agent behind it does not answer:
-# not built, exited at start, a peek run without a reply.
-ERR_AGENT_BROKEN = (ERR_AGENT_NOT_BUILT, ERR_AGENT_START_FAILED, ERR_PEEK_FAILED)
-AGENT_VERSION = "0.1.0"
-# The launcher the bootstrap starts (agent.ps1 -Route <key> [-Peek]). It loads the agent assembly
-# compiled once per version next to it; the bytes identify the version, so a launcher that
-# differs is an upgrade. Nothing builds that assembly in this release (the C# agent does not
-# exist yet): the launcher catches its own errors, appends them to agent.log next to it (created
-# when missing) and answers a -Peek run with one protocol v1 reply (-10019 when the assembly is
-# missing, -10020 when it does not load), so a failed start is always explained. UNPROVEN on
-# Windows, like the bootstrap (docs/windows-validation.md).
-LAUNCHER_TEXT = "".join(line + "\r\n" for line in (
-    f"# esent.backup agent launcher {AGENT_VERSION}: installed by esent.backup.agent; do not edit.",
-    "param([string]$Route, [switch]$Peek)",
-    "$ErrorActionPreference = 'Stop'",
-    f"$dll = Join-Path $PSScriptRoot 'esent.backup.agent-{AGENT_VERSION}.dll'",
-    "try {",
-    "    if (-not (Test-Path -LiteralPath $dll)) {",
-    "        throw \"the Windows agent is not built in this release: $dll is missing (see docs/windows-validation.md)\"",
-    "    }",
-    "    Add-Type -LiteralPath $dll",
-    "    exit [EsentBackup.Agent.Program]::Run($Route, [bool]$Peek)",
-    "} catch {",
-    f"    $jet = if (Test-Path -LiteralPath $dll) {{ {ERR_AGENT_START_FAILED} }} else {{ {ERR_AGENT_NOT_BUILT} }}",
-    "    $run = if ($Peek) { ' -Peek' } else { '' }",
-    "    $line = '{0} agent.ps1 -Route {1}{2} (pid {3}): {4}' -f [DateTime]::UtcNow.ToString('o'), $Route, $run, $PID, $_.Exception.Message",
-    "    try { Add-Content -LiteralPath (Join-Path $PSScriptRoot 'agent.log') -Value $line -Encoding UTF8 } catch { }",
-    "    $m = $line -replace '[\\\\\"]', '\\$0' -replace '[\\x00-\\x1f]', ' '",
-    "    $e = '{\"ok\":false,\"result\":{},\"error\":{\"jet\":' + $jet + ',\"name\":\"\",\"message\":\"' + $m + '\",\"hint\":\"\"},'",
-    "    Write-Output ($e + '\"agent\":{\"version\":\"launcher\",\"pid\":' + $PID + ',\"boot_id\":\"\"}}')",
-    "    exit 1",
-    "}",
-))
+# not built, exited at start, a peek run without a reply, an assembly the launcher refused
+# (ERR_AGENT_TAMPERED, from _install: the assembly is not the one the install recorded).
+ERR_AGENT_BROKEN = (ERR_AGENT_NOT_BUILT, ERR_AGENT_START_FAILED, ERR_PEEK_FAILED, ERR_AGENT_TAMPERED)
+# The launcher the bootstrap starts (agent.ps1 -Route <key> [-Peek]) and the install live in
+# _install.py (LAUNCHER_SCRIPT, INSTALL_SCRIPT); these names stay for the code that imports them here.
+LAUNCHER_TEXT = launcher_text(AGENT_VERSION)
 
 
 # What a socket dropped in the middle of a command looks like when it reaches the action. The
@@ -470,7 +446,12 @@ class EseStepAction(ActionBase):
                 return self._call_agent_request(op, request, stdin, attempts)
             if not reply["ok"]:
                 error = reply["error"]
-                raise _AgentError(error["jet"], error["name"], error["message"], error["hint"], reply.get("result"))
+                jet, name = error["jet"], error["name"]
+                if jet == ERR_AGENT_START_FAILED and launcher_code(error["message"]) == ERR_AGENT_TAMPERED:
+                    # A started agent's launcher refused a tampered assembly: the bootstrap can only say the
+                    # start failed (-10020, quoting agent.log); the launcher's line carries its own code.
+                    jet, name = ERR_AGENT_TAMPERED, ""
+                raise _AgentError(jet, name, error["message"], error["hint"], reply.get("result"))
             return reply["result"]
         raise _ConnectionLost(f"lost the connection to the host during {op} after {attempts} attempts: {last_error}")
 
@@ -488,18 +469,51 @@ class EseStepAction(ActionBase):
             except (AnsibleError, OSError):
                 return b""
 
-    def _install_agent(self) -> None:
-        # The folder may be new: Ansible's own mkdtemp script creates exactly this name; it fails harmlessly when it exists.
-        self._execute(self._connection._shell.mkdtemp(basefile="esent.backup", tmpdir="C:\\ProgramData"))
-        with tempfile.TemporaryDirectory(prefix="esent-backup-") as tmp:
-            local = os.path.join(tmp, "agent.ps1")
-            with open(local, "wb") as handle:
-                handle.write(LAUNCHER_TEXT.encode())
-            self._connection.put_file(local, LAUNCHER)
-        if self._remote_launcher() != LAUNCHER_TEXT.encode():
-            raise _StepFailure(f"installing the agent failed: {LAUNCHER} does not hold the launcher (sha256 "
-                               f"{hashlib.sha256(LAUNCHER_TEXT.encode()).hexdigest()}) after the copy")
+    def _install_script(self, verb: str, version: str) -> dict:
+        """Run INSTALL_SCRIPT once (``check``, ``stage``, ``install`` or ``remove`` of ``version``) and return its result.
+
+        Raises:
+            _AgentError: the script answered ``ok: false`` (a failed compile is -10019 with the compiler's error).
+            ProtocolError: it printed no reply, or not one protocol v1 reply.
+        """
+        reply = parse_host_reply(self._execute(INSTALL_SCRIPT, install_stdin(verb, version)))
+        if not reply["ok"]:
+            error = reply["error"]
+            raise _AgentError(error["jet"], error["name"], f"installing the agent ({verb} {version}): {error['message']}", error["hint"],
+                              {"changed": verb in ("stage", "install", "remove")})
+        return reply["result"]
+
+    def _install_agent(self, version: str = AGENT_VERSION) -> dict:
+        """Install the agent of ``version``: compile it once (when its assembly is missing or not the recorded one), then the launcher.
+
+        The sources go to ``<version>\\src`` with put_file after ``stage`` gave the folder its
+        protected DACL; ``install`` compiles them and records the assembly's SHA-256. The launcher
+        is copied last, so it never names an assembly that is not there, and the install counts
+        only once the agent answers through it (``_prove_agent_answers``).
+
+        Returns:
+            ``{"compiled": bool, "sha256": str}``.
+        """
+        assembly = self._install_script("check", version)
+        compiled = False
+        if assembly.get("state") != "current":
+            self._install_script("stage", version)
+            for local, name in shipped_sources():
+                self._connection.put_file(local, f"{AGENT_DIR}\\{version}\\src\\{name}")
+            assembly = self._install_script("install", version)
+            compiled = True
+        text = launcher_text(version).encode()
+        if self._remote_launcher() != text:
+            with tempfile.TemporaryDirectory(prefix="esent-backup-") as tmp:
+                local = os.path.join(tmp, "agent.ps1")
+                with open(local, "wb") as handle:
+                    handle.write(text)
+                self._connection.put_file(local, LAUNCHER)
+            if self._remote_launcher() != text:
+                raise _StepFailure(f"installing the agent failed: {LAUNCHER} does not hold the launcher (sha256 "
+                                   f"{hashlib.sha256(text).hexdigest()}) after the copy")
         self._prove_agent_answers()
+        return {"compiled": compiled, "sha256": assembly.get("sha256")}
 
     def _prove_agent_answers(self) -> None:
         """Run the installed agent once through its launcher (a read-only ``ping``) before an install counts.
@@ -521,8 +535,8 @@ class EseStepAction(ActionBase):
                 return
             said = f"a reply without pong: {result!r:.200}"
         raise _AgentError.named(lookup(ERR_AGENT_NOT_BUILT).name,
-                                f"the launcher was copied to {LAUNCHER}, but the agent does not answer through it; the Windows agent is "
-                                f"not built in this release. Its run answered: {said}", lookup(ERR_AGENT_NOT_BUILT).hint,
+                                f"the launcher was copied to {LAUNCHER}, but the agent does not answer through it. Its run answered: {said}",
+                                lookup(ERR_AGENT_NOT_BUILT).hint,
                                 {"changed": True, "installed": False, "running": False})  # the launcher is on the host now
 
     def _reset_connection(self) -> None:

@@ -277,10 +277,10 @@ def test_the_launcher_explains_a_failed_start_in_agent_log_and_one_reply() -> No
     assert lines[-1] == "" and all("\n" not in line for line in lines), "CRLF lines"
     body = lines[lines.index("try {") + 1:lines.index("} catch {")]
     handler = lines[lines.index("} catch {") + 1:lines.index("}", lines.index("} catch {"))]
-    assert any("Add-Type -LiteralPath $dll" in line for line in body), "loading the agent is inside the try"
-    assert any("not built in this release" in line and "docs/windows-validation.md" in line for line in body)
+    assert any("[Reflection.Assembly]::Load($bytes)" in line for line in body), "loading the agent is inside the try"
+    assert any("is missing" in line and "docs/windows-validation.md" in line for line in body)
     assert any("Add-Content" in line and "'agent.log'" in line for line in handler), "the error goes to agent.log (created when missing)"
-    assert any("-10019" in line for line in handler) and handler[-1].strip() == "exit 1"
+    assert any("jet {4}" in line for line in handler) and handler[-1].strip() == "exit 1"
     assert "[Console]::Out" not in _step.LAUNCHER_TEXT
     # The one reply it writes is a protocol v1 error reply.
     head = next(line for line in handler if line.strip().startswith("$e = ")).split("= ", 1)[1]
