@@ -205,7 +205,7 @@ LAUNCHER_SCRIPT = "".join(line + "\r\n" for line in (
     "        Write-Output ([EsentBackup.Agent.AgentProgram]::Peek($Route, $q))",
     "        exit 0",
     "    }",
-    "    exit ([EsentBackup.Agent.AgentProgram]::Run($Route, 'esent.backup-' + [guid]::NewGuid().ToString(), 1000))",
+    "    exit ([EsentBackup.Agent.AgentProgram]::Run($Route))",
     "} catch {",
     "    $run = if ($Peek) { ' -Peek' } else { '' }",
     "    $line = '{0} agent.ps1 -Route {1}{2} (pid {3}) jet {4}: {5}' -f [DateTime]::UtcNow.ToString('o'), $Route, $run, $PID, $jet, $_.Exception.Message",

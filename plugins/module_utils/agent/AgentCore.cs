@@ -30,7 +30,7 @@ namespace EsentBackup.Agent
     public sealed partial class AgentProcess
     {
         // The version the agent reports and install compares with (core.AGENT_VERSION; the conformance transcripts name it).
-        public const string AgentVersion = "1.0.0-sim";
+        public const string AgentVersion = ProtocolSpec.AgentVersion;  // the collection's, as installed
         public const int ReplayCache = 2048;  // request ids remembered; a retry comes within seconds, not thousands of requests later
         public const int DefaultSessionLease = 1800;
         public const int DefaultFreezeLease = 30;

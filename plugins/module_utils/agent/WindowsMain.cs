@@ -15,6 +15,7 @@
 // instead (esesim/native/csharp/AgentMain.cs).
 // C# 5 only.
 using System;
+using System.Text;
 using System.Threading;
 
 namespace EsentBackup.Agent
@@ -89,6 +90,15 @@ namespace EsentBackup.Agent
                     one.ReleaseMutex();   // on the thread that took it (Run serves on this thread)
                 }
             }
+        }
+
+        /// <summary>agent.ps1 -Peek: one read-only answer, no agent left running (PeekRun.Answer on the Windows platform).</summary>
+        /// <param name="route">The routing key the bootstrap read.</param>
+        /// <param name="request">The request body (JSON text) the launcher read from its stdin.</param>
+        /// <returns>The reply JSON the launcher prints.</returns>
+        public static string Peek(string route, string request)
+        {
+            return Encoding.UTF8.GetString(PeekRun.Answer(new WindowsPlatform(), route, request ?? ""));
         }
 
         /// <summary>Exit code: another agent of the route runs (it holds the mutex and its state file names it).</summary>
