@@ -109,6 +109,8 @@ class AgentHost:
         # Which agent the bootstrap starts: the Python reference agent (core.AgentProcess, in this
         # process) or the C# agent (external.ExternalAgent: mono, on this process's engine).
         self.agent_kind = agent_kind
+        # Tests only: a stand-in speaking the agent's frames (tests/unit/esesim/fake_agent.py) instead of the installed assembly.
+        self.agent_exe_override: Path | None = None
         self.root = Path(root)
         self.engine = Host(self.root, clock=clock if clock is not None else SystemClock(), computer_name=name.upper())
         for letter, folder in drives.items():
@@ -367,7 +369,7 @@ class AgentHost:
         try:
             if assembly is None:
                 raise AgentStartError("the launcher loaded no assembly")
-            agent = ExternalAgent(self, route, self._instance_of(body), hosted_exe(*assembly))
+            agent = ExternalAgent(self, route, self._instance_of(body), self.agent_exe_override or hosted_exe(*assembly))
         except (AgentStartError, RuntimeError) as exc:  # the launcher's own report: agent.log, then the bootstrap's error
             with self.lock:
                 self._append_agent_log(f"agent.ps1 -Route {route}: the agent exited at start: {exc}")

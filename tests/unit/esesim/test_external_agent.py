@@ -35,7 +35,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
     sim = SimHost("win01", tmp_path / "host", drives=("C", "D", "L", "E"))
     clock = SimClock()
     ahost = attach_agent(sim, clock=clock, ticker=False, agent_kind="csharp")
-    ahost._agent_exe = FAKE  # noqa: SLF001 - the stand-in instead of the built C# agent
+    ahost.agent_exe_override = FAKE  # the stand-in instead of the installed C# agent
     assert ahost.create_store(spec_of(AGENT_STORE)) == 0
     ahost.add_service("EseDemoService", spec_of(SERVICE_STORE))
     r = Rig(sim, ahost, clock)
