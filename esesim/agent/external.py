@@ -598,6 +598,39 @@ class ExternalAgent:
         self.server.unregister(self.token)
 
 
+def peek_once(ahost: Any, route: str, body: str, exe: Path, server: FaceServer | None = None) -> bytes:
+    """``agent.ps1 -Peek`` on a C# host: one agent process that answers one read-only request
+    (``AgentMain --mode peek``: ``PeekRun.Answer``, as ``AgentProgram.Peek`` on Windows) and exits.
+
+    Its engine process lives only for this answer (the face server kills it when the connection
+    closes). Called outside ``ahost.lock`` (LOCK ORDER above).
+
+    Returns:
+        The reply bytes; the bootstrap's own -10025 reply when the run printed none.
+    """
+    server = server or FaceServer.shared()
+    token = f"{route}-peek-{secrets.token_hex(8)}"
+    face = AgentFace(ahost, route)
+    server.register(token, face)
+    try:
+        data = body.encode("utf-8")
+        proc = subprocess.run([*agent_argv(exe), "--route", route, "--mode", "peek"], input=b"Q" + FRAME.pack(len(data)) + data,
+                              capture_output=True, env=_agent_env(server, token), timeout=START_TIMEOUT_SECONDS + REQUEST_TIMEOUT_SECONDS,
+                              check=False)
+    finally:
+        server.unregister(token)
+        face.close()
+    out = proc.stdout
+    while len(out) >= 1 + FRAME.size:
+        kind, (n,) = chr(out[0]), FRAME.unpack(out[1:1 + FRAME.size])
+        payload, out = out[1 + FRAME.size:1 + FRAME.size + n], out[1 + FRAME.size + n:]
+        if kind == "A":
+            return payload
+    return json.dumps({"ok": False, "result": {}, "error": {"jet": -10025, "name": "", "message": f"agent.ps1 -Peek exited {proc.returncode} "
+                       f"with no reply: {proc.stderr.decode('utf-8', 'replace').strip()[-300:]}", "hint": ""},
+                       "agent": {"version": "bootstrap", "pid": 0, "boot_id": ""}}, separators=(",", ":")).encode()
+
+
 def _recorder(events: list[tuple[Any, ...]]) -> Any:
     def record(*event: Any) -> int:
         events.append(event)

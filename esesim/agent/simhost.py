@@ -111,6 +111,9 @@ class AgentHost:
         self.agent_kind = agent_kind
         # Tests only: a stand-in speaking the agent's frames (tests/unit/esesim/fake_agent.py) instead of the installed assembly.
         self.agent_exe_override: Path | None = None
+        # A C# host's peek runs (agent.ps1 -Peek) in the C# agent (PeekRun.cs) instead of this module's _peek: one mono
+        # process per read with no agent running, so only the conformance suite asks for it; fleets answer in Python.
+        self.peek_in_agent = False
         self.root = Path(root)
         self.engine = Host(self.root, clock=clock if clock is not None else SystemClock(), computer_name=name.upper())
         for letter, folder in drives.items():
@@ -294,6 +297,7 @@ class AgentHost:
         route, peek = parts[1], len(parts) == 3
         external = self.agent_kind != "python"
         assembly: tuple[str, bytes] | None = None  # what the launcher hashed and loads (a C# agent runs exactly these bytes)
+        peek_assembly: tuple[str, bytes] | None = None  # the same for a C# peek run (peek_in_agent)
         with self._start_lock(route) if external else contextlib.nullcontext():
             with self.lock:
                 failure = self._read_state(route)
@@ -316,8 +320,11 @@ class AgentHost:
                         if failed:  # the launcher's own reply, relayed with its exit code
                             call.extra["rc"] = 1
                             return failed
-                        # agent.ps1 -Peek: reaps what a dead agent of the route left (reads included), then answers read-only.
-                        return self._peek(body, reap_dead_agent(self, route))
+                        if not (external and self.peek_in_agent):
+                            # agent.ps1 -Peek: reaps what a dead agent of the route left (reads included), then answers read-only.
+                            return self._peek(body, reap_dead_agent(self, route))
+                        peek_assembly = self._launch(route, peek=True)[1]
+                if agent is None and peek_assembly is None:
                     failed, assembly = self._launch(route, peek=False)
                     if failed:
                         call.extra["rc"] = 1
@@ -332,6 +339,10 @@ class AgentHost:
                 if agent is not None and self._fault("bootstrap.pipe_timeout"):
                     call.extra["rc"] = 1
                     return _bootstrap_error(-10023, f"pipe {agent.pipe} of pid {agent.pid}: no connection in 10 s")
+            if peek_assembly is not None:  # the C# peek run, outside the lock (LOCK ORDER in esesim/agent/external.py)
+                from .external import hosted_exe, peek_once  # noqa: PLC0415 - only C# fleets run one
+
+                return peek_once(self, route, body, self.agent_exe_override or hosted_exe(*peek_assembly))
             if agent is None:  # a C# agent to start: outside the lock (LOCK ORDER in esesim/agent/external.py)
                 started = self._start_external(route, body, call, assembly)
                 if isinstance(started, bytes):

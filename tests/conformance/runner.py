@@ -45,6 +45,7 @@ class SimTarget:
         self.sim = SimHost("win01", root / "host", drives=("C", "D", "L", "E"))
         self.clock = SimClock()
         self.ahost = attach_agent(self.sim, clock=self.clock, ticker=False, agent_kind=agent_kind)
+        self.ahost.peek_in_agent = True  # the C# agent answers the peek runs too (PeekRun.cs), as agent.ps1 -Peek on Windows
         assert self.ahost.create_store(_spec(AGENT_STORE)) == 0
         self.ahost.add_service("EseDemoService", _spec(SERVICE_STORE))
         self.ahost.engine.makedirs(DEST)

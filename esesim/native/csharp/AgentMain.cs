@@ -18,14 +18,17 @@ namespace EsentBackup.Agent.Simulation
         public static int Main(string[] args)
         {
             string route = null;
+            string mode = "serve";
             for (int i = 0; i + 1 < args.Length; i += 2)
             {
                 if (args[i] == "--route")
                     route = args[i + 1];
+                else if (args[i] == "--mode")
+                    mode = args[i + 1];
             }
             if (String.IsNullOrEmpty(route))
             {
-                Console.Error.WriteLine("usage: esent.backup.agent.exe --route ROUTE");
+                Console.Error.WriteLine("usage: esent.backup.agent.exe --route ROUTE [--mode serve|peek]");
                 return 2;
             }
             StdioTransport transport = StdioTransport.FromConsole();
@@ -35,6 +38,12 @@ namespace EsentBackup.Agent.Simulation
                 TransportFrame first = transport.Receive();
                 if (first == null)
                     return 0;  // closed before the first frame: nothing to serve
+                if (mode == "peek")
+                {
+                    // agent.ps1 -Peek: one read-only answer (AgentProgram.Peek on Windows), then the process ends.
+                    transport.Send(PeekRun.Answer(platform, route, Encoding.UTF8.GetString(first.Payload)));
+                    return 0;
+                }
                 JsonObject instance = InstanceOf(first, transport);
                 // The fleet's copy pace (esesim fleet up --copy-throttle-kbps), as the Python agents' copier.set_throttle.
                 JsonObject throttle = platform.SimOnly("copy_throttle", new JsonObject());
