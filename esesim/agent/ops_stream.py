@@ -109,6 +109,7 @@ class _Reader:
     def chunks(self) -> Iterator[bytes]:
         agent, inst = self.agent, self.agent.store.inst
         view = memoryview(self.mem)
+        handle = None
         try:
             with agent.ahost.lock:
                 try:
@@ -125,12 +126,14 @@ class _Reader:
                 if n == 0:
                     break
                 yield data
-            with agent.ahost.lock:
-                try:
-                    agent.jet.close_file(inst, handle)
-                except JetException:
-                    pass  # every byte was read; TruncateLog and End say whether ESE counted the file
         finally:
+            # ESE has one backup file slot: closed on every path (a failed read, a cancelled copy), as OpsStream.cs does.
+            if handle is not None:
+                with agent.ahost.lock:
+                    try:
+                        agent.jet.close_file(inst, handle)
+                    except JetException:
+                        pass  # after every byte: TruncateLog and End say whether ESE counted it; after a failure: that error stands
             view.release()
             self.mem.close()
 
