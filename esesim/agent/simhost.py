@@ -316,14 +316,14 @@ class AgentHost:
                         if self._fault("bootstrap.peek_fail"):
                             call.extra["rc"] = 1
                             return _bootstrap_error(-10025, f"agent.ps1 -Peek exited 1 with no reply; see {AGENT_DIR}\\agent.log")
-                        failed = self._launcher_failure(route, peek=True)
+                        failed, loaded = self._launch(route, peek=True)  # hashes and loads the assembly once
                         if failed:  # the launcher's own reply, relayed with its exit code
                             call.extra["rc"] = 1
                             return failed
                         if not (external and self.peek_in_agent):
                             # agent.ps1 -Peek: reaps what a dead agent of the route left (reads included), then answers read-only.
                             return self._peek(body, reap_dead_agent(self, route))
-                        peek_assembly = self._launch(route, peek=True)[1]
+                        peek_assembly = loaded
                 if agent is None and peek_assembly is None:
                     failed, assembly = self._launch(route, peek=False)
                     if failed:
@@ -427,10 +427,6 @@ class AgentHost:
             return None
         inst = doc.get("instance") if isinstance(doc, dict) else None
         return inst if isinstance(inst, dict) else None
-
-    def _launcher_failure(self, route: str, *, peek: bool) -> bytes | None:
-        """Run ``agent.ps1`` far enough to load the agent assembly; None when it loads (``_launch``)."""
-        return self._launch(route, peek=peek)[0]
 
     def _launch(self, route: str, *, peek: bool) -> tuple[bytes | None, tuple[str, bytes] | None]:
         """What ``agent.ps1`` does before it calls the agent: find its version's assembly, hash its bytes,

@@ -734,7 +734,7 @@ namespace EsentBackup.Agent
         /// when other running services depend on it.</summary>
         public int StopService(string name)
         {
-            try
+            return ServiceControl(delegate
             {
                 using (ServiceController sc = new ServiceController(name))
                 {
@@ -756,26 +756,13 @@ namespace EsentBackup.Agent
                     sc.WaitForStatus(ServiceControllerStatus.Stopped, ServiceWait);
                     return Win32.ERROR_SUCCESS;
                 }
-            }
-            catch (System.ServiceProcess.TimeoutException)
-            {
-                return Win32.ERROR_SERVICE_REQUEST_TIMEOUT;
-            }
-            catch (ArgumentException)
-            {
-                return Win32.ERROR_INVALID_NAME;
-            }
-            catch (InvalidOperationException e)
-            {
-                int err = ServiceError(e);
-                return err == 1062 ? Win32.ERROR_SUCCESS : err;   // ERROR_SERVICE_NOT_ACTIVE: it stopped meanwhile
-            }
+            }, 1062);   // ERROR_SERVICE_NOT_ACTIVE: it stopped meanwhile
         }
 
         /// <summary>ServiceController.Start, then WaitForStatus(Running, 60 s); 0 also for a service already running.</summary>
         public int StartService(string name)
         {
-            try
+            return ServiceControl(delegate
             {
                 using (ServiceController sc = new ServiceController(name))
                 {
@@ -786,6 +773,16 @@ namespace EsentBackup.Agent
                     sc.WaitForStatus(ServiceControllerStatus.Running, ServiceWait);
                     return Win32.ERROR_SUCCESS;
                 }
+            }, 1056);   // ERROR_SERVICE_ALREADY_RUNNING: it started meanwhile
+        }
+
+        /// <summary>One SCM action with its failures as Win32 errors; doneMeanwhile (the service reached the state
+        /// meanwhile) counts as success.</summary>
+        private static int ServiceControl(Func<int> action, int doneMeanwhile)
+        {
+            try
+            {
+                return action();
             }
             catch (System.ServiceProcess.TimeoutException)
             {
@@ -798,7 +795,7 @@ namespace EsentBackup.Agent
             catch (InvalidOperationException e)
             {
                 int err = ServiceError(e);
-                return err == 1056 ? Win32.ERROR_SUCCESS : err;   // ERROR_SERVICE_ALREADY_RUNNING: it started meanwhile
+                return err == doneMeanwhile ? Win32.ERROR_SUCCESS : err;
             }
         }
 

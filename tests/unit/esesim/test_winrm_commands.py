@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from pathlib import Path
 
 import pytest
 from ansible.plugins.connection.winrm import _parse_clixml
+from winrm_helpers import IO
 
 from ansible_collections.esent.backup.plugins.plugin_utils._bootstrap import BOOTSTRAP_SCRIPT
 from esesim.winrm import SimHost
@@ -19,19 +19,6 @@ PS = "PowerShell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted -Encod
 
 def enc(script: str) -> str:
     return base64.b64encode(script.encode("utf-16-le")).decode()
-
-
-class IO:
-    def __init__(self) -> None:
-        self.cancel = threading.Event()
-        self.stdout = b""
-        self.stderr = b""
-
-    def out(self, data: bytes) -> None:
-        self.stdout += data
-
-    def err(self, data: bytes) -> None:
-        self.stderr += data
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ from __future__ import annotations
 import base64
 import json
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
+from winrm_helpers import IO
 
 from ansible_collections.esent.backup.plugins.plugin_utils import _install
 from ansible_collections.esent.backup.plugins.plugin_utils._bootstrap import AGENT_DIR
@@ -19,19 +19,6 @@ from esesim.winrm.commands import run
 PS = "PowerShell -NoProfile -NonInteractive -ExecutionPolicy Unrestricted -EncodedCommand "
 VERSION = "0.1.0"
 DLL = f"{AGENT_DIR}\\{VERSION}\\esent.backup.agent-{VERSION}.dll"
-
-
-class IO:
-    def __init__(self) -> None:
-        self.cancel = threading.Event()
-        self.stdout = b""
-        self.stderr = b""
-
-    def out(self, data: bytes) -> None:
-        self.stdout += data
-
-    def err(self, data: bytes) -> None:
-        self.stderr += data
 
 
 @pytest.fixture
